@@ -1,0 +1,158 @@
+"""Every exception minikubelet raises on purpose.
+
+    MinikubeletError                 base: catch this to handle anything of ours
+    ├── ManifestError                a manifest file cannot be used; lists every FieldError
+    ├── DuplicatePodError            two manifests define the same namespace/name
+    ├── ConfigError                  a flag or config file value is invalid
+    └── RuntimeStartError            a container process could not be started (bad argv,
+                                     missing executable, working dir, user); the pod worker
+                                     turns it into RunContainerError / StartError
+
+Messages quote the offending value and name where it came from, so the user can fix it
+without reading our code. Nothing here coerces a bad value into a good one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "ConfigError",
+    "DuplicatePodError",
+    "FieldError",
+    "ManifestError",
+    "ManifestWarning",
+    "MinikubeletError",
+    "RuntimeStartError",
+]
+
+
+class MinikubeletError(Exception):
+    """Base of every error minikubelet raises deliberately."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem at one field path, worded as Kubernetes' ``field.Error``.
+
+    ``kind`` is Kubernetes' error type text: "Invalid value", "Required value",
+    "Unsupported value", "Duplicate value", "Forbidden", "Unknown field", "Too long".
+    """
+
+    path: str
+    kind: str
+    detail: str = ""
+    value: object = None
+    show_value: bool = False
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.kind}" if self.path else self.kind
+        if self.show_value:
+            text += f": {_quote(self.value)}"
+        if self.detail:
+            text += f": {self.detail}"
+        return text
+
+
+def _quote(value: object) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list | tuple | dict):
+        # A list where a mapping was expected (or the reverse): show it as JSON, shortened.
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            text = type(value).__name__
+        return text if len(text) <= 80 else text[:76] + " ..."
+    return str(value)
+
+
+def _where(path: Path | None, pod: str | None, location: str | None = None) -> str:
+    parts = []
+    if path is not None:
+        parts.append(str(path))
+    if pod:
+        parts.append(f'pod "{pod}"')
+    elif location:
+        parts.append(location)
+    return ": ".join(parts)
+
+
+class ManifestError(MinikubeletError):
+    """Raised when a manifest cannot be run; the pod (or the whole file) is skipped.
+
+    Fix the manifest: each line of the message names the file, the pod and the field.
+    ``location`` (e.g. ``document 2`` or ``items[1]``) says where in the file, when the pod
+    has no usable name. One file with several bad pods raises one error built by
+    ``combine``, whose ``parts`` are the per-pod errors.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        pod: str | None,
+        errors: list[FieldError],
+        *,
+        location: str | None = None,
+    ) -> None:
+        self.path = path
+        self.pod = pod
+        self.location = location
+        self.errors = errors
+        self.parts: tuple[ManifestError, ...] = (self,)
+        where = _where(path, pod, location)
+        lines = [f"{where}: {error}" if where else str(error) for error in errors]
+        super().__init__("\n".join(lines))
+
+    @classmethod
+    def combine(cls, parts: Sequence[ManifestError]) -> ManifestError:
+        """One error for a whole file, listing every part's lines in order."""
+        if len(parts) == 1:
+            return parts[0]
+        pods = {part.pod for part in parts}
+        combined = cls(
+            parts[0].path,
+            pods.pop() if len(pods) == 1 else None,
+            [error for part in parts for error in part.errors],
+        )
+        combined.parts = tuple(parts)
+        combined.args = ("\n".join(str(part) for part in parts),)
+        return combined
+
+
+@dataclass(frozen=True)
+class ManifestWarning:
+    """A field Kubernetes accepts but minikubelet cannot honour; the pod still runs."""
+
+    path: Path | None
+    pod: str | None
+    field_path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = _where(self.path, self.pod)
+        text = f"{self.field_path}: {self.message}"
+        return f"{where}: {text}" if where else text
+
+
+class DuplicatePodError(MinikubeletError):
+    """Raised before anything starts when two manifests define the same pod."""
+
+
+class ConfigError(MinikubeletError):
+    """Raised for an invalid flag or configuration value; names the flag or field."""
+
+
+class RuntimeStartError(MinikubeletError):
+    """Raised by the runtime when a container's process cannot be started.
+
+    The message is the operating system's reason (e.g. the executable was not found);
+    the pod worker reports it as the container's RunContainerError and retries with back-off.
+    """

@@ -1,0 +1,254 @@
+"""What was asked: the Pod as minikubelet understands it.
+
+These are frozen dataclasses with snake_case names. camelCase lives only at the
+boundary (``manifest/`` parses it, the API serialises it). Defaults are
+Kubernetes' own (``pkg/apis/core/v1/defaults.go``), applied by the parser so that
+every consumer sees the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fractions import Fraction
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS",
+    "Container",
+    "ContainerPort",
+    "EnvVar",
+    "ExecAction",
+    "GRPCAction",
+    "HTTPGetAction",
+    "HTTPHeader",
+    "HookHandler",
+    "Lifecycle",
+    "ObjectMeta",
+    "Pod",
+    "PodSpec",
+    "Probe",
+    "ProbeHandler",
+    "Quantity",
+    "ResourceRequirements",
+    "RestartPolicy",
+    "SecurityContext",
+    "SleepAction",
+    "Source",
+    "TCPSocketAction",
+    "TerminationMessagePolicy",
+]
+
+DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30
+
+
+class RestartPolicy(StrEnum):
+    ALWAYS = "Always"
+    ON_FAILURE = "OnFailure"
+    NEVER = "Never"
+
+
+class TerminationMessagePolicy(StrEnum):
+    FILE = "File"
+    FALLBACK_TO_LOGS_ON_ERROR = "FallbackToLogsOnError"
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A Kubernetes resource quantity: the exact value and the text it came from."""
+
+    value: Fraction
+    text: str
+
+    @property
+    def milli(self) -> int:
+        """The value in thousandths, rounded up as Kubernetes does (``0.1m`` -> 1)."""
+        scaled = self.value * 1000
+        return -((-scaled.numerator) // scaled.denominator)
+
+    def __int__(self) -> int:
+        """The value rounded up to a whole number (bytes for memory)."""
+        return -((-self.value.numerator) // self.value.denominator)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class ExecAction:
+    command: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HTTPHeader:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class HTTPGetAction:
+    port: int | str
+    path: str = "/"
+    host: str | None = None  # None: the pod IP, 127.0.0.1 here
+    scheme: str = "HTTP"
+    http_headers: tuple[HTTPHeader, ...] = ()
+
+
+@dataclass(frozen=True)
+class TCPSocketAction:
+    port: int | str
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class GRPCAction:
+    port: int
+    service: str | None = None
+
+
+@dataclass(frozen=True)
+class SleepAction:
+    seconds: int
+
+
+ProbeHandler = ExecAction | HTTPGetAction | TCPSocketAction | GRPCAction
+HookHandler = ExecAction | HTTPGetAction | SleepAction | TCPSocketAction
+
+
+@dataclass(frozen=True)
+class Probe:
+    handler: ProbeHandler
+    initial_delay_seconds: int = 0
+    timeout_seconds: int = 1
+    period_seconds: int = 10
+    success_threshold: int = 1
+    failure_threshold: int = 3
+    termination_grace_period_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    post_start: HookHandler | None = None
+    pre_stop: HookHandler | None = None
+    stop_signal: str | None = None  # a signal name such as "SIGINT"
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One ``env`` entry. Exactly one of ``value`` and ``field_path`` is used."""
+
+    name: str
+    value: str = ""
+    field_path: str | None = None  # valueFrom.fieldRef.fieldPath
+    resource: str | None = None  # valueFrom.resourceFieldRef.resource
+    resource_divisor: Quantity | None = None
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    container_port: int
+    name: str | None = None
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
+class ResourceRequirements:
+    limits: Mapping[str, Quantity] = field(default_factory=dict)
+    requests: Mapping[str, Quantity] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SecurityContext:
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    command: tuple[str, ...]
+    args: tuple[str, ...] = ()
+    image: str = ""
+    working_dir: str | None = None  # None: the manifest's directory
+    env: tuple[EnvVar, ...] = ()
+    ports: tuple[ContainerPort, ...] = ()
+    resources: ResourceRequirements = field(default_factory=ResourceRequirements)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    liveness_probe: Probe | None = None
+    readiness_probe: Probe | None = None
+    startup_probe: Probe | None = None
+    security_context: SecurityContext = field(default_factory=SecurityContext)
+    # None: left at Kubernetes' default (/dev/termination-log), which minikubelet maps to a
+    # per-instance file under the root dir (see DESIGN.md, Processes).
+    termination_message_path: str | None = None
+    termination_message_policy: TerminationMessagePolicy = TerminationMessagePolicy.FILE
+    # Only init containers may set it, and only to Always: that makes a sidecar.
+    restart_policy: RestartPolicy | None = None
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        return self.command + self.args
+
+    @property
+    def is_sidecar(self) -> bool:
+        return self.restart_policy is RestartPolicy.ALWAYS
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    containers: tuple[Container, ...]
+    init_containers: tuple[Container, ...] = ()
+    restart_policy: RestartPolicy = RestartPolicy.ALWAYS
+    termination_grace_period_seconds: int = DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS
+    active_deadline_seconds: int | None = None
+    security_context: SecurityContext = field(default_factory=SecurityContext)
+    hostname: str | None = None
+
+    def container(self, name: str) -> Container:
+        for container in self.init_containers + self.containers:
+            if container.name == name:
+                return container
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class ObjectMeta:
+    name: str
+    namespace: str = "default"
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a pod came from, for error messages and relative paths."""
+
+    path: Path | None  # None: created through the API
+    document: int = 0  # index of the YAML document (or List item) in the file
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent if self.path is not None else Path.cwd()
+
+
+@dataclass(frozen=True)
+class Pod:
+    metadata: ObjectMeta
+    spec: PodSpec
+    source: Source = field(default_factory=lambda: Source(path=None))
+    # The manifest as written (camelCase), kept to serve it back through the API.
+    manifest: Mapping[str, object] = field(default_factory=dict, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace
+
+    @property
+    def full_name(self) -> str:
+        """``name_namespace``, the kubelet's pod full name."""
+        return f"{self.metadata.name}_{self.metadata.namespace}"

@@ -1,0 +1,184 @@
+"""The local runtime: containers as real processes on this machine (see ``process.py``)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+from collections.abc import Callable
+
+import anyio
+import anyio.abc
+
+from minikubelet.runtime.base import ExecResult, Launch, LineSink
+from minikubelet.runtime.logs import CriLogWriter, LogRotation
+from minikubelet.runtime.process import (
+    ChildProcess,
+    ExitStatus,
+    ProcessTable,
+    become_subreaper,
+    kill_tagged,
+    spawn,
+    tagged_pids,
+)
+
+__all__ = ["EXEC_OUTPUT_LIMIT", "LocalContainer", "LocalRuntime"]
+
+EXEC_OUTPUT_LIMIT = 10 * 1024  # the kubelet keeps 10 KiB of an exec probe's output
+
+
+def _pipe() -> tuple[int, int]:
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    os.set_blocking(read_end, False)
+    return read_end, write_end
+
+
+async def _drain(fd: int, on_data: Callable[[bytes], None]) -> None:
+    """Read ``fd`` until EOF, handing each chunk to ``on_data``; closes ``fd``."""
+    try:
+        while True:
+            await anyio.wait_readable(fd)
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not data:
+                return
+            on_data(data)
+    finally:
+        os.close(fd)
+
+
+class LocalContainer:
+    """One running container instance: its main process, pipes and log writer."""
+
+    def __init__(
+        self, child: ChildProcess, runtime: LocalRuntime, pipes: dict[str, int], log: CriLogWriter
+    ) -> None:
+        self._child = child
+        self._runtime = runtime
+        self._pipes = pipes
+        self._log = log
+        self.pid = child.pid
+
+    async def pump_logs(self) -> None:
+        try:
+            async with anyio.create_task_group() as group:
+                for stream, fd in self._pipes.items():
+                    group.start_soon(self._pump, stream, fd)
+        finally:
+            self._log.close()
+
+    async def _pump(self, stream: str, fd: int) -> None:
+        await _drain(fd, lambda data: self._log.write(stream, data))
+        self._log.close_stream(stream)
+
+    async def wait(self) -> ExitStatus:
+        return await self._child.wait()
+
+    def signal_main(self, signum: int) -> bool:
+        return self._child.send_signal(signum)
+
+    async def kill_all(self) -> list[int]:
+        roots = [self.pid] if self._child.status is None else []
+        return await kill_tagged(self._child.tag, roots, self._runtime.table)
+
+    def alive_pids(self) -> set[int]:
+        roots = [self.pid] if self._child.status is None else []
+        return tagged_pids(self._child.tag, roots, self._runtime.table)
+
+
+class LocalRuntime:
+    """Spawns container processes; one per minikubelet process."""
+
+    def __init__(self, rotation: LogRotation | None = None, *, subreaper: bool = True) -> None:
+        self.table = ProcessTable()
+        self.rotation = rotation or LogRotation()
+        self.is_subreaper = become_subreaper() if subreaper else False
+        self._exec_ids = itertools.count(1)
+
+    def start(self, launch: Launch, sink: LineSink | None = None) -> LocalContainer:
+        assert launch.log_path is not None
+        log = CriLogWriter(launch.log_path, self.rotation, sink=sink)
+        out_read, out_write = _pipe()
+        err_read, err_write = _pipe()
+        try:
+            child = spawn(
+                launch.argv,
+                cwd=launch.cwd,
+                env=launch.env,
+                table=self.table,
+                tag=launch.tag,
+                stdout=out_write,
+                stderr=err_write,
+                user=launch.user,
+                group=launch.group,
+            )
+        except BaseException:
+            for fd in (out_read, err_read):
+                os.close(fd)
+            log.close()
+            raise
+        finally:
+            os.close(out_write)
+            os.close(err_write)
+        return LocalContainer(child, self, {"stdout": out_read, "stderr": err_read}, log)
+
+    async def exec(self, launch: Launch, timeout: float | None) -> ExecResult:
+        read_end, write_end = _pipe()
+        tag = f"{launch.tag}/exec/{next(self._exec_ids)}"
+        try:
+            child = spawn(
+                launch.argv,
+                cwd=launch.cwd,
+                env=launch.env,
+                table=self.table,
+                tag=tag,
+                stdout=write_end,
+                stderr=write_end,
+                user=launch.user,
+                group=launch.group,
+            )
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        output = bytearray()
+
+        def keep(data: bytes) -> None:
+            room = EXEC_OUTPUT_LIMIT - len(output)
+            if room > 0:
+                output.extend(data[:room])
+
+        timed_out = False
+        async with anyio.create_task_group() as group:
+            group.start_soon(_drain, read_end, keep)
+            with anyio.move_on_after(timeout) as scope:
+                status = await child.wait()
+            if scope.cancelled_caught:
+                timed_out = True
+            # Whatever the command left behind (or all of it, on timeout) dies now, which
+            # also closes the pipe so the drain above ends.
+            with anyio.CancelScope(shield=True):
+                await kill_tagged(tag, [child.pid] if child.status is None else [], self.table)
+                status = await child.wait()
+        return ExecResult(status.exit_code, bytes(output), timed_out)
+
+    def reap_orphans(self) -> list[int]:
+        return self.table.reap_orphans()
+
+    async def reap_on_sigchld(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """Reap orphans whenever a child exits; only possible in the main thread."""
+        receiver = anyio.open_signal_receiver(signal.SIGCHLD)
+        try:
+            signals = receiver.__enter__()
+        except ValueError:  # not the main thread: orphans are reaped after each kill
+            task_status.started()
+            await anyio.sleep_forever()
+        try:
+            task_status.started()
+            async for _ in signals:
+                self.table.reap_orphans()
+        finally:
+            receiver.__exit__(None, None, None)

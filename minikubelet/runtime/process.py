@@ -1,0 +1,282 @@
+"""Processes: spawning, exit detection through pidfds, whole-tree kills, orphan reaping.
+
+Why it is built this way:
+
+* **Own session per container.** Every container process starts with ``setsid``, so the
+  terminal's Ctrl-C (sent to the foreground process group) reaches minikubelet alone,
+  which then stops the containers gracefully, as the kubelet would.
+* **pidfds, not a child watcher.** Each spawned process gets a pidfd; its exit makes the
+  pidfd readable, which ``anyio.wait_readable`` turns into a wake-up under asyncio and trio
+  alike. Then ``waitpid(pid, WNOHANG)`` reaps exactly that pid. No thread per child, no
+  polling loop, and never ``waitpid(-1)``, which would steal another waiter's status.
+* **Child subreaper.** minikubelet sets ``PR_SET_CHILD_SUBREAPER``: a container process
+  whose parent dies (a double-forked daemon, ``sh -c 'sleep 1000 &'``) is re-parented to us
+  instead of pid 1, so it can still be found and killed. Such orphans are reaped by pid
+  (``ProcessTable.reap_orphans``) when SIGCHLD arrives and after every kill.
+* **Membership by environment tag.** The runtime puts ``MINIKUBELET_CONTAINER=<tag>`` in
+  every container's environment. A container's processes are its main process, that
+  process's descendants, and every orphan (our child that we did not spawn) or exec hook
+  or probe carrying its tag, with their descendants. A process that clears its own
+  environment and double-forks escapes this; per-container cgroups close that gap.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import psutil
+
+from minikubelet.errors import RuntimeStartError
+
+__all__ = [
+    "TAG_VARIABLE",
+    "ChildProcess",
+    "ExitStatus",
+    "ProcessTable",
+    "become_subreaper",
+    "kill_tagged",
+    "spawn",
+    "tagged_pids",
+    "wait_gone",
+]
+
+TAG_VARIABLE = "MINIKUBELET_CONTAINER"
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Make this process the child subreaper; False where the kernel refuses."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """``exit_code`` is 128+N when the process died of signal N (as runc reports it)."""
+
+    exit_code: int
+    signal: int | None = None
+
+    @classmethod
+    def from_wait_status(cls, status: int) -> ExitStatus:
+        code = os.waitstatus_to_exitcode(status)
+        if code < 0:
+            return cls(exit_code=128 - code, signal=-code)
+        return cls(exit_code=code)
+
+
+def _our_children() -> list[int]:
+    """Direct children of this process, from /proc (cheap: no scan of every process)."""
+    children: list[int] = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            children.extend(int(pid) for pid in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return children
+
+
+def _environ_tag(pid: int) -> str | None:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    prefix = TAG_VARIABLE.encode() + b"="
+    for entry in environ.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
+
+
+class ProcessTable:
+    """Our children that have a waiter (by pid, with their tag); all others are orphans."""
+
+    def __init__(self) -> None:
+        self._owned: dict[int, str] = {}
+
+    def own(self, pid: int, tag: str) -> None:
+        self._owned[pid] = tag
+
+    def release(self, pid: int) -> None:
+        self._owned.pop(pid, None)
+
+    def tag_of(self, pid: int) -> str | None:
+        return self._owned.get(pid) or _environ_tag(pid)
+
+    def is_owned(self, pid: int) -> bool:
+        return pid in self._owned
+
+    def reap_orphans(self) -> list[int]:
+        """Reap every exited child that no waiter owns; return their pids."""
+        reaped = []
+        for pid in _our_children():
+            if pid in self._owned:
+                continue
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                continue
+            if done:
+                reaped.append(pid)
+        return reaped
+
+
+class ChildProcess:
+    """A process we spawned: its pid, its pidfd, and its exit status once reaped."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], table: ProcessTable, tag: str) -> None:
+        self._popen = popen
+        self._table = table
+        self.pid = popen.pid
+        self.tag = tag
+        self._pidfd = os.pidfd_open(self.pid)
+        self._status: ExitStatus | None = None
+        table.own(self.pid, tag)
+
+    @property
+    def status(self) -> ExitStatus | None:
+        return self._status
+
+    async def wait(self) -> ExitStatus:
+        """Wait for the process to exit and reap it; event-driven through the pidfd."""
+        while self._status is None:
+            await anyio.wait_readable(self._pidfd)
+            self._reap()
+        return self._status
+
+    def _reap(self) -> None:
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere: cannot know how it ended
+            pid, status = self.pid, 0x0900  # as if SIGKILLed
+        if pid == 0:
+            return
+        self._status = ExitStatus.from_wait_status(status)
+        self._popen.returncode = self._status.exit_code  # keep Popen from polling it
+        self._table.release(self.pid)
+        os.close(self._pidfd)
+
+    def send_signal(self, signum: int) -> bool:
+        """Signal this process only; False if it has already exited."""
+        if self._status is not None:
+            return False
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    table: ProcessTable,
+    tag: str,
+    stdout: int,
+    stderr: int,
+    user: int | None = None,
+    group: int | None = None,
+) -> ChildProcess:
+    """Start ``argv`` directly (no shell) in a new session; raise RuntimeStartError."""
+    if not argv:
+        raise RuntimeStartError("no command to run")
+    try:
+        popen = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env={**env, TAG_VARIABLE: tag},
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+            close_fds=True,
+            user=user,
+            group=group,
+            extra_groups=[] if user is not None or group is not None else None,
+        )
+    except FileNotFoundError as error:
+        missing = error.filename or argv[0]
+        if missing == cwd:
+            raise RuntimeStartError(
+                f'chdir to working directory "{cwd}": no such directory'
+            ) from None
+        raise RuntimeStartError(f'exec: "{argv[0]}": executable file not found in $PATH') from None
+    except PermissionError:
+        raise RuntimeStartError(f'exec: "{argv[0]}": permission denied') from None
+    except (OSError, ValueError, subprocess.SubprocessError) as error:
+        raise RuntimeStartError(f'exec: "{argv[0]}": {error}') from None
+    return ChildProcess(popen, table, tag)
+
+
+def tagged_pids(tag: str, roots: Iterable[int], table: ProcessTable) -> set[int]:
+    """Every live process of a container: ``roots``, tagged children of ours, descendants.
+
+    Tags nest (``<container>/exec/3``): a container owns its hooks' and probes' processes.
+    """
+    starts = set(roots)
+    for pid in _our_children():
+        owner = table.tag_of(pid)
+        if owner is not None and (owner == tag or owner.startswith(tag + "/")):
+            starts.add(pid)
+    found: set[int] = set()
+    for pid in starts:
+        try:
+            root = psutil.Process(pid)
+            family = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for process in family:
+            try:
+                if process.status() != psutil.STATUS_ZOMBIE:
+                    found.add(process.pid)
+            except psutil.Error:
+                continue
+    return found
+
+
+async def wait_gone(pids: Iterable[int], timeout: float) -> None:
+    """Wait until each pid has exited (is a zombie or gone), through pidfds, or time out."""
+    with anyio.move_on_after(timeout):
+        for pid in pids:
+            try:
+                pidfd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                continue
+            try:
+                await anyio.wait_readable(pidfd)
+            finally:
+                os.close(pidfd)
+
+
+async def kill_tagged(tag: str, roots: Iterable[int], table: ProcessTable) -> list[int]:
+    """SIGKILL every process of a container until none is left; return the pids killed.
+
+    Repeats the search, since a process may fork between the search and the kill.
+    """
+    killed: list[int] = []
+    roots = list(roots)
+    for _ in range(20):
+        pids = tagged_pids(tag, roots, table)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            killed.append(pid)
+        await wait_gone(pids, timeout=1.0)
+        table.reap_orphans()
+    return killed

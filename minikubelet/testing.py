@@ -1,0 +1,59 @@
+"""Supported helpers for tests of code that runs pods: wait for facts, not for time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+
+from minikubelet.model.status import ContainerStatus, PodStatus
+from minikubelet.pod_worker import PodWorker
+
+__all__ = ["container", "wait_for_file", "wait_for_status"]
+
+
+async def wait_for_status(
+    worker: PodWorker, predicate: Callable[[PodStatus], bool], timeout: float = 10.0
+) -> PodStatus:
+    """Wait until ``predicate(worker.status)`` holds; woken by every status change."""
+    changed = anyio.Event()
+
+    def wake(_: PodWorker) -> None:
+        nonlocal changed
+        changed.set()
+
+    unsubscribe = worker.on_status(wake)
+    try:
+        with anyio.fail_after(timeout):
+            while not predicate(worker.status):
+                if worker.done and not predicate(worker.status):
+                    await anyio.sleep(0)  # give a final status a chance, then re-check
+                    if not predicate(worker.status):
+                        raise AssertionError(f"pod finished with status {worker.status}")
+                await changed.wait()
+                changed = anyio.Event()
+    finally:
+        unsubscribe()
+    return worker.status
+
+
+async def wait_for_file(path: Path, timeout: float = 10.0, contains: str = "") -> str:
+    """Wait until ``path`` exists (and holds ``contains``); return its text."""
+    with anyio.fail_after(timeout):
+        while True:
+            try:
+                text = path.read_text()
+            except FileNotFoundError:
+                text = None
+            if text is not None and contains in text:
+                return text
+            await anyio.sleep(0.01)
+
+
+def container(status: PodStatus, name: str) -> ContainerStatus:
+    """The status of container ``name`` (regular or init)."""
+    for candidate in (*status.container_statuses, *status.init_container_statuses):
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
