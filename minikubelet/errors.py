@@ -64,13 +64,19 @@ def _quote(value: object) -> str:
         return "true" if value else "false"
     if value is None:
         return "null"
-    if isinstance(value, list | tuple | dict):
+    if isinstance(value, list | tuple | dict | set | frozenset):
         # A list where a mapping was expected (or the reverse): show it as JSON, shortened.
         try:
-            text = json.dumps(value, ensure_ascii=False, default=str)
+            text = json.dumps(value, ensure_ascii=False, default=_jsonable)
         except (TypeError, ValueError, RecursionError):
             text = type(value).__name__
         return text if len(text) <= 80 else text[:76] + " ..."
+    return str(value)
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
     return str(value)
 
 

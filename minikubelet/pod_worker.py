@@ -173,9 +173,11 @@ class PodWorker:
             async with anyio.create_task_group() as group:
                 self._group = group
                 task_status.started()
-                while not self._completed and not self._stop_requested:
+                while not self._stop_requested:
                     self._changed = anyio.Event()
                     wake_at = self.sync_once()
+                    if self._completed:
+                        break
                     await self._wait_for_change(wake_at)
                 self._terminating = self._stop_requested
                 await self._terminate_all()

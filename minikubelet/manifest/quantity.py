@@ -21,7 +21,7 @@ from fractions import Fraction
 
 from minikubelet.model.spec import Quantity
 
-__all__ = ["ERR_FORMAT_WRONG", "ERR_SUFFIX", "parse_quantity"]
+__all__ = ["ERR_FORMAT_WRONG", "ERR_SUFFIX", "parse_quantity", "quantity_format"]
 
 ERR_FORMAT_WRONG = (
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
@@ -73,6 +73,19 @@ def parse_quantity(text: str | int | float) -> Quantity:
     # ... and caps the magnitude at maxAllowed.
     value = min(value, _MAX)
     return Quantity(-value if negative else value, source)
+
+
+def quantity_format(quantity: Quantity) -> str:
+    """Kubernetes' ``Format`` of a parsed quantity: BinarySI, DecimalSI or DecimalExponent.
+
+    It decides the canonical spelling, which some rules compare against (divisors).
+    """
+    _, _, _, suffix = _split(quantity.text.strip() or "0")
+    if suffix in _BINARY:
+        return "BinarySI"
+    if suffix in _DECIMAL:
+        return "DecimalSI"
+    return "DecimalExponent"
 
 
 def _split(string: str) -> tuple[bool, str, str, str]:

@@ -67,7 +67,7 @@ STOP_SIGNALS_LINUX = frozenset(
     ]
     + [f"SIGRTMIN+{n}" for n in range(1, 16)]
     + [f"SIGRTMAX-{n}" for n in range(1, 15)]
-)
+)  # fmt: skip
 STOP_SIGNALS_WINDOWS = frozenset(["SIGKILL", "SIGTERM"])
 
 _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"

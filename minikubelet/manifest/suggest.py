@@ -1,4 +1,4 @@
-""""Did you mean ...?" for unknown field names."""
+"""Suggestions ("did you mean ...?") for unknown field names."""
 
 from __future__ import annotations
 

@@ -143,6 +143,7 @@ class EnvVar:
     field_path: str | None = None  # valueFrom.fieldRef.fieldPath
     resource: str | None = None  # valueFrom.resourceFieldRef.resource
     resource_divisor: Quantity | None = None
+    resource_container: str | None = None  # resourceFieldRef.containerName; None: this one
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,9 @@ class Source:
     """Where a pod came from, for error messages and relative paths."""
 
     path: Path | None  # None: created through the API
-    document: int = 0  # index of the YAML document (or List item) in the file
+    # position of the pod in the file: YAML documents and the items of a List, in order,
+    # counting only pods (empty documents are skipped)
+    document: int = 0
 
     @property
     def directory(self) -> Path:

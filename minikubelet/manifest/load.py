@@ -1,0 +1,273 @@
+"""Manifest files -> pods: YAML or JSON, several documents, ``kind: List``.
+
+A file is all or nothing: if any document has a problem, ``ManifestError`` lists every
+problem of every document (``ManifestError.combine``) and no pod of the file is returned,
+so a half-applied file never runs. Limits guard the daemon against hostile or broken files:
+the kubelet's 10 MiB file size, and a budget on the values a document may expand to through
+YAML aliases ("billion laughs") or hold in a cycle (``&a [*a]``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from minikubelet.errors import FieldError, ManifestError, ManifestWarning
+from minikubelet.manifest.pod import pod_from_dict
+from minikubelet.model.spec import Pod, Source
+
+__all__ = ["MAX_FILE_BYTES", "LoadResult", "load_file", "load_text"]
+
+MAX_FILE_BYTES = 10 * 1024 * 1024  # the kubelet's limit for a static pod manifest
+_MAX_VALUES = 1_000_000  # values in one document once aliases are expanded
+_LIST_KINDS = ("List", "PodList")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    pods: tuple[Pod, ...]
+    warnings: tuple[ManifestWarning, ...]
+
+
+def load_file(path: Path) -> LoadResult:
+    """Load every pod of a manifest file; raises ``ManifestError`` naming every problem."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise _file_error(path, "cannot read the file", error.strerror or str(error)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _file_error(path, "file too large", f"the limit is {MAX_FILE_BYTES} bytes (10 MiB)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _file_error(path, "not UTF-8 text", f"invalid byte at offset {error.start}") from None
+    return load_text(text, path)
+
+
+def load_text(text: str, path: Path | None) -> LoadResult:
+    """Load every pod of a manifest's text (a file's content, or an API request body)."""
+    documents = _parse(text, path)
+    present = [i for i, document in enumerate(documents) if document is not None]
+    pods: list[Pod] = []
+    warnings: list[ManifestWarning] = []
+    failures: list[ManifestError] = []
+    for i in present:
+        location = f"document {i + 1}" if len(present) > 1 else None
+        for where, obj in _entries(documents[i], location, path, failures):
+            try:
+                pod, pod_warnings = pod_from_dict(obj, Source(path, len(pods)), location=where)
+            except ManifestError as error:
+                failures.append(error)
+                continue
+            pods.append(pod)
+            warnings.extend(pod_warnings)
+    _check_unique(pods, failures)
+    if failures:
+        raise ManifestError.combine(failures)
+    return LoadResult(pods=tuple(pods), warnings=tuple(warnings))
+
+
+def _file_error(path: Path, kind: str, detail: str) -> ManifestError:
+    return ManifestError(path, None, [FieldError("", kind, detail)])
+
+
+def _entries(
+    document: object, location: str | None, path: Path | None, failures: list[ManifestError]
+) -> list[tuple[str | None, Mapping[str, object]]]:
+    """The pod documents in one YAML document: itself, or the items of a List."""
+    if not isinstance(document, Mapping):
+        detail = f"expected a mapping with apiVersion and kind, found {_describe(document)}"
+        error = FieldError("", "not a Kubernetes object", detail)
+        failures.append(ManifestError(path, None, [error], location=location))
+        return []
+    if document.get("kind") not in _LIST_KINDS:
+        return [(location, document)]
+    errors = []
+    if document.get("apiVersion") != "v1":
+        errors.append(
+            FieldError(
+                "apiVersion",
+                "Unsupported value",
+                'supported values: "v1"',
+                document.get("apiVersion"),
+                show_value=True,
+            )
+        )
+    for field in document:
+        if field not in ("apiVersion", "kind", "metadata", "items"):
+            errors.append(FieldError(str(field), "Unknown field"))
+    items = document.get("items")
+    if items is not None and not isinstance(items, list):
+        errors.append(FieldError("items", "Invalid value", "must be a list", items, True))
+    if errors:
+        failures.append(ManifestError(path, None, errors, location=location))
+        return []
+    entries: list[tuple[str | None, Mapping[str, object]]] = []
+    for j, item in enumerate(items or []):
+        where = f"{location}: items[{j}]" if location else f"items[{j}]"
+        if not isinstance(item, Mapping):
+            error = FieldError("", "Invalid value", "must be a mapping (a Pod)", item, True)
+            failures.append(ManifestError(path, None, [error], location=where))
+            continue
+        if document.get("kind") == "PodList":
+            # The API's PodList leaves apiVersion and kind out of its items.
+            item = {"apiVersion": "v1", "kind": "Pod", **item}
+        entries.append((where, item))
+    return entries
+
+
+def _check_unique(pods: list[Pod], failures: list[ManifestError]) -> None:
+    seen: set[tuple[str, str]] = set()
+    for pod in pods:
+        if (pod.namespace, pod.name) in seen:
+            error = FieldError(
+                "metadata.name",
+                "Duplicate value",
+                "another pod of this file has the same name and namespace",
+                pod.name,
+                show_value=True,
+            )
+            failures.append(ManifestError(pod.source.path, pod.name, [error]))
+        seen.add((pod.namespace, pod.name))
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"a string ({json.dumps(shown)})"
+    return f"a {type(value).__name__}" if value is not None else "nothing"
+
+
+# --- parsing -------------------------------------------------------------------------
+
+
+def _parse(text: str, path: Path | None) -> list[object]:
+    """The documents of a file, ``None`` for empty ones; raises ManifestError on bad syntax."""
+    stripped = text.lstrip()
+    is_json = path is not None and path.suffix.lower() == ".json"
+    try:
+        if is_json or stripped.startswith(("{", "[")):
+            try:
+                documents = [_load_json(text)] if stripped else []
+            except ValueError:
+                if is_json:
+                    raise
+                documents = _load_yaml(text)  # YAML flow style also starts with { or [
+        else:
+            documents = _load_yaml(text)
+        for i, document in enumerate(documents):
+            _check_size(document, i, len(documents), path)
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise ManifestError(
+            path, None, [FieldError("", "JSON syntax error", error.msg)], location=where
+        ) from None
+    except ValueError as error:  # NaN, Infinity, duplicate keys in JSON
+        raise ManifestError(path, None, [FieldError("", "JSON syntax error", str(error))]) from None
+    except yaml.MarkedYAMLError as error:
+        raise _yaml_error(error, path) from None
+    except yaml.YAMLError as error:
+        raise ManifestError(path, None, [FieldError("", "YAML syntax error", str(error))]) from None
+    except RecursionError:
+        error_ = FieldError("", "document too deeply nested", "")
+        raise ManifestError(path, None, [error_]) from None
+    return documents
+
+
+def _yaml_error(error: yaml.MarkedYAMLError, path: Path | None) -> ManifestError:
+    mark = error.problem_mark or error.context_mark
+    location = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+    detail = error.problem or error.context or "invalid YAML"
+    if error.context and error.problem:
+        context = error.context
+        if error.context_mark is not None and error.context_mark is not mark:
+            context += (
+                f" at line {error.context_mark.line + 1}, column {error.context_mark.column + 1}"
+            )
+        detail += f" ({context})"
+    return ManifestError(
+        path, None, [FieldError("", "YAML syntax error", detail)], location=location
+    )
+
+
+def _load_json(text: str) -> object:
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        result: dict[str, object] = {}
+        for name, value in items:
+            if name in result:
+                raise ValueError(f'duplicate key "{name}"')
+            result[name] = value
+        return result
+
+    def constant(name: str) -> object:
+        raise ValueError(f"{name} is not valid JSON")
+
+    return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+
+
+def _load_yaml(text: str) -> list[object]:
+    return list(yaml.load_all(text, Loader=_Loader))  # a SafeLoader subclass: safe
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, closer to Kubernetes' YAML (sigs.k8s.io/yaml):
+
+    - timestamps stay strings (``creationTimestamp`` is a string in the API);
+    - a key repeated in one mapping is an error, as in Kubernetes' strict decoding,
+      rather than the last one silently winning.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: dict[object, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` may override keys: that is the point of merging
+            name = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(name)
+            except TypeError:
+                continue  # unhashable keys: SafeConstructor reports them
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f'duplicate key "{name}" (first at line {first.start_mark.line + 1}, '
+                    f"column {first.start_mark.column + 1})",
+                    key_node.start_mark,
+                )
+            seen[name] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _check_size(document: object, i: int, count: int, path: Path | None) -> None:
+    """Refuse documents that expand to more than ``_MAX_VALUES`` values (or never end)."""
+    budget = _MAX_VALUES
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        budget -= 1
+        if budget < 0:
+            detail = (
+                f"more than {_MAX_VALUES} values once YAML aliases are expanded "
+                "(or an alias refers to itself)"
+            )
+            location = f"document {i + 1}" if count > 1 else None
+            error = FieldError("", "document too large", detail)
+            raise ManifestError(path, None, [error], location=location)
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
