@@ -385,7 +385,7 @@ class Bench:
     def leftovers(self, pids: set[int]) -> set[int]:
         """Live processes among ``pids`` or anywhere carrying our marker or descending from us."""
         found: set[int] = set()
-        candidates = [psutil.Process(p) for p in pids if psutil.pid_exists(p)]
+        candidates = [p for p in map(_process_or_none, pids) if p is not None]
         candidates += list(psutil.process_iter())
         with contextlib.suppress(psutil.Error):
             found.update(p.pid for p in psutil.Process().children(recursive=True))

@@ -302,6 +302,7 @@ class PodWorker:
         self._live[container.name] = live
         assert self._group is not None
         self._group.start_soon(self._supervise, live, restart_count)
+        self._notify()  # a start is a change: the next init container may now be due
 
     def _launch(self, container: Container, restart_count: int) -> Launch:
         settings = self._settings
@@ -309,11 +310,15 @@ class PodWorker:
         context = replace(context, uid=self.uid)
         env = container_env(self.pod, container, settings.base_env, context)
         message_path = self._termination_message_path(container, restart_count)
-        message_path.parent.mkdir(parents=True, exist_ok=True)
-        message_path.write_bytes(b"")  # a fresh, empty file before each start, as the kubelet
-        message_path.chmod(0o666)
         if container.termination_message_path is None:
+            # Per instance, under the container's log directory (which the log writer
+            # creates): the container creates the file if it has something to say.
             env["MINIKUBELET_TERMINATION_LOG"] = str(message_path)
+        else:
+            # Written as asked: a fresh, empty file before each start, as the kubelet.
+            message_path.parent.mkdir(parents=True, exist_ok=True)
+            message_path.write_bytes(b"")
+            message_path.chmod(0o666)
         workdir = self.pod.source.directory / (container.working_dir or ".")
         security = container.security_context
         return Launch(

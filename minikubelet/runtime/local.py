@@ -151,19 +151,18 @@ class LocalRuntime:
             if room > 0:
                 output.extend(data[:room])
 
-        timed_out = False
         async with anyio.create_task_group() as group:
             group.start_soon(_drain, read_end, keep)
-            with anyio.move_on_after(timeout) as scope:
-                status = await child.wait()
-            if scope.cancelled_caught:
-                timed_out = True
-            # Whatever the command left behind (or all of it, on timeout) dies now, which
-            # also closes the pipe so the drain above ends.
-            with anyio.CancelScope(shield=True):
-                await kill_tagged(tag, [child.pid] if child.status is None else [], self.table)
-                status = await child.wait()
-        return ExecResult(status.exit_code, bytes(output), timed_out)
+            try:
+                with anyio.move_on_after(timeout) as scope:
+                    await child.wait()
+            finally:
+                # Whatever the command left behind (all of it, on timeout or when the
+                # caller gave up) dies now; that also closes the pipe, ending the drain.
+                with anyio.CancelScope(shield=True):
+                    await kill_tagged(tag, [child.pid] if child.status is None else [], self.table)
+                    status = await child.wait()
+        return ExecResult(status.exit_code, bytes(output), scope.cancelled_caught)
 
     def reap_orphans(self) -> list[int]:
         return self.table.reap_orphans()

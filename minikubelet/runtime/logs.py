@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 MAX_LINE = 16 * 1024
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 LineSink = Callable[[str, str], None]  # (stream, text) for each complete line
 
@@ -74,8 +75,11 @@ class CriLogWriter:
         self._clock = clock
         self._sink = sink
         self._pending: dict[str, bytes] = {"stdout": b"", "stderr": b""}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        try:
+            self._fd = os.open(path, _OPEN_FLAGS, 0o640)
+        except FileNotFoundError:  # the first instance of a container: make its directory
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, _OPEN_FLAGS, 0o640)
         self._size = os.fstat(self._fd).st_size
 
     def write(self, stream: str, data: bytes) -> None:
@@ -132,7 +136,7 @@ class CriLogWriter:
         os.close(self._fd)
         self.path.rename(rotated)
         self._compress_and_prune(rotated)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        self._fd = os.open(self.path, _OPEN_FLAGS, 0o640)
         self._size = 0
 
     def _compress_and_prune(self, newest: Path) -> None:

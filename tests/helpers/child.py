@@ -53,7 +53,9 @@ def main() -> None:
     parser.add_argument("--forever", action="store_true")
     parser.add_argument("--ignore-sigterm", action="store_true")
     parser.add_argument("--sigterm-exit-code", type=int, default=None)
-    parser.add_argument("--spawn", action="append", default=[], choices=["grandchild", "setsid", "double-fork"])
+    parser.add_argument(
+        "--spawn", action="append", default=[], choices=["grandchild", "setsid", "double-fork"]
+    )
     parser.add_argument("--pids-file")
     parser.add_argument("--print", action="append", default=[])
     parser.add_argument("--stderr", action="append", default=[])
@@ -95,7 +97,9 @@ def main() -> None:
     record(options.record, "ready")
     if options.kill_self is not None:
         os.kill(os.getpid(), options.kill_self)
-    deadline = time.monotonic() + (options.safety if options.forever else min(options.sleep, options.safety))
+    deadline = time.monotonic() + (
+        options.safety if options.forever else min(options.sleep, options.safety)
+    )
     while time.monotonic() < deadline:
         time.sleep(deadline - time.monotonic())  # a signal handler may interrupt it
     record(options.record, "exit")

@@ -20,7 +20,9 @@ from tests.conftest import CHILD, PYTHON
 __all__ = ["child", "pod", "py"]
 
 
-def child(name: str, *flags: str, lifecycle: Lifecycle | None = None, **fields: object) -> Container:
+def child(
+    name: str, *flags: str, lifecycle: Lifecycle | None = None, **fields: object
+) -> Container:
     """A container running the test child program with ``flags``."""
     return Container(
         name=name,

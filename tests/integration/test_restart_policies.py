@@ -30,8 +30,10 @@ async def test_always_shows_crash_loop_back_off(kubelet: Kubelet) -> None:
     worker = await kubelet.add_pod(pod("loop", child("app", "--exit-code", "2")))
     status = await wait_for_status(
         worker,
-        lambda s: isinstance(container(s, "app").state, Waiting)
-        and container(s, "app").state.reason == "CrashLoopBackOff",  # type: ignore[union-attr]
+        lambda s: (
+            isinstance(container(s, "app").state, Waiting)
+            and container(s, "app").state.reason == "CrashLoopBackOff"
+        ),  # type: ignore[union-attr]
     )
     app = container(status, "app")
     assert isinstance(app.state, Waiting)
@@ -69,7 +71,9 @@ async def test_on_failure_restarts_on_error(kubelet: Kubelet) -> None:
     ("code", "phase", "reason"),
     [(0, PodPhase.SUCCEEDED, "Completed"), (1, PodPhase.FAILED, "Error")],
 )
-async def test_never_keeps_the_exit(kubelet: Kubelet, code: int, phase: PodPhase, reason: str) -> None:
+async def test_never_keeps_the_exit(
+    kubelet: Kubelet, code: int, phase: PodPhase, reason: str
+) -> None:
     worker = await kubelet.add_pod(
         pod("never", child("app", "--exit-code", str(code)), policy=RestartPolicy.NEVER)
     )

@@ -1,0 +1,182 @@
+"""Stopping containers: stop signal, grace period, SIGKILL, preStop, whole process trees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import psutil
+import pytest
+
+from minikubelet.kubelet import Kubelet
+from minikubelet.model.spec import Lifecycle, RestartPolicy, SleepAction
+from minikubelet.model.status import PodPhase, Running, Terminated
+from minikubelet.testing import container, wait_for_file, wait_for_status
+from tests.helpers.pods import child, pod, py
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+
+def events(path: Path) -> dict[str, float]:
+    """``event -> unix time`` from a --record file (first occurrence of each)."""
+    found: dict[str, float] = {}
+    for line in path.read_text().splitlines():
+        name, stamp, _ = line.split()
+        found.setdefault(name, float(stamp))
+    return found
+
+
+async def test_graceful_exit_on_sigterm(kubelet: Kubelet, tmp_path: Path) -> None:
+    ready, log = tmp_path / "ready", tmp_path / "record"
+    app = child(
+        "app",
+        "--forever",
+        "--sigterm-exit-code",
+        "0",
+        "--ready-file",
+        str(ready),
+        "--record",
+        str(log),
+    )
+    worker = await kubelet.add_pod(pod("graceful", app))
+    await wait_for_file(ready)
+    worker.terminate()
+    await worker.wait_done()
+    state = container(worker.status, "app").state
+    assert isinstance(state, Terminated)
+    assert (state.exit_code, state.reason, state.signal) == (0, "Completed", None)
+    assert worker.status.phase is PodPhase.SUCCEEDED  # a deleted pod ends in a terminal phase
+    assert "sigterm" in events(log)
+
+
+async def test_sigterm_ignored_means_sigkill_after_grace(kubelet: Kubelet, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    app = child("app", "--forever", "--ignore-sigterm", "--ready-file", str(ready))
+    worker = await kubelet.add_pod(pod("stubborn", app, grace=1))
+    await wait_for_file(ready)
+    began = anyio.current_time()
+    worker.terminate()
+    await worker.wait_done()
+    elapsed = anyio.current_time() - began
+    state = container(worker.status, "app").state
+    assert isinstance(state, Terminated)
+    assert (state.exit_code, state.signal) == (137, 9)
+    assert 1.0 <= elapsed < 2.5
+    assert worker.status.phase is PodPhase.FAILED
+
+
+async def test_pre_stop_runs_before_sigterm(kubelet: Kubelet, tmp_path: Path) -> None:
+    ready, log = tmp_path / "ready", tmp_path / "record"
+    hook = py(f"import time; open({str(log)!r}, 'a').write(f'prestop {{time.time():.6f}} 0\\n')")
+    app = child(
+        "app",
+        "--forever",
+        "--sigterm-exit-code",
+        "0",
+        "--ready-file",
+        str(ready),
+        "--record",
+        str(log),
+        lifecycle=Lifecycle(pre_stop=hook),
+    )
+    worker = await kubelet.add_pod(pod("prestop", app, grace=5))
+    await wait_for_file(ready)
+    worker.terminate()
+    await worker.wait_done()
+    seen = events(log)
+    assert seen["prestop"] < seen["sigterm"]
+
+
+async def test_pre_stop_time_counts_against_the_grace_period(
+    kubelet: Kubelet, tmp_path: Path
+) -> None:
+    ready = tmp_path / "ready"
+    app = child(
+        "app",
+        "--forever",
+        "--ignore-sigterm",
+        "--ready-file",
+        str(ready),
+        lifecycle=Lifecycle(pre_stop=SleepAction(1)),
+    )
+    worker = await kubelet.add_pod(pod("budget", app, grace=2))
+    await wait_for_file(ready)
+    began = anyio.current_time()
+    worker.terminate()
+    await worker.wait_done()
+    elapsed = anyio.current_time() - began
+    # 1 s preStop + (2 - 1) s left for SIGTERM, then SIGKILL: about 2 s in all, not 3.
+    assert 1.9 <= elapsed < 2.8
+    assert container(worker.status, "app").state.exit_code == 137  # type: ignore[union-attr]
+
+
+async def test_stop_signal_from_lifecycle(kubelet: Kubelet, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    app = child(
+        "app", "--forever", "--ready-file", str(ready), lifecycle=Lifecycle(stop_signal="SIGINT")
+    )
+    worker = await kubelet.add_pod(pod("sigint", app))
+    await wait_for_file(ready)
+    worker.terminate()
+    await worker.wait_done()
+    state = container(worker.status, "app").state
+    assert isinstance(state, Terminated)
+    assert state.exit_code == 130  # python dies of the unhandled SIGINT: 128 + 2
+
+
+async def test_nothing_outlives_a_stopped_container(kubelet: Kubelet, tmp_path: Path) -> None:
+    ready, pids_file = tmp_path / "ready", tmp_path / "pids"
+    app = child(
+        "app",
+        "--forever",
+        "--spawn",
+        "grandchild",
+        "--spawn",
+        "setsid",
+        "--spawn",
+        "double-fork",
+        "--pids-file",
+        str(pids_file),
+        "--ready-file",
+        str(ready),
+    )
+    worker = await kubelet.add_pod(pod("tree", app, grace=1))
+    await wait_for_file(ready)
+    spawned = [int(pid) for pid in pids_file.read_text().split()]
+    main = container(worker.status, "app").state
+    assert isinstance(main, Running)
+    assert all(psutil.pid_exists(pid) for pid in spawned)
+    worker.terminate()
+    await worker.wait_done()
+    assert not [pid for pid in spawned if _alive(pid)]
+
+
+async def test_leftovers_die_when_the_main_process_exits(kubelet: Kubelet, tmp_path: Path) -> None:
+    pids_file = tmp_path / "pids"
+    app = child("app", "--spawn", "setsid", "--spawn", "double-fork", "--pids-file", str(pids_file))
+    worker = await kubelet.add_pod(pod("orphans", app, policy=RestartPolicy.NEVER))
+    await worker.wait_done()
+    spawned = [int(pid) for pid in pids_file.read_text().split()]
+    assert len(spawned) == 2
+    assert not [pid for pid in spawned if _alive(pid)]
+    assert worker.status.phase is PodPhase.SUCCEEDED
+
+
+async def test_force_kill_skips_grace(kubelet: Kubelet, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    app = child("app", "--forever", "--ignore-sigterm", "--ready-file", str(ready))
+    worker = await kubelet.add_pod(pod("forced", app, grace=30))
+    await wait_for_file(ready)
+    worker.terminate()
+    await wait_for_status(worker, lambda s: True)
+    with anyio.fail_after(5):
+        worker.kill()
+        await worker.wait_done()
+    assert container(worker.status, "app").state.exit_code == 137  # type: ignore[union-attr]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
