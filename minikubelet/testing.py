@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 
 from minikubelet.model.status import ContainerStatus, PodStatus
 from minikubelet.pod_worker import PodWorker
@@ -28,7 +29,7 @@ async def wait_for_status(
         with anyio.fail_after(timeout):
             while not predicate(worker.status):
                 if worker.done and not predicate(worker.status):
-                    await anyio.sleep(0)  # give a final status a chance, then re-check
+                    await anyio.lowlevel.checkpoint()  # a final status may be due
                     if not predicate(worker.status):
                         raise AssertionError(f"pod finished with status {worker.status}")
                 await changed.wait()
@@ -43,7 +44,7 @@ async def wait_for_file(path: Path, timeout: float = 10.0, contains: str = "") -
     with anyio.fail_after(timeout):
         while True:
             try:
-                text = path.read_text()
+                text = await anyio.Path(path).read_text()
             except FileNotFoundError:
                 text = None
             if text is not None and contains in text:

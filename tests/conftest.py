@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -45,10 +46,8 @@ def no_leaked_processes() -> Iterator[None]:
     yield
     leaked = {pid: cmd for pid, cmd in _ours().items() if pid not in before}
     for pid in leaked:
-        try:
+        with contextlib.suppress(psutil.Error):
             psutil.Process(pid).kill()
-        except psutil.Error:
-            pass
     assert not leaked, f"test leaked processes: {leaked}"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import anyio
 import click
 
+from minikubelet.capabilities import without_unimplemented
 from minikubelet.cli.options import default_root_dir, engine_options
 from minikubelet.errors import ManifestError, MinikubeletError
 from minikubelet.kubelet import Kubelet
@@ -45,7 +46,10 @@ def load_pods(files: Sequence[Path]) -> list[Pod]:
             continue
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
-        for pod in result.pods:
+        for parsed in result.pods:
+            pod, unimplemented = without_unimplemented(parsed)
+            for warning in unimplemented:
+                click.echo(f"warning: {warning}", err=True)
             key = (pod.namespace, pod.name)
             if key in seen:
                 errors.append(

@@ -14,7 +14,6 @@ from minikubelet.model.spec import (
     RestartPolicy,
     Source,
 )
-
 from tests.conftest import CHILD, PYTHON
 
 __all__ = ["child", "pod", "py"]

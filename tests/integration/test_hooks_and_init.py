@@ -9,7 +9,7 @@ import pytest
 from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import Lifecycle, RestartPolicy
 from minikubelet.model.status import PodPhase, Running, Terminated, Waiting
-from minikubelet.testing import container, wait_for_file, wait_for_status
+from minikubelet.testing import container, wait_for_status
 from tests.helpers.pods import child, pod, py
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -149,4 +149,5 @@ async def test_sidecars_start_in_order_and_stop_in_reverse(
     ]
     for name in ("proxy", "shipper"):
         state = container(worker.status, name).state
-        assert isinstance(state, Terminated) and state.exit_code == 0
+        assert isinstance(state, Terminated)
+        assert state.exit_code == 0

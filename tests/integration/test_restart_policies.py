@@ -39,7 +39,8 @@ async def test_always_shows_crash_loop_back_off(kubelet: Kubelet) -> None:
     assert isinstance(app.state, Waiting)
     assert app.state.message.startswith("back-off ")
     assert f"restarting failed container=app pod=loop_default({worker.uid})" in app.state.message
-    assert app.last_state is not None and app.last_state.exit_code == 2
+    assert app.last_state is not None
+    assert app.last_state.exit_code == 2
     assert status.phase is PodPhase.RUNNING  # CrashLoopBackOff pods are Running, never Pending
     reasons = [e.reason for e in kubelet.recorder.events(pod="loop")]
     assert "BackOff" in reasons
@@ -110,7 +111,8 @@ async def test_missing_executable_is_a_start_error(kubelet: Kubelet, tmp_path: P
     assert "executable file not found" in app.state.message
     assert worker.status.phase is PodPhase.FAILED
     failed = [e for e in kubelet.recorder.events(pod="missing") if e.reason == "Failed"]
-    assert failed and failed[0].message.startswith("Error: exec: ")
+    assert failed
+    assert failed[0].message.startswith("Error: exec: ")
 
 
 async def test_running_container_reports_running(kubelet: Kubelet, tmp_path: Path) -> None:
@@ -119,7 +121,8 @@ async def test_running_container_reports_running(kubelet: Kubelet, tmp_path: Pat
     status = await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
     app = container(status, "app")
     assert isinstance(app.state, Running)
-    assert app.ready and app.started
+    assert app.ready
+    assert app.started
     conditions = {c.type.value: c.status for c in status.conditions}
     assert conditions == {
         "PodReadyToStartContainers": True,

@@ -1,0 +1,7 @@
+"""``python -m minikubelet``."""
+
+from minikubelet.cli.main import main
+
+__all__: list[str] = []
+
+main()
