@@ -43,9 +43,11 @@ def test_every_module_declares_its_public_surface(path: Path) -> None:
     tree = ast.parse(path.read_text())
     if path.name == "__init__.py" and not tree.body[1:]:
         return
-    declared = any(
-        isinstance(node, ast.Assign)
-        and any(getattr(t, "id", "") == "__all__" for t in node.targets)
-        for node in tree.body
-    )
+    targets = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets.extend(node.targets)
+        elif isinstance(node, ast.AnnAssign):
+            targets.append(node.target)
+    declared = any(getattr(target, "id", "") == "__all__" for target in targets)
     assert declared, f"{path} has no __all__"
