@@ -108,6 +108,7 @@ class PodWorker:
         self._backoff: dict[str, BackoffEntry] = {}
         self._backoff_reported: dict[str, float] = {}
         self._live: dict[str, _Live] = {}
+        self._creating = 0  # instances being spawned, not yet in _live
         self._has_initialized = False
         self._completed = False  # nothing will run again
         self._terminating = False
@@ -240,6 +241,7 @@ class PodWorker:
     # -- starting --------------------------------------------------------------------
 
     def _start(self, start: StartContainer) -> None:
+        """Record the new instance as created, then spawn and supervise it in a task."""
         spec = self.pod.spec
         container = spec.container(start.name)
         record = self._records[start.name]
@@ -248,27 +250,31 @@ class PodWorker:
         if container in spec.containers:
             self._has_initialized = True
         restart_count = record.next_restart_count
-        launch = self._launch(container, restart_count)
-        created = self._clock()
-        sink = self._sink_for(container.name)
+        created = Instance(
+            container_name=container.name,
+            restart_count=restart_count,
+            container_id="",
+            created_at=self._clock(),
+            post_start_done=container.lifecycle.post_start is None,
+        )
+        self._records[container.name] = record.with_new_instance(created)
+        self._creating += 1
+        assert self._group is not None
+        self._group.start_soon(self._run_instance, container, created)
+
+    async def _run_instance(self, container: Container, created: Instance) -> None:
+        launch = self._launch(container, created.restart_count)
         try:
-            process = self._runtime.start(launch, sink)
+            # In a worker thread: creating the log file and vfork+exec block for a
+            # millisecond or more, during which other pods' restarts can proceed.
+            process = await self._runtime.start(launch, self._sink_for(container.name))
         except RuntimeStartError as error:
             # containerd reports a container that cannot start as exited 128, StartError.
-            failed = Instance(
-                container_name=container.name,
-                restart_count=restart_count,
-                container_id="",
-                created_at=created,
-                exit=Exit(
-                    128,
-                    created,
-                    reason="StartError",
-                    message=str(error),
-                    monotonic=anyio.current_time(),
-                ),
+            now = self._clock()
+            exit_ = Exit(
+                128, now, reason="StartError", message=str(error), monotonic=anyio.current_time()
             )
-            self._records[container.name] = record.with_new_instance(failed)
+            self._update_instance(replace(created, exit=exit_))
             _log.warning(
                 "container.start_failed",
                 pod=self._label,
@@ -276,33 +282,38 @@ class PodWorker:
                 error=str(error),
             )
             self._event(container, EventType.WARNING, "Failed", f"Error: {error}")
-            self._notify()
             return
-        instance = Instance(
-            container_name=container.name,
-            restart_count=restart_count,
+        finally:
+            self._creating -= 1
+            self._notify()
+        started = replace(
+            created,
             container_id=f"process://{process.pid}",
-            created_at=created,
             pid=process.pid,
-            started_at=created,
-            post_start_done=container.lifecycle.post_start is None,
+            started_at=self._clock(),
         )
-        self._records[container.name] = record.with_new_instance(instance)
+        self._update_instance(started)
         _log.info(
             "container.started",
             pod=self._label,
             container=container.name,
             pid=process.pid,
             argv=list(launch.argv),
-            restart_count=restart_count,
+            restart_count=created.restart_count,
         )
         self._event(container, EventType.NORMAL, "Created", f"Created container: {container.name}")
         self._event(container, EventType.NORMAL, "Started", f"Started container {container.name}")
         live = _Live(container, process, launch)
         self._live[container.name] = live
-        assert self._group is not None
-        self._group.start_soon(self._supervise, live, restart_count)
         self._notify()  # a start is a change: the next init container may now be due
+        await self._supervise(live, created.restart_count)
+
+    def _update_instance(self, instance: Instance) -> None:
+        """Replace the newest instance of its container, if it still is the newest."""
+        record = self._records[instance.container_name]
+        latest = record.latest
+        if latest is not None and latest.restart_count == instance.restart_count:
+            self._records[instance.container_name] = record.with_latest(instance)
 
     def _launch(self, container: Container, restart_count: int) -> Launch:
         settings = self._settings
@@ -371,10 +382,9 @@ class PodWorker:
             message=message,
             monotonic=anyio.current_time(),
         )
-        record = self._records[container.name]
-        latest = record.latest
+        latest = self._records[container.name].latest
         if latest is not None and latest.restart_count == restart_count:
-            self._records[container.name] = record.with_latest(replace(latest, exit=exit_))
+            self._update_instance(replace(latest, exit=exit_))
         del self._live[container.name]
         live.exited.set()
         _log.info(
@@ -495,6 +505,10 @@ class PodWorker:
 
     async def _terminate_all(self) -> None:
         """Stop every running container: regular ones at once, sidecars in reverse order."""
+        while self._creating:  # an instance being spawned is stopped like the others
+            self._changed = anyio.Event()
+            if self._creating:
+                await self._changed.wait()
         if self._force:
             await self._kill_all()
             return

@@ -51,7 +51,7 @@ class ContainerProcess(Protocol):
 
 
 class ContainerRuntime(Protocol):
-    def start(self, launch: Launch, sink: LineSink | None = None) -> ContainerProcess:
+    async def start(self, launch: Launch, sink: LineSink | None = None) -> ContainerProcess:
         """Spawn the main process; raises RuntimeStartError if it cannot run."""
 
     async def exec(self, launch: Launch, timeout: float | None) -> ExecResult:

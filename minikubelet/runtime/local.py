@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import anyio
 import anyio.abc
+import anyio.to_thread
 
 from minikubelet.runtime.base import ExecResult, Launch, LineSink
 from minikubelet.runtime.logs import CriLogWriter, LogRotation
@@ -97,7 +98,10 @@ class LocalRuntime:
         self.is_subreaper = become_subreaper() if subreaper else False
         self._exec_ids = itertools.count(1)
 
-    def start(self, launch: Launch, sink: LineSink | None = None) -> LocalContainer:
+    async def start(self, launch: Launch, sink: LineSink | None = None) -> LocalContainer:
+        return await anyio.to_thread.run_sync(self._start, launch, sink)
+
+    def _start(self, launch: Launch, sink: LineSink | None) -> LocalContainer:
         assert launch.log_path is not None
         log = CriLogWriter(launch.log_path, self.rotation, sink=sink)
         out_read, out_write = _pipe()

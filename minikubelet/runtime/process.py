@@ -26,6 +26,7 @@ import ctypes
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,9 @@ class ProcessTable:
 
     def __init__(self) -> None:
         self._owned: dict[int, str] = {}
+        # Spawns run in worker threads: a new child must be owned before the reaper may
+        # look at it, or an instance that fails at once could be reaped as an orphan.
+        self.lock = threading.Lock()
 
     def own(self, pid: int, tag: str) -> None:
         self._owned[pid] = tag
@@ -119,7 +123,9 @@ class ProcessTable:
     def reap_orphans(self) -> list[int]:
         """Reap every exited child that no waiter owns; return their pids."""
         reaped = []
-        for pid in _our_children():
+        with self.lock:
+            children = _our_children()
+        for pid in children:
             if pid in self._owned:
                 continue
             try:
@@ -189,35 +195,39 @@ def spawn(
     user: int | None = None,
     group: int | None = None,
 ) -> ChildProcess:
-    """Start ``argv`` directly (no shell) in a new session; raise RuntimeStartError."""
+    """Start ``argv`` directly (no shell) in a new session; raise RuntimeStartError.
+
+    Safe to call from a worker thread: the child is owned by ``table`` before the reaper
+    can see it.
+    """
     if not argv:
         raise RuntimeStartError("no command to run")
-    try:
-        popen = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env={**env, TAG_VARIABLE: tag},
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-            close_fds=True,
-            user=user,
-            group=group,
-            extra_groups=[] if user is not None or group is not None else None,
-        )
-    except FileNotFoundError as error:
-        missing = error.filename or argv[0]
-        if missing == cwd:
-            raise RuntimeStartError(
-                f'chdir to working directory "{cwd}": no such directory'
-            ) from None
-        raise RuntimeStartError(f'exec: "{argv[0]}": executable file not found in $PATH') from None
-    except PermissionError:
-        raise RuntimeStartError(f'exec: "{argv[0]}": permission denied') from None
-    except (OSError, ValueError, subprocess.SubprocessError) as error:
-        raise RuntimeStartError(f'exec: "{argv[0]}": {error}') from None
-    return ChildProcess(popen, table, tag)
+    with table.lock:
+        try:
+            popen = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env={**env, TAG_VARIABLE: tag},
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+                close_fds=True,
+                user=user,
+                group=group,
+                extra_groups=[] if user is not None or group is not None else None,
+            )
+        except FileNotFoundError as error:
+            if (error.filename or argv[0]) == cwd:
+                message = f'chdir to working directory "{cwd}": no such directory'
+            else:
+                message = f'exec: "{argv[0]}": executable file not found in $PATH'
+            raise RuntimeStartError(message) from None
+        except PermissionError:
+            raise RuntimeStartError(f'exec: "{argv[0]}": permission denied') from None
+        except (OSError, ValueError, subprocess.SubprocessError) as error:
+            raise RuntimeStartError(f'exec: "{argv[0]}": {error}') from None
+        return ChildProcess(popen, table, tag)
 
 
 def tagged_pids(tag: str, roots: Iterable[int], table: ProcessTable) -> set[int]:
