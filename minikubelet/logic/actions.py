@@ -75,13 +75,11 @@ class PodActions:
 
 def kill_message(container: Container, verdict: str, policy: RestartPolicy) -> str:
     """``Container app failed liveness probe, will be restarted`` and its variants."""
-    who = "Init container" if container.is_sidecar else "Container"
-    text = f"{who} {container.name} failed {verdict} probe"
-    return (
-        text + ", will be restarted"
-        if policy is not RestartPolicy.NEVER or container.is_sidecar
-        else text
-    )
+    if container.is_sidecar:
+        # computeInitContainerActions: a sidecar always restarts, and its message says nothing.
+        return f"Init container {container.name} failed {verdict} probe"
+    text = f"Container {container.name} failed {verdict} probe"
+    return text + ", will be restarted" if policy is not RestartPolicy.NEVER else text
 
 
 @dataclass

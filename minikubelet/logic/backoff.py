@@ -52,7 +52,9 @@ def decide_restart(
 ) -> StartNow | Wait:
     """Whether a container that exited at ``exited_at`` may start again at ``now``."""
     expired = entry is None or exited_at - entry.last_update > policy.reset_after
-    if entry is not None and not expired and now - exited_at < entry.delay:
+    # Compared as `now < until` (not `now - exited_at < delay`) so that a caller waking at
+    # exactly Wait.until is let through: in floats (x + d) - x can be smaller than d.
+    if entry is not None and not expired and now < exited_at + entry.delay:
         return Wait(until=exited_at + entry.delay, delay=entry.delay)
     if entry is None or now - entry.last_update > policy.reset_after:
         return StartNow(BackoffEntry(delay=policy.first_delay, last_update=now))

@@ -75,6 +75,8 @@ def _resource_value(container: Container, var: EnvVar, context: FieldContext) ->
     values = container.resources.limits if kind == "limits" else container.resources.requests
     quantity = values.get(resource)
     divisor = float(var.resource_divisor.value) if var.resource_divisor is not None else 1.0
+    if quantity is None and kind != "limits":
+        return "0"  # only limits are defaulted to the node's allocatable; an unset request is 0
     if resource == "cpu":
         # No limit: the node's capacity, as the kubelet substitutes allocatable.
         amount = float(quantity.value) if quantity is not None else context.cpu_capacity
@@ -94,7 +96,11 @@ def container_env(
         if var.field_path is not None:
             value = _field_value(pod, var.field_path, context)
         elif var.resource is not None:
-            value = _resource_value(container, var, context)
+            # resourceFieldRef.containerName may name another container of the pod.
+            target = container
+            if var.resource_container is not None:
+                target = pod.spec.container(var.resource_container)
+            value = _resource_value(target, var, context)
         else:
             value = expand(var.value, defined)
         defined[var.name] = value

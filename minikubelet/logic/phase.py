@@ -141,11 +141,11 @@ def _names(names: list[str]) -> str:
 
 
 def _not_ready_message(incomplete: list[str], unknown: list[str], word: str) -> str:
-    parts = []
-    if incomplete:
-        parts.append(f"containers with {word} status: {_names(incomplete)}")
+    parts = []  # generate.go lists the unknown containers first
     if unknown:
         parts.append(f"containers with unknown status: {_names(unknown)}")
+    if incomplete:
+        parts.append(f"containers with {word} status: {_names(incomplete)}")
     return ", ".join(parts)
 
 
@@ -154,8 +154,9 @@ def _initialized(inputs: PhaseInputs, phase: PodPhase) -> tuple[bool, str, str]:
         return True, "PodCompleted", ""
     if not inputs.spec.init_containers:
         return True, "", ""
-    # Any regular container that ran means the pod was initialized.
-    if any(not isinstance(s.state, Waiting) or s.last_state for s in inputs.statuses):
+    # Any regular container Running or Terminated means the pod was initialized
+    # (HasAnyRegularContainerStarted; a Waiting one does not count, even with a lastState).
+    if any(not isinstance(s.state, Waiting) for s in inputs.statuses):
         return True, "", ""
     by_name = {s.name: s for s in inputs.init_statuses}
     incomplete, unknown = [], []

@@ -97,9 +97,15 @@ class LocalRuntime:
         self.rotation = rotation or LogRotation()
         self.is_subreaper = become_subreaper() if subreaper else False
         self._exec_ids = itertools.count(1)
+        # Two spawning threads overlap file creation and vfork+exec with the event loop on
+        # this 2-core class of machine; few threads also keep /proc/self/task short, which
+        # every orphan scan reads.
+        self._spawners: anyio.CapacityLimiter | None = None  # made in the event loop
 
     async def start(self, launch: Launch, sink: LineSink | None = None) -> LocalContainer:
-        return await anyio.to_thread.run_sync(self._start, launch, sink)
+        if self._spawners is None:
+            self._spawners = anyio.CapacityLimiter(2)
+        return await anyio.to_thread.run_sync(self._start, launch, sink, limiter=self._spawners)
 
     def _start(self, launch: Launch, sink: LineSink | None) -> LocalContainer:
         assert launch.log_path is not None
