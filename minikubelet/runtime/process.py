@@ -77,11 +77,15 @@ class ExitStatus:
 
 
 def _our_children() -> list[int]:
-    """Direct children of this process, from /proc (cheap: no scan of every process)."""
+    """Direct children of this process, from /proc (cheap: no scan of every process).
+
+    Children are listed per thread (the one that forked them), so every task is read.
+    """
     children: list[int] = []
-    for task in Path("/proc/self/task").iterdir():
+    for tid in os.listdir("/proc/self/task"):
         try:
-            children.extend(int(pid) for pid in (task / "children").read_text().split())
+            with open(f"/proc/self/task/{tid}/children", "rb") as handle:
+                children.extend(map(int, handle.read().split()))
         except OSError:
             continue
     return children
