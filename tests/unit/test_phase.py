@@ -382,7 +382,9 @@ NOT_INITIALIZED = "ContainersNotInitialized"
 INITIALIZED_CASES = [
     pytest.param(inputs(APP), (True, "", ""), id="no-init-containers"),
     pytest.param(
-        inputs(APP, init=[SETUP, MIGRATE], statuses=[running("setup"), waiting("migrate")]),
+        inputs(
+            APP, init=[SETUP, MIGRATE], statuses=[running("setup", ready=False), waiting("migrate")]
+        ),
         (False, NOT_INITIALIZED, "containers with incomplete status: [setup migrate]"),
         id="incomplete",
     ),
