@@ -44,8 +44,11 @@ from minikubelet.logic.termination import (
 from minikubelet.model.duration import format_duration
 from minikubelet.model.events import EventType
 from minikubelet.model.observed import ContainerRecord
+from minikubelet.model.probe import ProbeKind, ProbeResult
 from minikubelet.model.spec import Container, Pod
 from minikubelet.model.status import Exit, Instance, PodPhase, PodStatus, StartFailure
+from minikubelet.prober.stats import ProbeLabels, ProbeStats
+from minikubelet.prober.worker import ProbeRunner, ProbeWorker, WorkerHooks
 from minikubelet.runtime.base import ContainerProcess, ContainerRuntime, Launch, LineSink
 from minikubelet.runtime.logs import LogRotation, read_termination_message
 
@@ -78,6 +81,8 @@ class _Live:
     launch: Launch
     exited: anyio.Event = field(default_factory=anyio.Event)
     stopping: bool = False
+    started_at: float = 0.0  # monotonic
+    probes: dict[ProbeKind, ProbeWorker] = field(default_factory=dict)
 
 
 class PodWorker:
@@ -92,8 +97,12 @@ class PodWorker:
         clock: Callable[[], datetime],
         log_sink: LogLineSink | None = None,
         is_static: bool = False,
+        prober: ProbeRunner | None = None,
+        probe_stats: ProbeStats | None = None,
     ) -> None:
         self.pod = pod
+        self._prober = prober
+        self._probe_stats = probe_stats or ProbeStats()
         self.uid = uid
         self.is_static = is_static
         self._runtime = runtime
@@ -303,7 +312,7 @@ class PodWorker:
         )
         self._event(container, EventType.NORMAL, "Created", f"Created container: {container.name}")
         self._event(container, EventType.NORMAL, "Started", f"Started container {container.name}")
-        live = _Live(container, process, launch)
+        live = _Live(container, process, launch, started_at=anyio.current_time())
         self._live[container.name] = live
         self._notify()  # a start is a change: the next init container may now be due
         await self._supervise(live, created.restart_count)
@@ -361,7 +370,9 @@ class PodWorker:
             group.start_soon(live.process.pump_logs)
             async with anyio.create_task_group() as hooks:
                 if container.lifecycle.post_start is not None:
-                    hooks.start_soon(self._post_start, live)
+                    hooks.start_soon(self._post_start, live, hooks)
+                else:
+                    self._start_probes(live, hooks)
                 status = await live.process.wait()
                 hooks.cancel_scope.cancel()
             with anyio.CancelScope(shield=True):
@@ -398,7 +409,7 @@ class PodWorker:
         )
         self._notify()
 
-    async def _post_start(self, live: _Live) -> None:
+    async def _post_start(self, live: _Live, probes: anyio.abc.TaskGroup) -> None:
         container = live.container
         hook = container.lifecycle.post_start
         assert hook is not None
@@ -409,6 +420,7 @@ class PodWorker:
                 self._records[container.name] = record.with_latest(
                     replace(record.latest, post_start_done=True)
                 )
+            self._start_probes(live, probes)  # the kubelet sees the container only now
             self._notify()
             return
         _log.warning(
@@ -421,6 +433,64 @@ class PodWorker:
         assert self._group is not None
         grace = container_kill_grace(self.pod.spec, container, None)
         self._group.start_soon(self._stop, live, grace, "FailedPostStartHook")
+
+    # -- probing ---------------------------------------------------------------------
+
+    def _start_probes(self, live: _Live, group: anyio.abc.TaskGroup) -> None:
+        container = live.container
+        if self._prober is None:
+            return
+        kinds = {
+            ProbeKind.STARTUP: container.startup_probe,
+            ProbeKind.LIVENESS: container.liveness_probe,
+            ProbeKind.READINESS: container.readiness_probe,
+        }
+        for kind, probe in kinds.items():
+            if probe is None:
+                continue
+            hooks = WorkerHooks(
+                verdict=lambda kind, result: self._probe_verdict(live, kind, result),
+                event=lambda reason, message: self._event(
+                    container, EventType.WARNING, reason, message
+                ),
+                is_started=lambda: self._is_started(container),
+            )
+            labels = ProbeLabels(kind, container.name, self.pod.name, self.pod.namespace, self.uid)
+            worker = ProbeWorker(
+                kind,
+                probe,
+                container=container,
+                launch=live.launch,
+                runner=self._prober,
+                hooks=hooks,
+                labels=labels,
+                stats=self._probe_stats,
+                started_at=live.started_at,
+            )
+            live.probes[kind] = worker
+            group.start_soon(worker.run)
+
+    def _is_started(self, container: Container) -> bool:
+        return container.startup_probe is None or self._records[container.name].startup_succeeded
+
+    def _probe_verdict(self, live: _Live, kind: ProbeKind, result: ProbeResult) -> None:
+        name = live.container.name
+        if self._live.get(name) is not live:
+            return  # a verdict on an instance that is already gone
+        record = self._records[name]
+        ok = result is ProbeResult.SUCCESS
+        match kind:
+            case ProbeKind.STARTUP:
+                record = replace(record, startup_succeeded=ok, unhealthy=None if ok else "startup")
+            case ProbeKind.LIVENESS:
+                record = replace(record, unhealthy=None if ok else "liveness")
+            case ProbeKind.READINESS:
+                record = replace(record, readiness_succeeded=ok)
+        self._records[name] = record
+        readiness = live.probes.get(ProbeKind.READINESS)
+        if kind is ProbeKind.STARTUP and ok and readiness is not None:
+            readiness.trigger()  # ready right after startup, not a whole period later
+        self._notify()
 
     # -- stopping --------------------------------------------------------------------
 
@@ -512,6 +582,11 @@ class PodWorker:
         if self._force:
             await self._kill_all()
             return
+        for live in self._live.values():
+            # Liveness and startup stop when termination begins; readiness goes on.
+            for kind in (ProbeKind.LIVENESS, ProbeKind.STARTUP):
+                if kind in live.probes:
+                    live.probes[kind].stop()
         grace = pod_grace(self.pod.spec, self._termination_requested)
         order = termination_order(self.pod.spec)
         async with anyio.create_task_group() as group:

@@ -1,0 +1,138 @@
+"""One probe worker per (container instance, probe kind): ``prober/worker.go``.
+
+A worker lives exactly as long as its container instance: the pod worker starts it once
+the instance runs (after postStart) and cancels it when the instance exits, so a restart
+always begins from the kubelet's initial results. It probes on a fixed-rate schedule that
+starts when the instance starts; a slow probe delays only its own next run, never the
+schedule (missed ticks are skipped, not queued) and never another container.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+import structlog
+
+from minikubelet.logic.probing import (
+    ProbeState,
+    initial_state,
+    next_tick,
+    record_result,
+    should_probe,
+)
+from minikubelet.model.probe import ProbeKind, ProbeOutcome, ProbeResult
+from minikubelet.model.spec import Container, Probe, ProbeHandler
+from minikubelet.prober.stats import ProbeLabels, ProbeStats
+from minikubelet.runtime.base import Launch
+
+__all__ = ["ProbeRunner", "ProbeWorker", "WorkerHooks"]
+
+_log = structlog.get_logger("minikubelet.prober")
+
+
+class ProbeRunner(Protocol):
+    """What a worker needs to run a handler once (``prober.handlers.Prober``)."""
+
+    async def probe(
+        self, handler: ProbeHandler, *, container: Container, launch: Launch, timeout: float
+    ) -> ProbeOutcome: ...
+
+
+@dataclass(frozen=True)
+class WorkerHooks:
+    """How a worker talks back to its pod worker."""
+
+    verdict: Callable[[ProbeKind, ProbeResult], None]  # the cached result changed
+    event: Callable[[str, str], None]  # (reason, message): a Warning event on the container
+    is_started: Callable[[], bool]  # the container's startup probe has succeeded (or none)
+
+
+class ProbeWorker:
+    def __init__(
+        self,
+        kind: ProbeKind,
+        probe: Probe,
+        *,
+        container: Container,
+        launch: Launch,
+        runner: ProbeRunner,
+        hooks: WorkerHooks,
+        labels: ProbeLabels,
+        stats: ProbeStats,
+        started_at: float,
+    ) -> None:
+        self.kind = kind
+        self.probe = probe
+        self._container = container
+        self._launch = launch
+        self._runner = runner
+        self._hooks = hooks
+        self._labels = labels
+        self._stats = stats
+        self._started_at = started_at  # monotonic time the instance started
+        self.state: ProbeState = initial_state(kind)
+        self._trigger = anyio.Event()
+        self._scope = anyio.CancelScope()
+
+    def trigger(self) -> None:
+        """Probe now instead of at the next tick (the kubelet's manual readiness trigger)."""
+        self._trigger.set()
+
+    def stop(self) -> None:
+        self._scope.cancel()
+
+    async def run(self) -> None:
+        tick = self._started_at
+        try:
+            with self._scope:
+                while not self.state.on_hold:
+                    with anyio.move_on_after(tick - anyio.current_time()):
+                        await self._trigger.wait()
+                    if self._trigger.is_set():
+                        self._trigger = anyio.Event()
+                    await self.do_probe()
+                    tick = next_tick(tick, self.probe.period_seconds, anyio.current_time())
+        finally:
+            self._stats.forget(self._labels)
+
+    async def do_probe(self) -> None:
+        """One iteration: decide, probe, count, report."""
+        now = anyio.current_time()
+        if not should_probe(
+            self.state, self.kind, self.probe, now - self._started_at, self._hooks.is_started()
+        ):
+            return
+        outcome = await self._runner.probe(
+            self.probe.handler,
+            container=self._container,
+            launch=self._launch,
+            timeout=float(self.probe.timeout_seconds),
+        )
+        self._stats.observe(self._labels, outcome.result, anyio.current_time() - now)
+        self._report(outcome)
+        step = record_result(self.state, self.kind, self.probe, outcome.result)
+        self.state = step.state
+        if step.changed:
+            _log.info(
+                "probe.result",
+                container=self._container.name,
+                probe=self.kind.value,
+                result=step.state.result.value,
+            )
+            self._hooks.verdict(self.kind, step.state.result)
+
+    def _report(self, outcome: ProbeOutcome) -> None:
+        kind = self.kind.value
+        match outcome.result:
+            case ProbeResult.FAILURE:
+                self._hooks.event("Unhealthy", f"{kind} probe failed: {outcome.output}")
+            case ProbeResult.UNKNOWN:
+                message = f"{kind} probe errored and resulted in unknown state: {outcome.output}"
+                self._hooks.event("Unhealthy", message)
+            case ProbeResult.WARNING:
+                self._hooks.event("ProbeWarning", f"{kind} probe warning: {outcome.output}")
+            case ProbeResult.SUCCESS:
+                pass
