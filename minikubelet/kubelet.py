@@ -14,6 +14,7 @@ from types import TracebackType
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import structlog
 
 from minikubelet.errors import DuplicatePodError
@@ -22,9 +23,11 @@ from minikubelet.model.spec import Pod
 from minikubelet.pod_worker import LogLineSink, PodWorker, Settings
 from minikubelet.runtime.local import LocalRuntime
 
-__all__ = ["Kubelet"]
+__all__ = ["Kubelet", "PodListener"]
 
 _log = structlog.get_logger("minikubelet.kubelet")
+
+PodListener = Callable[[str, PodWorker], None]  # ("ADDED" | "MODIFIED" | "DELETED", worker)
 
 
 def _utc_now() -> datetime:
@@ -48,6 +51,7 @@ class Kubelet:
         self._workers: dict[tuple[str, str], PodWorker] = {}
         self._group: anyio.abc.TaskGroup | None = None
         self._changed = anyio.Event()
+        self._listeners: list[PodListener] = []
 
     async def __aenter__(self) -> Kubelet:
         self._group = anyio.create_task_group()
@@ -92,7 +96,8 @@ class Kubelet:
             is_static=is_static,
         )
         self._workers[key] = worker
-        worker.on_status(lambda _: self._notify())
+        worker.on_status(self._on_status)
+        self._tell("ADDED", worker)
         await self._group.start(self._run_worker, worker)
         return worker
 
@@ -102,14 +107,36 @@ class Kubelet:
         try:
             await worker.run(task_status=task_status)
         finally:
+            key = (worker.pod.namespace, worker.pod.name)
+            if worker.deletion_timestamp is not None and self._workers.get(key) is worker:
+                del self._workers[key]
+                self._tell("DELETED", worker)
             self._notify()
 
-    def terminate_pod(self, namespace: str, name: str, grace: int | None = None) -> bool:
+    def watch(self, listener: PodListener) -> Callable[[], None]:
+        """Call ``listener(type, worker)`` for every ADDED, MODIFIED and DELETED pod."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def delete_pod(self, namespace: str, name: str, grace: int | None = None) -> PodWorker | None:
+        """Terminate a pod gracefully; it disappears (DELETED) once its containers are gone.
+
+        Returns the worker, now carrying a deletion timestamp, or None if there is no such pod.
+        """
         worker = self._workers.get((namespace, name))
         if worker is None:
-            return False
-        worker.terminate(grace)
-        return True
+            return None
+        worker.mark_deleted(grace)
+        return worker
+
+    async def replace_pod(self, pod: Pod, *, is_static: bool = False) -> PodWorker:
+        """Delete the pod of the same name (gracefully, waiting for it), then add ``pod``."""
+        old = self.delete_pod(pod.namespace, pod.name)
+        if old is not None:
+            await old.wait_done()
+            while self._workers.get((pod.namespace, pod.name)) is old:
+                await anyio.lowlevel.checkpoint()  # its removal is a step behind
+        return await self.add_pod(pod, is_static=is_static)
 
     async def terminate_all(self, grace: int | None = None) -> None:
         """Stop every pod gracefully, in parallel, each with its own grace period."""
@@ -129,6 +156,14 @@ class Kubelet:
             if all(worker.done for worker in self.workers()):
                 return
             await changed.wait()
+
+    def _on_status(self, worker: PodWorker) -> None:
+        self._tell("MODIFIED", worker)
+        self._notify()
+
+    def _tell(self, kind: str, worker: PodWorker) -> None:
+        for listener in list(self._listeners):
+            listener(kind, worker)
 
     def _notify(self) -> None:
         self._changed.set()

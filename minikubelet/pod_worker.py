@@ -127,6 +127,9 @@ class PodWorker:
         self._changed = anyio.Event()
         self._done = anyio.Event()
         self.start_time = clock()
+        self.created_at = self.start_time  # metadata.creationTimestamp
+        self.deletion_timestamp: datetime | None = None
+        self.deletion_grace: int | None = None
         self._status = PodStatus(phase=PodPhase.PENDING, start_time=self.start_time)
         self._status_listeners: list[Callable[[PodWorker], None]] = []
         self._group: anyio.abc.TaskGroup | None = None
@@ -166,6 +169,13 @@ class PodWorker:
         self._stop_requested = True
         self._termination_requested = grace
         self._notify()
+
+    def mark_deleted(self, grace: int | None = None) -> None:
+        """A deletion: the pod shows a deletion timestamp, then terminates gracefully."""
+        if self.deletion_timestamp is None:
+            self.deletion_timestamp = self._clock()
+        self.deletion_grace = pod_grace(self.pod.spec, grace)
+        self.terminate(grace)
 
     def kill(self) -> None:
         """Stop the pod at once: SIGKILL every process, no hooks (a second Ctrl-C)."""
