@@ -106,7 +106,7 @@ def inputs(
 
 APP, WEB = regular("app"), regular("web")
 SETUP, MIGRATE = regular("setup"), regular("migrate")
-PROXY, LOGS = sidecar("proxy"), sidecar("logs")
+PROXY = sidecar("proxy")
 
 
 # --- pod_phase -------------------------------------------------------------------------
