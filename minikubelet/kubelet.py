@@ -21,6 +21,8 @@ from minikubelet.errors import DuplicatePodError
 from minikubelet.events import EventRecorder
 from minikubelet.model.spec import Pod
 from minikubelet.pod_worker import LogLineSink, PodWorker, Settings
+from minikubelet.prober.stats import ProbeStats
+from minikubelet.prober.worker import ProbeRunner
 from minikubelet.runtime.local import LocalRuntime
 
 __all__ = ["Kubelet", "PodListener"]
@@ -42,11 +44,14 @@ class Kubelet:
         runtime: LocalRuntime | None = None,
         clock: Callable[[], datetime] = _utc_now,
         log_sink: LogLineSink | None = None,
+        prober: ProbeRunner | None = None,
     ) -> None:
         self.settings = settings
         self.runtime = runtime or LocalRuntime(settings.log_rotation)
         self.clock = clock
         self.recorder = EventRecorder(clock)
+        self.probe_stats = ProbeStats()
+        self.prober: ProbeRunner | None = prober
         self._log_sink = log_sink
         self._workers: dict[tuple[str, str], PodWorker] = {}
         self._group: anyio.abc.TaskGroup | None = None
@@ -94,6 +99,8 @@ class Kubelet:
             clock=self.clock,
             log_sink=self._log_sink,
             is_static=is_static,
+            prober=self.prober,
+            probe_stats=self.probe_stats,
         )
         self._workers[key] = worker
         worker.on_status(self._on_status)
