@@ -44,6 +44,27 @@ def spawn(kind: str) -> int:
     return pid
 
 
+def serve_health(port: int, healthy_file: str | None) -> None:
+    """A /healthz endpoint in a thread: 200 while ``healthy_file`` exists (or always)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            healthy = healthy_file is None or os.path.exists(healthy_file)
+            self.send_response(200 if healthy else 500)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok" if healthy else b"no")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.allow_reuse_address = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--record")
@@ -62,6 +83,10 @@ def main() -> None:
     parser.add_argument("--no-newline")
     parser.add_argument("--write-file", nargs=2, metavar=("PATH", "TEXT"))
     parser.add_argument("--kill-self", type=int, default=None)
+    parser.add_argument("--http-port", type=int, default=None, help="serve /healthz on 127.0.0.1")
+    parser.add_argument(
+        "--healthy-file", help="/healthz answers 200 while this file exists, else 500"
+    )
     parser.add_argument("--safety", type=float, default=60.0)
     options = parser.parse_args()
 
@@ -77,6 +102,8 @@ def main() -> None:
             os._exit(options.sigterm_exit_code)
 
         signal.signal(signal.SIGTERM, on_sigterm)
+    if options.http_port is not None:
+        serve_health(options.http_port, options.healthy_file)
     pids = [spawn(kind) for kind in options.spawn]
     if options.pids_file:
         with open(options.pids_file, "w") as handle:

@@ -1,0 +1,49 @@
+"""The engine is anyio all the way down: the same lifecycle runs under trio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from minikubelet.kubelet import Kubelet
+from minikubelet.model.spec import Lifecycle, RestartPolicy
+from minikubelet.model.status import PodPhase, Terminated
+from minikubelet.testing import container, wait_for_file, wait_for_status
+from tests.helpers.pods import child, pod, py
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "trio"
+
+
+async def test_crash_loop_under_trio(kubelet: Kubelet) -> None:
+    worker = await kubelet.add_pod(pod("trio-loop", child("app", "--exit-code", "1")))
+    status = await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 2)
+    assert status.phase is PodPhase.RUNNING
+
+
+async def test_graceful_stop_with_pre_stop_under_trio(kubelet: Kubelet, tmp_path: Path) -> None:
+    ready, marker = tmp_path / "ready", tmp_path / "prestop"
+    hook = py(f"open({str(marker)!r}, 'w').write('ran')")
+    app = child(
+        "app",
+        "--forever",
+        "--ignore-sigterm",
+        "--spawn",
+        "double-fork",
+        "--ready-file",
+        str(ready),
+        lifecycle=Lifecycle(pre_stop=hook),
+    )
+    worker = await kubelet.add_pod(pod("trio-stop", app, grace=1, policy=RestartPolicy.NEVER))
+    await wait_for_file(ready)
+    worker.terminate()
+    await worker.wait_done()
+    state = container(worker.status, "app").state
+    assert isinstance(state, Terminated)
+    assert state.exit_code == 137
+    assert marker.read_text() == "ran"
