@@ -21,6 +21,7 @@ from minikubelet.errors import DuplicatePodError
 from minikubelet.events import EventRecorder
 from minikubelet.model.spec import Pod
 from minikubelet.pod_worker import LogLineSink, PodWorker, Settings
+from minikubelet.prober.handlers import Prober
 from minikubelet.prober.stats import ProbeStats
 from minikubelet.prober.worker import ProbeRunner
 from minikubelet.runtime.local import LocalRuntime
@@ -51,7 +52,7 @@ class Kubelet:
         self.clock = clock
         self.recorder = EventRecorder(clock)
         self.probe_stats = ProbeStats()
-        self.prober: ProbeRunner | None = prober
+        self.prober: ProbeRunner = prober or Prober(self.runtime)
         self._log_sink = log_sink
         self._workers: dict[tuple[str, str], PodWorker] = {}
         self._group: anyio.abc.TaskGroup | None = None

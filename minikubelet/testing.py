@@ -11,7 +11,7 @@ import anyio.lowlevel
 from minikubelet.model.status import ContainerStatus, PodStatus
 from minikubelet.pod_worker import PodWorker
 
-__all__ = ["container", "wait_for_file", "wait_for_status"]
+__all__ = ["container", "wait_for", "wait_for_file", "wait_for_status"]
 
 
 async def wait_for_status(
@@ -58,3 +58,10 @@ def container(status: PodStatus, name: str) -> ContainerStatus:
         if candidate.name == name:
             return candidate
     raise KeyError(name)
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until ``predicate()`` holds, for facts no event announces (counters, files)."""
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(0.01)

@@ -28,9 +28,11 @@ from minikubelet.model.spec import Container, Probe, ProbeHandler
 from minikubelet.prober.stats import ProbeLabels, ProbeStats
 from minikubelet.runtime.base import Launch
 
-__all__ = ["ProbeRunner", "ProbeWorker", "WorkerHooks"]
+__all__ = ["MAX_PROBE_RETRIES", "ProbeRunner", "ProbeWorker", "WorkerHooks"]
 
 _log = structlog.get_logger("minikubelet.prober")
+
+MAX_PROBE_RETRIES = 3  # kubelet prober.go maxProbeRetries
 
 
 class ProbeRunner(Protocol):
@@ -105,12 +107,15 @@ class ProbeWorker:
             self.state, self.kind, self.probe, now - self._started_at, self._hooks.is_started()
         ):
             return
-        outcome = await self._runner.probe(
-            self.probe.handler,
-            container=self._container,
-            launch=self._launch,
-            timeout=float(self.probe.timeout_seconds),
-        )
+        for _ in range(MAX_PROBE_RETRIES):  # an error (not a failure) is retried at once
+            outcome = await self._runner.probe(
+                self.probe.handler,
+                container=self._container,
+                launch=self._launch,
+                timeout=float(self.probe.timeout_seconds),
+            )
+            if outcome.result is not ProbeResult.UNKNOWN:
+                break
         self._stats.observe(self._labels, outcome.result, anyio.current_time() - now)
         self._report(outcome)
         step = record_result(self.state, self.kind, self.probe, outcome.result)
