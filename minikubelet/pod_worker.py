@@ -16,11 +16,14 @@ the stop signal, the grace period, SIGKILL to every process of the container.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import assert_never
 
 import anyio
 import anyio.abc
@@ -45,8 +48,17 @@ from minikubelet.model.duration import format_duration
 from minikubelet.model.events import EventType
 from minikubelet.model.observed import ContainerRecord
 from minikubelet.model.probe import ProbeKind, ProbeResult
-from minikubelet.model.spec import Container, Pod
+from minikubelet.model.spec import (
+    Container,
+    ExecAction,
+    HookHandler,
+    HTTPGetAction,
+    Pod,
+    SleepAction,
+    TCPSocketAction,
+)
 from minikubelet.model.status import Exit, Instance, PodPhase, PodStatus, StartFailure
+from minikubelet.model.trace import Step, TraceEntry
 from minikubelet.prober.stats import ProbeLabels, ProbeStats
 from minikubelet.prober.worker import ProbeRunner, ProbeWorker, WorkerHooks
 from minikubelet.runtime.base import ContainerProcess, ContainerRuntime, Launch, LineSink
@@ -55,6 +67,8 @@ from minikubelet.runtime.logs import LogRotation, read_termination_message
 __all__ = ["LogLineSink", "PodWorker", "Settings"]
 
 _log = structlog.get_logger("minikubelet.pod")
+
+TRACE_LIMIT = 2000  # steps kept per pod
 
 LogLineSink = Callable[[Pod, str, str, str], None]  # (pod, container, stream, text)
 
@@ -132,6 +146,11 @@ class PodWorker:
         self.deletion_grace: int | None = None
         self._status = PodStatus(phase=PodPhase.PENDING, start_time=self.start_time)
         self._status_listeners: list[Callable[[PodWorker], None]] = []
+        self._trace_listeners: list[Callable[[TraceEntry], None]] = []
+        self.trace: deque[TraceEntry] = deque(maxlen=TRACE_LIMIT)
+        # Per container: the steps of its last stop, from Killing to Exited (for describe).
+        self.last_termination: dict[str, list[TraceEntry]] = {}
+        self._recording_stop: set[str] = set()
         self._group: anyio.abc.TaskGroup | None = None
         self.pod_dir = settings.root_dir / "pods" / f"{pod.namespace}_{pod.name}_{uid}"
 
@@ -150,6 +169,11 @@ class PodWorker:
         """Call ``listener`` after every status change; returns the unsubscribe function."""
         self._status_listeners.append(listener)
         return lambda: self._status_listeners.remove(listener)
+
+    def on_trace(self, listener: Callable[[TraceEntry], None]) -> Callable[[], None]:
+        """Call ``listener`` for every lifecycle step from now on; returns the unsubscribe."""
+        self._trace_listeners.append(listener)
+        return lambda: self._trace_listeners.remove(listener)
 
     def records(self) -> Mapping[str, ContainerRecord]:
         return dict(self._records)
@@ -253,6 +277,7 @@ class PodWorker:
         )
         if self._backoff_reported.get(name) != until:
             self._backoff_reported[name] = until
+            self._step(name, Step.RESTART, f"in {format_duration(delay)} (crash-loop back-off)")
             pod = f"{self.pod.full_name}({self.uid})"
             message = f"Back-off restarting failed container {name} in pod {pod}"
             self._event(container, EventType.WARNING, "BackOff", message)
@@ -269,6 +294,8 @@ class PodWorker:
         if container in spec.containers:
             self._has_initialized = True
         restart_count = record.next_restart_count
+        if record.latest is not None:
+            self._step(container.name, Step.RESTART, f"now (restart #{restart_count})")
         created = Instance(
             container_name=container.name,
             restart_count=restart_count,
@@ -312,6 +339,7 @@ class PodWorker:
             started_at=self._clock(),
         )
         self._update_instance(started)
+        self._step(container.name, Step.SPAWNED, f"pid {process.pid}: {shlex.join(launch.argv)}")
         _log.info(
             "container.started",
             pod=self._label,
@@ -407,6 +435,8 @@ class PodWorker:
         if latest is not None and latest.restart_count == restart_count:
             self._update_instance(replace(latest, exit=exit_))
         del self._live[container.name]
+        self._step(container.name, Step.EXITED, _describe_exit(status.exit_code, status.signal))
+        self._recording_stop.discard(container.name)  # the stop (if any) is over
         live.exited.set()
         _log.info(
             "container.exited",
@@ -423,7 +453,9 @@ class PodWorker:
         container = live.container
         hook = container.lifecycle.post_start
         assert hook is not None
+        self._step(container.name, Step.HOOK, f"postStart {_describe_hook(hook)} started")
         result = await run_hook(hook, container, self._runtime, live.launch, self._pod_label)
+        self._step(container.name, Step.HOOK, f"postStart {'succeeded' if result.ok else 'failed'}")
         if result.ok:
             record = self._records[container.name]
             if record.latest is not None:
@@ -487,6 +519,7 @@ class PodWorker:
         name = live.container.name
         if self._live.get(name) is not live:
             return  # a verdict on an instance that is already gone
+        self._step(name, Step.PROBE, f"{kind.value.lower()} probe: {result.value}")
         record = self._records[name]
         ok = result is ProbeResult.SUCCESS
         match kind:
@@ -521,6 +554,10 @@ class PodWorker:
             self._event(container, EventType.NORMAL, "Killing", message)
             began = anyio.current_time()
             pre_stop = container.lifecycle.pre_stop
+            first = f"preStop {_describe_hook(pre_stop)}" if pre_stop is not None else message
+            self.last_termination[container.name] = []
+            self._recording_stop.add(container.name)
+            self._step(container.name, Step.KILLING, f"{first} (grace period {grace:g}s)")
             if pre_stop is not None and grace > 0 and not live.exited.is_set():
                 await self._pre_stop(live, grace)
             if wait_turn is not None:
@@ -531,6 +568,8 @@ class PodWorker:
             )
             signum = _signal_number(container.lifecycle.stop_signal)
             if live.process.signal_main(signum):
+                name = signal.Signals(signum).name
+                self._step(container.name, Step.SIGNAL, f"{name} -> pid {live.process.pid}")
                 _log.info(
                     "container.signalled",
                     pod=self._label,
@@ -542,7 +581,11 @@ class PodWorker:
             with anyio.move_on_after(window):
                 await live.exited.wait()
             if not live.exited.is_set():
+                self._step(container.name, Step.GRACE, f"{window:g}s elapsed, process still alive")
                 killed = await live.process.kill_all()
+                pids = " ".join(map(str, sorted(killed)))
+                count = f"{len(killed)} process{'es' if len(killed) != 1 else ''}"
+                self._step(container.name, Step.SIGNAL, f"SIGKILL -> {count} (pids {pids})")
                 _log.info(
                     "container.killed",
                     pod=self._label,
@@ -570,6 +613,8 @@ class PodWorker:
                     hook, container, self._runtime, live.launch, self._pod_label
                 )
                 group.cancel_scope.cancel()
+        verdict = "timed out" if outcome is None else "succeeded" if outcome.ok else "failed"
+        self._step(container.name, Step.HOOK, f"preStop {verdict}")
         if outcome is None:
             _log.warning(
                 "container.pre_stop_timeout", pod=self._label, container=container.name, grace=grace
@@ -689,6 +734,16 @@ class PodWorker:
     def _pod_label(self) -> str:
         return f"{self.pod.full_name}({self.uid})"
 
+    def _step(self, container: str, step: Step, detail: str) -> None:
+        entry = TraceEntry(
+            anyio.current_time(), self._clock(), self._label, container, step, detail
+        )
+        self.trace.append(entry)
+        if container in self._recording_stop:
+            self.last_termination[container].append(entry)
+        for listener in list(self._trace_listeners):
+            listener(entry)
+
     def _event(
         self, container: Container | None, type: EventType, reason: str, message: str
     ) -> None:
@@ -705,6 +760,26 @@ class PodWorker:
             message=message,
             field_path=field_path,
         )
+
+
+def _describe_exit(code: int, signum: int | None) -> str:
+    if signum is None:
+        return f"code {code}"
+    return f"code {code} (killed by {signal.Signals(signum).name})"
+
+
+def _describe_hook(hook: HookHandler) -> str:
+    match hook:
+        case ExecAction(command=command):
+            return f"exec {shlex.join(command)}"
+        case HTTPGetAction(port=port, path=path):
+            return f"httpGet :{port}{path}"
+        case SleepAction(seconds=seconds):
+            return f"sleep {seconds}s"
+        case TCPSocketAction(port=port):
+            return f"tcpSocket :{port}"
+        case _:
+            assert_never(hook)
 
 
 def _signal_number(name: str | None) -> int:
