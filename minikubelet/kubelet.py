@@ -131,10 +131,15 @@ class Kubelet:
 
         Returns the worker, now carrying a deletion timestamp, or None if there is no such pod.
         """
-        worker = self._workers.get((namespace, name))
+        key = (namespace, name)
+        worker = self._workers.get(key)
         if worker is None:
             return None
         worker.mark_deleted(grace)
+        if worker.done:  # already finished: nothing to stop, it goes at once
+            del self._workers[key]
+            self._tell("DELETED", worker)
+            self._notify()
         return worker
 
     async def replace_pod(self, pod: Pod, *, is_static: bool = False) -> PodWorker:

@@ -63,5 +63,5 @@ def container(status: PodStatus, name: str) -> ContainerStatus:
 async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait until ``predicate()`` holds, for facts no event announces (counters, files)."""
     with anyio.fail_after(timeout):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - nothing announces these facts; poll them
             await anyio.sleep(0.01)
