@@ -95,6 +95,7 @@ class _Live:
     launch: Launch
     exited: anyio.Event = field(default_factory=anyio.Event)
     stopping: bool = False
+    sigkilled: bool = False  # the stop sequence SIGKILLed it (so nothing was "left behind")
     started_at: float = 0.0  # monotonic
     probes: dict[ProbeKind, ProbeWorker] = field(default_factory=dict)
 
@@ -412,11 +413,20 @@ class PodWorker:
                 else:
                     self._start_probes(live, hooks)
                 status = await live.process.wait()
+                self._step(
+                    container.name, Step.EXITED, _describe_exit(status.exit_code, status.signal)
+                )
                 hooks.cancel_scope.cancel()
             with anyio.CancelScope(shield=True):
                 # Nothing a container started outlives it (a PID namespace's init dying
                 # takes every other process with it; we do the same by hand).
                 leftovers = await live.process.kill_all()
+            if leftovers and not live.sigkilled:
+                pids = " ".join(map(str, sorted(leftovers)))
+                count = f"{len(leftovers)} process{'es' if len(leftovers) != 1 else ''}"
+                self._step(
+                    container.name, Step.SIGNAL, f"SIGKILL -> {count} left behind (pids {pids})"
+                )
         finished = self._clock()
         message = read_termination_message(
             self._termination_message_path(container, restart_count),
@@ -435,7 +445,6 @@ class PodWorker:
         if latest is not None and latest.restart_count == restart_count:
             self._update_instance(replace(latest, exit=exit_))
         del self._live[container.name]
-        self._step(container.name, Step.EXITED, _describe_exit(status.exit_code, status.signal))
         self._recording_stop.discard(container.name)  # the stop (if any) is over
         live.exited.set()
         _log.info(
@@ -582,10 +591,14 @@ class PodWorker:
                 await live.exited.wait()
             if not live.exited.is_set():
                 self._step(container.name, Step.GRACE, f"{window:g}s elapsed, process still alive")
-                killed = await live.process.kill_all()
-                pids = " ".join(map(str, sorted(killed)))
-                count = f"{len(killed)} process{'es' if len(killed) != 1 else ''}"
-                self._step(container.name, Step.SIGNAL, f"SIGKILL -> {count} (pids {pids})")
+
+                def killing(pids: list[int]) -> None:
+                    live.sigkilled = True
+                    count = f"{len(pids)} process{'es' if len(pids) != 1 else ''}"
+                    listed = " ".join(map(str, pids))
+                    self._step(container.name, Step.SIGNAL, f"SIGKILL -> {count} (pids {listed})")
+
+                killed = await live.process.kill_all(killing)
                 _log.info(
                     "container.killed",
                     pod=self._label,

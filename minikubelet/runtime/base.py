@@ -46,8 +46,11 @@ class ContainerProcess(Protocol):
     def signal_main(self, signum: int) -> bool:
         """Send ``signum`` to the main process only; False if it already exited."""
 
-    async def kill_all(self) -> list[int]:
-        """SIGKILL every process of the container until none is left; the pids killed."""
+    async def kill_all(self, on_signal: Callable[[list[int]], None] | None = None) -> list[int]:
+        """SIGKILL every process of the container until none is left; the pids killed.
+
+        ``on_signal`` hears the pids as soon as they are signalled, before they are reaped.
+        """
 
 
 class ContainerRuntime(Protocol):

@@ -80,9 +80,9 @@ class LocalContainer:
     def signal_main(self, signum: int) -> bool:
         return self._child.send_signal(signum)
 
-    async def kill_all(self) -> list[int]:
+    async def kill_all(self, on_signal: Callable[[list[int]], None] | None = None) -> list[int]:
         roots = [self.pid] if self._child.status is None else []
-        return await kill_tagged(self._child.tag, roots, self._runtime.table)
+        return await kill_tagged(self._child.tag, roots, self._runtime.table, on_signal)
 
     def alive_pids(self) -> set[int]:
         roots = [self.pid] if self._child.status is None else []

@@ -27,7 +27,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,10 +274,17 @@ async def wait_gone(pids: Iterable[int], timeout: float) -> None:
                 os.close(pidfd)
 
 
-async def kill_tagged(tag: str, roots: Iterable[int], table: ProcessTable) -> list[int]:
+async def kill_tagged(
+    tag: str,
+    roots: Iterable[int],
+    table: ProcessTable,
+    on_signal: Callable[[list[int]], None] | None = None,
+) -> list[int]:
     """SIGKILL every process of a container until none is left; return the pids killed.
 
     Repeats the search, since a process may fork between the search and the kill.
+    ``on_signal`` hears the first round's pids as soon as they are signalled, before the
+    wait for them to die.
     """
     killed: list[int] = []
     roots = list(roots)
@@ -291,6 +298,9 @@ async def kill_tagged(tag: str, roots: Iterable[int], table: ProcessTable) -> li
             except ProcessLookupError:
                 continue
             killed.append(pid)
+        if on_signal is not None and killed:
+            on_signal(sorted(killed))
+            on_signal = None
         await wait_gone(pids, timeout=1.0)
         table.reap_orphans()
     return killed
