@@ -7,10 +7,12 @@ Empty strings and absent values are omitted, as Go's ``omitempty`` does.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, assert_never
 
 from minikubelet.model.events import Event
+from minikubelet.model.spec import Container, PodSpec
 from minikubelet.model.status import (
     ContainerStatus,
     PodCondition,
@@ -22,6 +24,7 @@ from minikubelet.model.status import (
 from minikubelet.pod_worker import PodWorker
 
 __all__ = [
+    "PodState",
     "container_status_json",
     "event_json",
     "pod_json",
@@ -122,8 +125,28 @@ def pod_status_json(status: PodStatus) -> JSON:
     return data
 
 
-def pod_json(worker: PodWorker, node_name: str = "localhost") -> JSON:
-    """The full ``Pod`` object: metadata as the kubelet reports it, spec as written, status."""
+@dataclass(frozen=True)
+class PodState:
+    """What of a pod changes over its life: taken at one moment, rendered later."""
+
+    status: PodStatus
+    deletion_timestamp: datetime | None = None
+    deletion_grace: int | None = None
+
+    @classmethod
+    def of(cls, worker: PodWorker) -> PodState:
+        return cls(worker.status, worker.deletion_timestamp, worker.deletion_grace)
+
+
+def pod_json(
+    worker: PodWorker, node_name: str = "localhost", state: PodState | None = None
+) -> JSON:
+    """The full ``Pod`` object: metadata as the kubelet reports it, spec as written, status.
+
+    ``state`` renders the pod as it was when that state was taken (a watch event
+    rendered after the fact); None: as it is now.
+    """
+    state = state or PodState.of(worker)
     pod = worker.pod
     manifest = dict(pod.manifest) if pod.manifest else {}
     written = manifest.get("metadata")
@@ -144,11 +167,13 @@ def pod_json(worker: PodWorker, node_name: str = "localhost") -> JSON:
         metadata["annotations"] = annotations
     if pod.metadata.labels:
         metadata["labels"] = dict(pod.metadata.labels)
-    if worker.deletion_timestamp is not None:
-        metadata["deletionTimestamp"] = time_json(worker.deletion_timestamp)
-        metadata["deletionGracePeriodSeconds"] = worker.deletion_grace
+    if state.deletion_timestamp is not None:
+        metadata["deletionTimestamp"] = time_json(state.deletion_timestamp)
+        metadata["deletionGracePeriodSeconds"] = state.deletion_grace
     written_spec = manifest.get("spec")
     spec: JSON = dict(written_spec) if isinstance(written_spec, Mapping) else {}
+    if "containers" not in spec:  # a pod built in code, with no manifest behind it
+        spec.update(_spec_json(pod.spec))
     spec.setdefault("restartPolicy", pod.spec.restart_policy.value)
     spec.setdefault("terminationGracePeriodSeconds", pod.spec.termination_grace_period_seconds)
     spec["nodeName"] = node_name
@@ -157,8 +182,38 @@ def pod_json(worker: PodWorker, node_name: str = "localhost") -> JSON:
         "kind": "Pod",
         "metadata": metadata,
         "spec": spec,
-        "status": pod_status_json(worker.status),
+        "status": pod_status_json(state.status),
     }
+
+
+def _container_json(container: Container) -> JSON:
+    data: JSON = {"name": container.name, "command": list(container.command)}
+    if container.args:
+        data["args"] = list(container.args)
+    if container.image:
+        data["image"] = container.image
+    if container.working_dir:
+        data["workingDir"] = container.working_dir
+    env = [{"name": v.name, "value": v.value} for v in container.env if v.field_path is None]
+    if env:
+        data["env"] = env
+    ports = [
+        _compact({"name": p.name, "containerPort": p.container_port, "protocol": p.protocol})
+        for p in container.ports
+    ]
+    if ports:
+        data["ports"] = ports
+    if container.restart_policy is not None:
+        data["restartPolicy"] = container.restart_policy.value
+    return data
+
+
+def _spec_json(spec: PodSpec) -> JSON:
+    """The spec of a pod that has no manifest: what the model holds, in the API's names."""
+    data: JSON = {"containers": [_container_json(c) for c in spec.containers]}
+    if spec.init_containers:
+        data["initContainers"] = [_container_json(c) for c in spec.init_containers]
+    return data
 
 
 def event_json(event: Event, node_name: str = "localhost") -> JSON:

@@ -11,7 +11,7 @@ import click
 
 from minikubelet.model.duration import parse_duration
 
-__all__ = ["DURATION", "default_root_dir", "engine_options"]
+__all__ = ["DURATION", "default_root_dir", "default_socket", "engine_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +38,17 @@ def default_root_dir() -> Path:
         return Path("/var/lib/minikubelet")
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "minikubelet"
+
+
+def default_socket() -> Path:
+    """The API socket: ``/run/minikubelet/minikubelet.sock`` as root, else in the user's
+    runtime dir, else (no ``XDG_RUNTIME_DIR``) beside the state in ~/.local/state."""
+    if os.geteuid() == 0:
+        return Path("/run/minikubelet/minikubelet.sock")
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "minikubelet.sock"
+    return Path.home() / ".local" / "state" / "minikubelet" / "minikubelet.sock"
 
 
 def engine_options(function: F) -> F:
@@ -69,6 +80,26 @@ def engine_options(function: F) -> F:
             is_flag=True,
             help="Start containers from only PATH, HOME, USER, LANG and TZ of minikubelet's "
             "environment instead of all of it.",
+        ),
+        click.option(
+            "--socket",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="The API's unix socket (mode 0600, its directory made 0700 if missing). "
+            "[default: /run/minikubelet/minikubelet.sock as root, else "
+            "$XDG_RUNTIME_DIR/minikubelet.sock, else ~/.local/state/minikubelet/minikubelet.sock]",
+        ),
+        click.option(
+            "--address",
+            default=None,
+            help="Address of the API's TCP listener, with --port. [default: 127.0.0.1]",
+        ),
+        click.option(
+            "--port",
+            type=int,
+            default=None,
+            help="Also serve the API on TCP, on this port (0: any free port). "
+            "[default: no TCP listener]",
         ),
         click.option(
             "--log-format",

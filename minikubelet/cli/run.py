@@ -4,21 +4,30 @@ Streams container logs on stdout (``pod/container | line``) and events on stderr
 first SIGINT/SIGTERM stops every pod gracefully (preStop, stop signal, grace period), a
 second one kills them at once. Exit status: 0 if every pod Succeeded, 1 otherwise, and
 128+N when stopped by signal N (130 for Ctrl-C), once every container is gone.
+
+``run`` serves the same HTTP API as ``serve`` (``minikubelet.server``), so the client
+commands work against it: on ``--socket`` (default: the daemon's default socket) and,
+with ``--port``, on loopback TCP. When the *default* socket is already served by another
+minikubelet (a ``serve`` daemon, another ``run`` in another terminal), this one warns and
+goes on without it; a ``--socket`` given explicitly that is in use is an error (exit 1).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import click
 
 from minikubelet.capabilities import without_unimplemented
-from minikubelet.cli.options import default_root_dir, engine_options
+from minikubelet.cli.options import default_root_dir, default_socket, engine_options
 from minikubelet.errors import ManifestError, MinikubeletError
 from minikubelet.kubelet import Kubelet
 from minikubelet.log import LogFormat, configure_logging
@@ -29,8 +38,9 @@ from minikubelet.model.events import Event, EventType
 from minikubelet.model.spec import Pod
 from minikubelet.model.status import PodPhase
 from minikubelet.pod_worker import Settings
+from minikubelet.server import ApiEndpoints, SocketInUseError, serve_api
 
-__all__ = ["load_pods", "run"]
+__all__ = ["ApiOptions", "load_pods", "run", "start_api"]
 
 
 def load_pods(files: Sequence[Path]) -> list[Pod]:
@@ -82,11 +92,44 @@ def _print_event(event: Event) -> None:
     sys.stderr.flush()
 
 
-async def _supervise(pods: list[Pod], settings: Settings) -> int:
+@dataclass(frozen=True)
+class ApiOptions:
+    """Where ``run`` serves the API, and whether the socket was asked for by name."""
+
+    endpoints: ApiEndpoints
+    explicit_socket: bool = False
+
+
+async def start_api(group: anyio.abc.TaskGroup, kubelet: Kubelet, api: ApiOptions) -> None:
+    """Serve the API in ``group``; without the default socket if another daemon has it."""
+    endpoints = api.endpoints
+    try:
+        listening = await group.start(serve_api, kubelet, endpoints)
+    except SocketInUseError as error:
+        if api.explicit_socket:
+            raise
+        sys.stderr.write(f"warning: {error}; this run serves no API on it\n")
+        if endpoints.port is None:
+            return
+        listening = await group.start(serve_api, kubelet, replace(endpoints, socket=None))
+    where = [str(place) for place in (listening.socket, listening.url) if place is not None]
+    if where:
+        sys.stderr.write(f"serving the API on {' and '.join(where)}\n")
+        sys.stderr.flush()
+
+
+async def _supervise(pods: list[Pod], settings: Settings, api: ApiOptions | None = None) -> int:
     stopped_by: list[int] = []
     async with Kubelet(settings, log_sink=_print_log) as kubelet:
         kubelet.recorder.subscribe(_print_event)
         async with anyio.create_task_group() as group:
+            if api is not None:
+                try:
+                    await start_api(group, kubelet, api)
+                except (MinikubeletError, OSError) as error:
+                    sys.stderr.write(f"error: {error}\n")
+                    group.cancel_scope.cancel()
+                    return 1
 
             async def on_signals() -> None:
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -129,6 +172,9 @@ def run(
     initial_container_restart_period: float,
     max_container_restart_period: float,
     clean_env: bool,
+    socket: Path | None,
+    address: str | None,
+    port: int | None,
     log_format: LogFormat,
     log_level: str,
 ) -> None:
@@ -139,6 +185,7 @@ def run(
     them at once.
     """
     configure_logging(log_level, log_format)
+    api = _api_options(socket, address, port)
     try:
         pods = load_pods(files)
     except MinikubeletError as error:
@@ -155,4 +202,20 @@ def run(
         base_env=base_env,
         node_name=os.uname().nodename,
     )
-    sys.exit(anyio.run(_supervise, pods, settings))
+    sys.exit(anyio.run(_supervise, pods, settings, api))
+
+
+def _api_options(socket: Path | None, address: str | None, port: int | None) -> ApiOptions:
+    if port is not None and not 0 <= port <= 65535:
+        raise click.BadParameter(
+            f"{port}: must be between 0 and 65535, inclusive", param_hint="--port"
+        )
+    address = address or "127.0.0.1"
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise click.BadParameter(
+            f"{address!r}: must be an IP address", param_hint="--address"
+        ) from None
+    endpoints = ApiEndpoints(socket=socket or default_socket(), address=address, port=port)
+    return ApiOptions(endpoints, explicit_socket=socket is not None)

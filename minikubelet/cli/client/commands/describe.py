@@ -1,0 +1,93 @@
+"""``describe pod``: the pod, then its events (those of this incarnation of it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from minikubelet.cli.client.commands import common
+from minikubelet.cli.client.connection import ApiError, Connection
+from minikubelet.cli.client.messages import status_error
+
+__all__ = ["describe"]
+
+
+def _events_for(connection: Connection, pod: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The pod's events; none when the server has no events for it (or no events endpoint)."""
+    metadata = common.metadata_of(pod)
+    name, namespace = str(metadata.get("name")), str(metadata.get("namespace") or "default")
+    annotations = metadata.get("annotations")
+    if not isinstance(annotations, Mapping):
+        annotations = {}
+    uid = str(annotations.get("kubernetes.io/config.mirror") or metadata.get("uid") or "")
+    try:
+        listing = connection.get(
+            f"/api/v1/namespaces/{namespace}/events",
+            {"fieldSelector": f"involvedObject.name={name}"},
+        )
+    except ApiError:
+        return []
+    events = []
+    for event in common.items_of(listing):
+        involved = event.get("involvedObject")
+        if not isinstance(involved, Mapping) or involved.get("name") != name:
+            continue
+        if involved.get("namespace", namespace) != namespace:
+            continue
+        if uid and involved.get("uid") and involved.get("uid") != uid:
+            continue  # an earlier incarnation of the pod, as kubectl filters by uid
+        events.append(event)
+    return events
+
+
+def _find_pods(connection: Connection, namespace: str, name: str) -> list[dict[str, Any]]:
+    """The pod, or (as kubectl does when it is not found) every pod whose name starts so."""
+    try:
+        return [connection.get(common.pod_path(namespace, name))]
+    except ApiError as error:
+        if error.code != 404:
+            raise
+        matches = [
+            pod
+            for pod in common.items_of(connection.get(common.pods_path(namespace)))
+            if str(common.metadata_of(pod).get("name", "")).startswith(name)
+        ]
+        if not matches:
+            raise
+        return matches
+
+
+@click.command()
+@click.argument("arguments", nargs=-1, metavar="pod [NAME...]")
+@common.namespace_option
+@common.server_option
+@common.handles_errors
+def describe(arguments: tuple[str, ...], namespace: str, server: str | None) -> None:
+    """Show a pod in detail: containers, states, probes, conditions and events."""
+    from minikubelet.cli.client.describe import describe_pod
+
+    names = common.pod_names(arguments, verb="describe")
+    texts = []
+    failures = []
+    with common.connect(server) as connection:
+        if names:
+            pods = []
+            for name in names:
+                try:
+                    pods += _find_pods(connection, namespace, name)
+                except ApiError as error:
+                    failures.append(error.status)
+        else:
+            pods = common.items_of(connection.get(common.pods_path(namespace)))
+            if not pods:
+                common.no_resources(namespace)
+        for pod in pods:
+            texts.append(describe_pod(pod, _events_for(connection, pod), common.now()))
+    if texts:
+        click.echo("\n\n".join(texts), nl=False)
+    for status in failures:
+        click.echo(status_error(status), err=True)
+    if failures:
+        raise common.Failed

@@ -1,0 +1,141 @@
+"""The HTTP API: Kubernetes-shaped JSON on a unix socket and, when asked, loopback TCP.
+
+    serve_api(kubelet, endpoints)   run the API until cancelled (use with TaskGroup.start)
+    ApiEndpoints                    where to listen: socket path, TCP address and port
+    Listening                       where it listens (what ``task_status.started`` reports)
+    SocketInUseError                the socket belongs to another live minikubelet
+
+Modules: ``app`` (routes, errors, discovery, events, metrics), ``pods`` (pod endpoints
+and logs), ``logs`` (log selection and reading), ``watch`` and ``changes`` (resource
+versions and watch streams), ``selectors``, ``metrics``, ``summary`` (``/stats/summary``),
+``listen`` (the sockets), ``streaming`` and ``filewatch`` (long-lived responses).
+
+The server is a Starlette app run by hypercorn inside minikubelet's own event loop,
+asyncio or trio (whichever is running, through sniffio), so handlers read the kubelet's
+state directly, between its steps, with no locking.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import sniffio
+import structlog
+from hypercorn.config import Config, Sockets
+
+from minikubelet.kubelet import Kubelet
+from minikubelet.server.app import build_app
+from minikubelet.server.changes import ChangeLog
+from minikubelet.server.listen import Listeners, SocketInUseError, open_listeners
+
+__all__ = ["SHUTDOWN_GRACE", "ApiEndpoints", "Listening", "SocketInUseError", "serve_api"]
+
+_log = structlog.get_logger("minikubelet.server")
+
+SHUTDOWN_GRACE = 2.0  # seconds open requests get to finish once the server stops
+
+
+@dataclass(frozen=True)
+class ApiEndpoints:
+    """Where the API listens: the unix socket (None: none), and TCP only with a port."""
+
+    socket: Path | None
+    address: str = "127.0.0.1"
+    port: int | None = None  # 0: any free port (``Listening.port`` says which)
+
+
+@dataclass(frozen=True)
+class Listening:
+    """Where the API listens once started: ``await group.start(serve_api, …)`` returns it."""
+
+    socket: Path | None
+    address: str | None
+    port: int | None  # the real TCP port, also when 0 was asked for
+
+    @property
+    def url(self) -> str | None:
+        if self.port is None or self.address is None:
+            return None
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self.port}"
+
+
+async def serve_api(
+    kubelet: Kubelet,
+    endpoints: ApiEndpoints,
+    *,
+    task_status: anyio.abc.TaskStatus[Listening] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the API until cancelled; ``task_status.started(Listening(...))`` once listening.
+
+    Raises ``SocketInUseError`` (an OSError) when another minikubelet serves the socket,
+    ``ConfigError`` for an unusable socket path, ``OSError`` when binding fails — all
+    before ``started``, with nothing left open. Cancelled, it stops accepting, ends open
+    streams (watches, ``logs -f``), gives requests ``SHUTDOWN_GRACE`` to finish, and
+    removes its socket file.
+    """
+    listeners = open_listeners(endpoints.socket, endpoints.address, endpoints.port)
+    changes = ChangeLog(kubelet)
+    detach = changes.attach()
+    try:
+        app = build_app(kubelet, changes)
+        config = _config()
+        stop = anyio.Event()
+        async with anyio.create_task_group() as group:
+            # Shielded so that cancelling serve_api stops it gracefully (below) rather
+            # than tearing hypercorn down mid-response; the deadline bounds the grace.
+            serving = anyio.CancelScope(shield=True)
+            group.start_soon(_serve, app, config, listeners, stop, serving)
+            listening = Listening(endpoints.socket, listeners.address, listeners.port)
+            _log.info(
+                "api.listening",
+                socket=str(listening.socket) if listening.socket else None,
+                url=listening.url,
+            )
+            task_status.started(listening)
+            try:
+                await anyio.sleep_forever()
+            finally:
+                changes.close()  # watches and log follows end now
+                stop.set()
+                serving.deadline = anyio.current_time() + SHUTDOWN_GRACE + 1.0
+    finally:
+        detach()
+        listeners.close()
+        _log.info("api.stopped")
+
+
+def _config() -> Config:
+    config = Config()
+    config.graceful_timeout = SHUTDOWN_GRACE
+    config.accesslog = None
+    # hypercorn's own lines ("Running on …") stay quiet; its errors still show.
+    errors = logging.getLogger("minikubelet.server.http")
+    errors.setLevel(logging.WARNING)
+    config.errorlog = errors
+    return config
+
+
+async def _serve(
+    app: Any, config: Config, listeners: Listeners, stop: anyio.Event, scope: anyio.CancelScope
+) -> None:
+    # hypercorn's ``serve`` binds sockets itself from ``config.bind``; ``worker_serve``,
+    # which it calls, takes ready sockets, which we need (see ``listen``).
+    from hypercorn.utils import wrap_app
+
+    sockets = Sockets(secure_sockets=[], insecure_sockets=listeners.sockets, quic_sockets=[])
+    wrapped = wrap_app(app, config.wsgi_max_body_size, "asgi")
+    with scope:
+        if sniffio.current_async_library() == "trio":
+            from hypercorn.trio.run import worker_serve as trio_serve
+
+            await trio_serve(wrapped, config, sockets=sockets, shutdown_trigger=stop.wait)
+        else:
+            from hypercorn.asyncio.run import worker_serve as asyncio_serve
+
+            await asyncio_serve(wrapped, config, sockets=sockets, shutdown_trigger=stop.wait)

@@ -1,0 +1,458 @@
+"""Container logs over HTTP: ``pods/{name}/log`` and the kubelet's ``/containerLogs``.
+
+Follows the apiserver and kubelet (reference kubelet-semantics §11-12, kubectl-protocol
+§4.5):
+
+* The request is ``PodLogOptions``: ``container``, ``follow``, ``previous``, ``timestamps``,
+  ``tailLines`` (legacy alias ``tail``, ``tail=all``), ``sinceSeconds`` / ``sinceTime``,
+  ``limitBytes``, ``stream`` (All|Stdout|Stderr). Values that do not parse are a 400;
+  values out of range are a 422 ``PodLogOptions "<pod>" is invalid`` with causes.
+* No ``container`` picks the only container; several ask the client to choose (400), an
+  unknown one is ``container c is not valid for pod x`` (400).
+* The instance is chosen as ``validateContainerLogStatus`` does: ``previous`` → the one in
+  ``lastState.terminated``; else the running one; else the terminated one; a container
+  still waiting answers ``container "c" in pod "x" is waiting to start: <reason>`` (400).
+* Only the selected instance's live file is read (rotated files are not), record by
+  record: ``tailLines`` counts records from the end, ``sinceTime`` drops older records,
+  ``timestamps`` prefixes each new line with the record's time in the fixed 9-digit form,
+  ``limitBytes`` caps everything written, prefixes included.
+* ``follow`` keeps the response open while that instance runs, woken by inotify when the
+  file grows and by the pod worker's status change when the instance exits; then it sends
+  what is left and ends, as the kubelet does, so ``kubectl logs -f`` ends at a restart.
+  A rotation (the live file renamed) is followed into the new file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+import anyio
+
+from minikubelet.errors import FieldError
+from minikubelet.logic.status import terminated_state
+from minikubelet.model.status import Instance, Running, Terminated, Waiting
+from minikubelet.pod_worker import PodWorker
+from minikubelet.server.filewatch import FileWatch
+from minikubelet.server.status import bad_request, invalid
+from minikubelet.server.streaming import Write
+
+__all__ = ["LogRequest", "LogSource", "parse_log_request", "select_log", "stream_log"]
+
+_CHUNK = 64 * 1024
+_RECHECK = 1.0  # seconds: the kubelet re-checks "still running?" every second while following
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+_STREAMS = {"All": None, "Stdout": b"stdout", "Stderr": b"stderr"}
+_TIMESTAMP = re.compile(
+    rb"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$"
+)
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    container: str | None = None
+    follow: bool = False
+    previous: bool = False
+    timestamps: bool = False
+    tail_lines: int | None = None
+    since: datetime | None = None
+    limit_bytes: int | None = None
+    stream: bytes | None = None  # b"stdout" / b"stderr" / None for both
+
+
+def _bool(query: Mapping[str, str], name: str) -> bool:
+    value = query.get(name)
+    if value is None or value == "":
+        return False
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise bad_request(f'strconv.ParseBool: parsing "{value}": invalid syntax (in {name})')
+
+
+def _int(query: Mapping[str, str], name: str) -> int | None:
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise bad_request(
+            f'strconv.ParseInt: parsing "{value}": invalid syntax (in {name})'
+        ) from None
+
+
+def parse_time(text: str) -> datetime:
+    """RFC 3339 with an optional fraction of up to 9 digits; raises ValueError."""
+    match = _TIMESTAMP.match(text.encode())
+    if match is None:
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    return _to_datetime(match)
+
+
+def _to_datetime(match: re.Match[bytes]) -> datetime:
+    year, month, day, hour, minute, second = (int(match[i]) for i in range(1, 7))
+    micros = int((match[7] or b"0").ljust(9, b"0")[:6])
+    zone = match[8]
+    moment = datetime(year, month, day, hour, minute, second, micros, tzinfo=UTC)
+    if zone != b"Z":
+        sign = 1 if zone[:1] == b"+" else -1
+        moment -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+    return moment
+
+
+def parse_log_request(query: Mapping[str, str], pod: str, now: datetime) -> LogRequest:
+    """``PodLogOptions`` from a query string; raises ``ApiError`` (400 or 422)."""
+    tail_lines = _int(query, "tailLines")
+    if tail_lines is None and query.get("tail") not in (None, "", "all", "-1"):
+        tail_lines = _int(query, "tail")  # the kubelet's legacy name
+    since_seconds = _int(query, "sinceSeconds")
+    since_time = None
+    if query.get("sinceTime"):
+        try:
+            since_time = parse_time(query["sinceTime"])
+        except ValueError as error:
+            raise bad_request(f"parsing sinceTime: {error}") from None
+    limit_bytes = _int(query, "limitBytes")
+    stream_name = query.get("stream") or "All"
+    errors = []
+    if tail_lines is not None and tail_lines < 0:
+        errors.append(
+            FieldError(
+                "tailLines", "Invalid value", "must be greater than or equal to 0", tail_lines, True
+            )
+        )
+    if limit_bytes is not None and limit_bytes < 1:
+        errors.append(
+            FieldError("limitBytes", "Invalid value", "must be greater than 0", limit_bytes, True)
+        )
+    if since_seconds is not None and since_time is not None:
+        errors.append(
+            FieldError(
+                "", "Forbidden", "at most one of `sinceTime` or `sinceSeconds` may be specified"
+            )
+        )
+    elif since_seconds is not None and since_seconds < 1:
+        errors.append(
+            FieldError(
+                "sinceSeconds", "Invalid value", "must be greater than 0", since_seconds, True
+            )
+        )
+    if stream_name not in _STREAMS:
+        errors.append(
+            FieldError(
+                "stream",
+                "Unsupported value",
+                'supported values: "All", "Stderr", "Stdout"',
+                stream_name,
+                True,
+            )
+        )
+    if errors:
+        raise invalid("PodLogOptions", pod, errors)
+    since = since_time
+    if since_seconds is not None:
+        since = now - timedelta(seconds=since_seconds)
+    return LogRequest(
+        container=query.get("container") or None,
+        follow=_bool(query, "follow"),
+        previous=_bool(query, "previous"),
+        timestamps=_bool(query, "timestamps"),
+        tail_lines=tail_lines,
+        since=since,
+        limit_bytes=limit_bytes,
+        stream=_STREAMS[stream_name],
+    )
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """The file to read, and how to tell whether its instance still writes to it."""
+
+    worker: PodWorker
+    container: str
+    instance: Instance
+    path: Path
+
+    def is_running(self) -> bool:
+        record = self.worker.records().get(self.container)
+        if record is None:
+            return False
+        for candidate in record.instances:
+            if candidate.restart_count == self.instance.restart_count:
+                return candidate.exit is None
+        return False
+
+
+def _container_name(worker: PodWorker, requested: str | None) -> str:
+    spec, name = worker.pod.spec, worker.pod.name
+    if requested is None:
+        if len(spec.containers) == 1:
+            return spec.containers[0].name
+        if not spec.containers:
+            raise bad_request(f"a container name must be specified for pod {name}")
+        message = (
+            f"a container name must be specified for pod {name}, choose one of: "
+            f"[{' '.join(c.name for c in spec.containers)}]"
+        )
+        if spec.init_containers:
+            init = " ".join(c.name for c in spec.init_containers)
+            message += f" or one of the init containers: [{init}]"
+        raise bad_request(message)
+    if all(c.name != requested for c in spec.init_containers + spec.containers):
+        raise bad_request(f"container {requested} is not valid for pod {name}")
+    return requested
+
+
+def select_log(worker: PodWorker, request: LogRequest) -> LogSource:
+    """The instance whose log is asked for (``validateContainerLogStatus``); raises ApiError."""
+    name = _container_name(worker, request.container)
+    pod = worker.pod.name
+    status = worker.status
+    found = [
+        s for s in (*status.container_statuses, *status.init_container_statuses) if s.name == name
+    ]
+    record = worker.records().get(name)
+    if not found or record is None:
+        raise bad_request(f'container "{name}" in pod "{pod}" is not available')
+    container_status = found[0]
+    last, state = container_status.last_state, container_status.state
+
+    def instance_of(terminated: Terminated) -> Instance | None:
+        for candidate in record.instances:
+            if terminated_state(candidate) == terminated:
+                return candidate
+        return None
+
+    chosen: Instance | None = None
+    if request.previous:
+        if last is None or not last.container_id:
+            raise bad_request(f'previous terminated container "{name}" in pod "{pod}" not found')
+        chosen = instance_of(last)
+    elif isinstance(state, Running):
+        chosen = record.latest
+    elif isinstance(state, Terminated):
+        if state.container_id:
+            chosen = instance_of(state)
+        elif last is not None and last.container_id:
+            chosen = instance_of(last)
+        else:
+            raise bad_request(f'container "{name}" in pod "{pod}" is terminated')
+    elif last is not None:
+        if not last.container_id:
+            raise bad_request(f'container "{name}" in pod "{pod}" is terminated')
+        chosen = instance_of(last)
+    else:
+        assert isinstance(state, Waiting)
+        raise bad_request(f'container "{name}" in pod "{pod}" is waiting to start: {state.reason}')
+    if chosen is None:  # its record is gone: two restarts since the status was read
+        raise bad_request(f'previous terminated container "{name}" in pod "{pod}" not found')
+    return LogSource(worker, name, chosen, worker.log_path(name, chosen.restart_count))
+
+
+class _Formatter:
+    """CRI records in, the bytes kubectl expects out (``kuberuntime/logs.ReadLogs``)."""
+
+    def __init__(self, request: LogRequest) -> None:
+        self._request = request
+        self._remaining = request.limit_bytes
+        self._new_line = True  # the previous record ended a line: prefix the next one
+
+    @property
+    def full(self) -> bool:
+        return self._remaining is not None and self._remaining <= 0
+
+    def format(self, record: bytes) -> bytes:
+        parts = record.split(b" ", 3)
+        if len(parts) == 3:
+            parts.append(b"")
+        if len(parts) != 4 or parts[1] not in (b"stdout", b"stderr"):
+            return b""  # not a CRI record (the kubelet skips these too)
+        stamp, stream, tag, text = parts
+        match = _TIMESTAMP.match(stamp)
+        if match is None:
+            return b""
+        if self._request.stream is not None and stream != self._request.stream:
+            return b""
+        since = self._request.since
+        if since is not None and _to_datetime(match) < since:
+            return b""
+        partial = tag.split(b":")[0] == b"P"
+        line = text if partial else text + b"\n"
+        if self._request.timestamps and self._new_line:
+            line = _stamp_out(match) + b" " + line
+        self._new_line = not partial
+        if self._remaining is not None:
+            line = line[: self._remaining]
+            self._remaining -= len(line)
+        return line
+
+
+def _stamp_out(match: re.Match[bytes]) -> bytes:
+    """``2006-01-02T15:04:05.000000000Z07:00`` in UTC: always nine digits of fraction."""
+    fraction = (match[7] or b"").ljust(9, b"0")
+    return _to_datetime(match).strftime("%Y-%m-%dT%H:%M:%S.").encode() + fraction + b"Z"
+
+
+def _tail_offset(file: BinaryIO, lines: int) -> int:
+    """Where the last ``lines`` records begin (``tail.FindTailLineStartIndex``)."""
+    size = file.seek(0, os.SEEK_END)
+    if lines == 0:
+        return size
+    position, found = size, 0
+    # A final newline ends the last record; it does not start another one.
+    skip_last = True
+    while position > 0:
+        step = min(_CHUNK, position)
+        position -= step
+        file.seek(position)
+        block = file.read(step)
+        index = len(block)
+        while True:
+            index = block.rfind(b"\n", 0, index)
+            if index < 0:
+                break
+            if skip_last and position + index == size - 1:
+                skip_last = False
+                continue
+            skip_last = False
+            found += 1
+            if found == lines:
+                return position + index + 1
+    return 0
+
+
+async def stream_log(
+    source: LogSource, request: LogRequest, write: Write, closing: anyio.Event
+) -> None:
+    """Write the selected log to ``write``; with ``follow``, until the instance exits."""
+    formatter = _Formatter(request)
+    try:
+        file = source.path.open("rb")
+    except FileNotFoundError:
+        return
+    try:
+        if request.tail_lines is not None:
+            file.seek(_tail_offset(file, request.tail_lines))
+        else:
+            file.seek(0)
+        follow = request.follow and source.is_running()
+        if not follow:
+            await _copy(file, formatter, write, b"", final=True)
+            return
+        await _follow(source, file, formatter, write, closing)
+    finally:
+        file.close()
+
+
+async def _copy(
+    file: BinaryIO, formatter: _Formatter, write: Write, pending: bytes, *, final: bool
+) -> bytes:
+    """Send every complete record from the file's position on; return an unfinished one."""
+    while not formatter.full:
+        block = file.read(_CHUNK)
+        if not block:
+            break
+        data = pending + block
+        records = data.split(b"\n")
+        pending = records.pop()
+        out = b"".join(formatter.format(record) for record in records)
+        await write(out)
+    if final and pending and not formatter.full:
+        await write(formatter.format(pending))
+        pending = b""
+    return pending
+
+
+class _Wake:
+    """Set by the file watch, the pod worker and the server closing; reset by each wait."""
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+
+    def set(self, _: object = None) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        with anyio.move_on_after(timeout):
+            await self._event.wait()
+        self._event = anyio.Event()
+
+
+async def _forward(watch: FileWatch, closing: anyio.Event, wake: _Wake) -> None:
+    async with anyio.create_task_group() as group:
+
+        async def on_closing() -> None:
+            await closing.wait()
+            wake.set()
+
+        group.start_soon(on_closing)
+        while True:
+            await watch.wait()
+            wake.set()
+
+
+async def _follow(
+    source: LogSource, file: BinaryIO, formatter: _Formatter, write: Write, closing: anyio.Event
+) -> None:
+    wake = _Wake()
+    unsubscribe = source.worker.on_status(wake.set)
+    try:
+        pending = b""
+        while True:
+            with FileWatch(source.path) as watch:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(_forward, watch, closing, wake)
+                    pending, rotated = await _follow_file(
+                        source, file, formatter, write, closing, wake, pending
+                    )
+                    group.cancel_scope.cancel()
+            if not rotated:
+                return
+            # Rotated: finish the old file, then go on with the new live one.
+            pending = await _copy(file, formatter, write, pending, final=True)
+            file.close()
+            try:
+                file = source.path.open("rb")
+            except FileNotFoundError:
+                return
+    finally:
+        unsubscribe()
+        file.close()
+
+
+async def _follow_file(
+    source: LogSource,
+    file: BinaryIO,
+    formatter: _Formatter,
+    write: Write,
+    closing: anyio.Event,
+    wake: _Wake,
+    pending: bytes,
+) -> tuple[bytes, bool]:
+    """Copy as the file grows; return (unfinished record, whether the file was rotated)."""
+    while not formatter.full and not closing.is_set():
+        pending = await _copy(file, formatter, write, pending, final=False)
+        if not source.is_running():
+            # Its log pump finished before the exit was recorded: what is in the file
+            # now is everything the instance wrote.
+            await _copy(file, formatter, write, pending, final=True)
+            return b"", False
+        if _rotated(source.path, file):
+            return pending, True
+        await wake.wait(_RECHECK)
+    return pending, False
+
+
+def _rotated(path: Path, file: BinaryIO) -> bool:
+    try:
+        return os.stat(path).st_ino != os.fstat(file.fileno()).st_ino
+    except FileNotFoundError:
+        return False  # between the rename and the new file: check again on the next wake

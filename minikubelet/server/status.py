@@ -1,0 +1,131 @@
+"""Errors as Kubernetes ``Status`` objects, with the apiserver's reasons and codes.
+
+Every failure the API reports is an ``ApiError``; the app turns it into
+``{"kind":"Status","apiVersion":"v1","status":"Failure","message":…,"reason":…,"code":…}``,
+which kubectl prints as ``Error from server (<reason>): <message>``. For 422 ``Invalid``
+kubectl rebuilds the message from ``details.causes``, so each cause's ``message`` holds
+only the error body (``Invalid value: -5: must be …``), never the field again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from minikubelet.errors import FieldError
+
+__all__ = [
+    "ApiError",
+    "already_exists",
+    "bad_request",
+    "cause_reason",
+    "invalid",
+    "not_found",
+    "status_json",
+]
+
+JSON = dict[str, Any]
+
+# HTTP code -> the apiserver's StatusReason (``metav1.StatusReason``).
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    409: "AlreadyExists",
+    410: "Expired",
+    413: "RequestEntityTooLarge",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
+
+# ``field.ErrorType`` text -> ``metav1.CauseType`` (``field.ErrorType.String``).
+_CAUSES = {
+    "Not found": "FieldValueNotFound",
+    "Required value": "FieldValueRequired",
+    "Duplicate value": "FieldValueDuplicate",
+    "Invalid value": "FieldValueInvalid",
+    "Unsupported value": "FieldValueNotSupported",
+    "Forbidden": "FieldValueForbidden",
+    "Too long": "FieldValueTooLong",
+    "Too many": "FieldValueTooMany",
+    "Internal error": "InternalError",
+    "Type error": "FieldValueTypeInvalid",
+}
+
+
+class ApiError(Exception):
+    """Raised by a handler to answer with a ``Status``: ``code``, ``message``, ``details``."""
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        reason: str | None = None,
+        details: JSON | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.reason = reason or _REASONS.get(code, "Unknown")
+        self.details = details
+
+    def json(self) -> JSON:
+        return status_json(self.code, self.message, self.reason, self.details)
+
+
+def status_json(code: int, message: str, reason: str, details: JSON | None = None) -> JSON:
+    data: JSON = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+    }
+    if details:
+        data["details"] = details
+    data["code"] = code
+    return data
+
+
+def not_found(name: str, kind: str = "pods") -> ApiError:
+    return ApiError(404, f'{kind} "{name}" not found', details={"name": name, "kind": kind})
+
+
+def already_exists(name: str, kind: str = "pods") -> ApiError:
+    return ApiError(409, f'{kind} "{name}" already exists', details={"name": name, "kind": kind})
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+def cause_reason(error: FieldError) -> str:
+    return _CAUSES.get(error.kind, "FieldValueInvalid")
+
+
+def invalid(kind: str, name: str, errors: Sequence[FieldError]) -> ApiError:
+    """422 ``Invalid``, worded as ``errors.NewInvalid``: one cause per field error."""
+    texts = [str(error) for error in errors]
+    summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    causes = [
+        {
+            "reason": cause_reason(error),
+            "message": str(replace(error, path="")),
+            "field": error.path,
+        }
+        for error in errors
+    ]
+    return ApiError(
+        422,
+        f'{kind} "{name}" is invalid: {summary}',
+        details={"name": name, "kind": kind, "causes": causes},
+    )

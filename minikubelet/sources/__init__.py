@@ -1,0 +1,11 @@
+"""Where pods come from in the daemon, besides the HTTP API's requests.
+
+file.StaticPodSource   static pods from ``staticPodPath`` (the kubelet's file source)
+store.ApiPodStore      pods created through the API, saved under the root dir and
+                       restored when the daemon starts again
+"""
+
+from minikubelet.sources.file import StaticPodSource
+from minikubelet.sources.store import ApiPodStore
+
+__all__ = ["ApiPodStore", "StaticPodSource"]

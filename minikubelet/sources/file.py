@@ -1,0 +1,618 @@
+"""Static pods from manifest files: the kubelet's file source, level-triggered.
+
+The kubelet's ``pkg/kubelet/config/file.go`` (and ``file_linux.go``) is the model:
+
+* ``staticPodPath`` is a directory or a single file. The directory is listed in sorted
+  order; names starting with a dot are ignored (the kubelet's glob ``[^.]*``), and so are
+  sub-directories (logged, never recursed into). minikubelet also ignores names that do
+  not end in ``.yaml``, ``.yml`` or ``.json`` (editor backups, ``README``): a difference
+  from the kubelet, which tries every file. A single file is read whatever its name.
+* Two mechanisms feed one scan: inotify (through ``watchfiles``) wakes the scanner at once
+  when an entry changes, and a full rescan runs every ``fileCheckFrequency`` whatever
+  happened, so a lost event or a dead watch costs at most one period.
+* Every scan *replaces the whole set*, as the kubelet's ``cache.Store.Replace`` does: a file
+  that is gone, unreadable or no longer valid yields no pods, so its pods are terminated
+  gracefully. ``extractFromDir`` "skips" a bad file by leaving it out of the listing, which
+  removes its pods from the set; we follow that rather than keep stale pods running for a
+  file that now says something else. A bad file disturbs nothing else: the other files'
+  pods are untouched. When the path itself does not exist, the set is empty (the kubelet
+  sends an empty ``PodUpdate`` then), so every static pod stops.
+* Identity is the content: a file whose bytes changed (SHA-256) recreates its pods: the old
+  pod terminates gracefully, and only once it is gone is the new one started, with a new
+  uid (the kubelet's "delete + add" of a new UID, and ``allowStaticPodStart``).
+* A file that fails to parse or validate is reported once per content version: a warning
+  log line naming the file and the field paths, and a Warning event ``FailedToParseManifest``
+  on a pseudo object (the pod's name when it could be read, else the file's name).
+* Two files defining the same pod: the file that already runs the pod keeps it, otherwise
+  the first in sorted order; the other file is refused as a whole (a file is all or
+  nothing, as in ``manifest.load``) and reported the same way.
+* A static pod deleted through the API comes back: the kubelet's mirror pod semantics (a
+  deleted mirror pod is recreated while its file exists). The slot of that pod sees its
+  worker gone and starts it again from the file, with a new uid.
+
+Each pod name has a *slot*, driven by one task that compares what the files want with the
+worker it runs, like the kubelet's pod workers acting on the latest intent: terminate the
+worker that no longer matches, then start what is wanted. Slots are independent, so one
+pod's long grace period never delays another file's change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import anyio.abc
+import structlog
+import watchfiles
+
+from minikubelet.capabilities import without_unimplemented
+from minikubelet.errors import DuplicatePodError, FieldError, ManifestError, ManifestWarning
+from minikubelet.kubelet import Kubelet
+from minikubelet.manifest import load_text
+from minikubelet.manifest.load import MAX_FILE_BYTES
+from minikubelet.model.events import EventType
+from minikubelet.model.spec import Pod
+from minikubelet.pod_worker import PodWorker
+
+__all__ = [
+    "FAILED_TO_PARSE",
+    "MANIFEST_SUFFIXES",
+    "Conflict",
+    "ManifestFile",
+    "Plan",
+    "PodKey",
+    "Scan",
+    "StaticPodSource",
+    "is_manifest_name",
+    "plan",
+    "read_manifest",
+    "scan",
+]
+
+_log = structlog.get_logger("minikubelet.sources.file")
+
+FAILED_TO_PARSE = "FailedToParseManifest"
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+# inotify batching: deliver once no change came for STEP ms, at most DEBOUNCE ms after the
+# first one; STEP is also how fast the watch thread notices it should stop.
+_DEBOUNCE_MS = 150
+_STEP_MS = 20
+_RUST_TIMEOUT_MS = 1000  # the watch thread returns at least this often, whatever happens
+_WATCH_RETRY = (1.0, 20.0)  # the kubelet retries a failed watch after 1 s, backing off to 20 s
+
+PodKey = tuple[str, str]  # (namespace, name)
+
+
+# -- reading (blocking; runs in a worker thread) -----------------------------------------
+
+
+def is_manifest_name(name: str) -> bool:
+    """A directory entry the source reads: not hidden, with a manifest extension."""
+    return not name.startswith(".") and name.lower().endswith(MANIFEST_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    """One manifest file as last read: its content digest, and its pods or its error."""
+
+    path: Path
+    digest: str
+    pods: tuple[Pod, ...] = ()
+    warnings: tuple[ManifestWarning, ...] = ()
+    error: ManifestError | None = None
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The result of listing ``staticPodPath`` and reading its files."""
+
+    files: tuple[ManifestFile, ...]
+    skipped: tuple[Path, ...] = ()  # sub-directories and special files
+    problem: str | None = None  # the path as a whole cannot be used
+
+
+def read_manifest(path: Path, previous: ManifestFile | None = None) -> ManifestFile:
+    """Read and parse one file; never raises. Parsing is skipped when the bytes are those
+    of ``previous``."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        return _bad(path, "", "cannot read the file", error.strerror or str(error))
+    digest = hashlib.sha256(data).hexdigest()
+    if previous is not None and previous.digest == digest and previous.path == path:
+        return previous
+    if len(data) > MAX_FILE_BYTES:
+        return _bad(path, digest, "file too large", f"the limit is {MAX_FILE_BYTES} bytes")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return _bad(path, digest, "not UTF-8 text", f"invalid byte at offset {error.start}")
+    try:
+        result = load_text(text, path)
+    except ManifestError as error:
+        return ManifestFile(path, digest, error=error)
+    pods: list[Pod] = []
+    warnings = list(result.warnings)
+    for parsed in result.pods:
+        pod, unimplemented = without_unimplemented(parsed)
+        pods.append(pod)
+        warnings.extend(unimplemented)
+    return ManifestFile(path, digest, tuple(pods), tuple(warnings))
+
+
+def _bad(path: Path, digest: str, kind: str, detail: str) -> ManifestFile:
+    return ManifestFile(
+        path, digest, error=ManifestError(path, None, [FieldError("", kind, detail)])
+    )
+
+
+def scan(root: Path, previous: Mapping[Path, ManifestFile] | None = None) -> Scan:
+    """List ``root`` (a directory or one file) and read every manifest in it."""
+    known = previous or {}
+    try:
+        is_dir = root.is_dir()
+        exists = is_dir or root.exists()
+    except OSError as error:
+        return Scan((), problem=f"cannot use the path: {error.strerror or error}")
+    if not exists:
+        return Scan((), problem="path does not exist")
+    if not is_dir:
+        if not root.is_file():
+            return Scan((), problem="path is not a directory or a regular file")
+        return Scan((read_manifest(root, known.get(root)),))
+    try:
+        with os.scandir(root) as listing:
+            entries = sorted(
+                (entry for entry in listing if not entry.name.startswith(".")),
+                key=lambda entry: entry.name,
+            )
+    except OSError as error:
+        return Scan((), problem=f"cannot list the directory: {error.strerror or error}")
+    files: list[ManifestFile] = []
+    skipped: list[Path] = []
+    for entry in entries:
+        path = root / entry.name
+        try:
+            if entry.is_dir():  # follows symlinks, as the kubelet's os.Stat does
+                skipped.append(path)
+            elif not is_manifest_name(entry.name):
+                continue
+            elif entry.is_file():
+                files.append(read_manifest(path, known.get(path)))
+            elif os.path.lexists(path) and not entry.is_symlink():
+                skipped.append(path)  # a socket, a FIFO: never opened
+            # else: a dangling symlink, or the entry went away since the listing
+        except OSError:
+            continue  # gone, or unreadable metadata: as if it were not there
+    return Scan(tuple(files), tuple(skipped))
+
+
+# -- deciding (pure) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A file refused because another file already defines one of its pods."""
+
+    file: ManifestFile
+    pod: Pod
+    owner: Path
+
+    def __str__(self) -> str:
+        return (
+            f'{self.file.path}: pod "{self.pod.name}": metadata.name: Duplicate value: '
+            f'"{self.pod.name}": pod {self.pod.namespace}/{self.pod.name} is already defined '
+            f"in {self.owner}"
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the files ask for: each pod and the file (and version) it comes from."""
+
+    wanted: Mapping[PodKey, tuple[ManifestFile, Pod]]
+    conflicts: tuple[Conflict, ...] = ()
+
+
+def plan(files: Sequence[ManifestFile], owners: Mapping[PodKey, Path]) -> Plan:
+    """Which file runs which pod, given the files and which file runs each pod now.
+
+    Files that run a pod now go first (so a new file cannot take a running pod away), then
+    the others, each group in sorted order. A file clashing with a pod already claimed by
+    another file is refused whole.
+    """
+    owning = set(owners.values())
+    ordered = sorted(
+        (f for f in files if f.error is None), key=lambda f: (f.path not in owning, f.path)
+    )
+    wanted: dict[PodKey, tuple[ManifestFile, Pod]] = {}
+    conflicts: list[Conflict] = []
+    for file in ordered:
+        clash = next(
+            (
+                (pod, wanted[_key(pod)][0].path)
+                for pod in file.pods
+                if _key(pod) in wanted and wanted[_key(pod)][0].path != file.path
+            ),
+            None,
+        )
+        if clash is not None:
+            conflicts.append(Conflict(file, clash[0], clash[1]))
+            continue
+        for pod in file.pods:
+            wanted[_key(pod)] = (file, pod)
+    return Plan(wanted, tuple(conflicts))
+
+
+def _key(pod: Pod) -> PodKey:
+    return (pod.namespace, pod.name)
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One static pod name: what the files want there, and the worker started for it."""
+
+    key: PodKey
+    wanted: tuple[ManifestFile, Pod] | None = None
+    worker: PodWorker | None = None
+    running: tuple[Path, str] | None = None  # (file, digest) the worker was started from
+    blocked: bool = False  # the name is taken by a pod from the API; retried when it goes
+    settled: bool = False
+    changed: anyio.Event = field(default_factory=anyio.Event)
+
+    def wake(self) -> None:
+        self.changed.set()
+
+
+class StaticPodSource:
+    """Keeps the kubelet's static pods equal to what the files under ``path`` define."""
+
+    def __init__(self, kubelet: Kubelet, path: Path, check_frequency: float = 20.0) -> None:
+        self._kubelet = kubelet
+        self._path = path.absolute()  # inotify reports absolute paths of what it watches
+        self._check_frequency = check_frequency
+        self._files: dict[Path, ManifestFile] = {}
+        self._slots: dict[PodKey, _Slot] = {}
+        self._reported: dict[Path, str] = {}  # file -> the problem last reported for it
+        self._reported_skips: set[Path] = set()
+        self._reported_path_problem: str | None = None
+        self._wake = anyio.Event()
+        self._progress = anyio.Event()
+        self._watch_stop = anyio.Event()  # set to stop the current inotify watch
+        self._watched: tuple[int, int] | None = None  # (st_dev, st_ino) of the watched dir
+        self._group: anyio.abc.TaskGroup | None = None
+        self._scans = 0
+        self._closing = False
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def scans(self) -> int:
+        """Scans completed so far (for tests and status lines)."""
+        return self._scans
+
+    def pods(self) -> list[PodWorker]:
+        """The workers this source runs now."""
+        return [slot.worker for slot in self._slots.values() if slot.worker is not None]
+
+    # -- control -------------------------------------------------------------------
+
+    def rescan(self) -> None:
+        """Scan the path again as soon as possible (SIGHUP, tests)."""
+        self._wake.set()
+
+    def reconfigure(self, path: Path, check_frequency: float) -> None:
+        """Use a new path and period from now on; the next scan follows."""
+        path = path.absolute()
+        if path != self._path:
+            self._path = path
+            self._restart_watch()
+        self._check_frequency = check_frequency
+        self.rescan()
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Load the static pods, report started once each has been started, then follow
+        the files until cancelled."""
+        unwatch = self._kubelet.watch(self._on_pod_event)
+        try:
+            async with anyio.create_task_group() as group:
+                self._group = group
+                await self._scan_and_apply()
+                await self._settled()
+                _log.info("static_pods.loaded", path=str(self._path), pods=len(self.pods()))
+                task_status.started()
+                group.start_soon(self._watch)
+                try:
+                    await self._scanner()
+                finally:
+                    # The inotify thread checks this every few ms; without it a cancelled
+                    # watch would keep the task group waiting for the thread's timeout.
+                    self._closing = True
+                    self._watch_stop.set()
+        finally:
+            self._closing = True
+            self._watch_stop.set()
+            unwatch()
+            self._group = None
+
+    # -- scanning ------------------------------------------------------------------
+
+    async def _scanner(self) -> None:
+        while True:
+            with anyio.move_on_after(self._check_frequency):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+            await self._scan_and_apply()
+
+    async def _scan_and_apply(self) -> None:
+        root = self._path
+        result = await anyio.to_thread.run_sync(scan, root, dict(self._files))
+        if root != self._path:
+            return  # reconfigured meanwhile; the next scan reads the new path
+        self._scans += 1
+        self._report_path(result)
+        self._files = {file.path: file for file in result.files}
+        owners = {
+            slot.key: slot.running[0] for slot in self._slots.values() if slot.running is not None
+        }
+        decided = plan(result.files, owners)
+        self._report_files(result.files, decided.conflicts)
+        for key in set(self._slots) | set(decided.wanted):
+            self._want(key, decided.wanted.get(key))
+        self._check_watch()
+
+    def _want(self, key: PodKey, wanted: tuple[ManifestFile, Pod] | None) -> None:
+        slot = self._slots.get(key)
+        if slot is None:
+            if wanted is None:
+                return
+            slot = self._slots[key] = _Slot(key)
+            assert self._group is not None
+            self._group.start_soon(self._drive, slot)
+        if _version(slot.wanted) != _version(wanted):
+            slot.blocked = False
+            slot.settled = False
+        slot.wanted = wanted
+        slot.wake()
+
+    # -- one pod -------------------------------------------------------------------
+
+    async def _drive(self, slot: _Slot) -> None:
+        """Make the slot's worker match what the files want; ends when neither is left."""
+        kubelet = self._kubelet
+        namespace, name = slot.key
+        while True:
+            slot.changed = anyio.Event()
+            worker = slot.worker
+            if worker is not None and kubelet.worker(namespace, name) is not worker:
+                # Gone: deleted through the API, or the termination we asked for is over.
+                if worker.deletion_timestamp is not None and slot.running == _version(slot.wanted):
+                    _log.info("static_pod.recreating", pod=f"{namespace}/{name}")
+                slot.worker = slot.running = None
+                continue
+            if worker is not None and slot.running != _version(slot.wanted):
+                if worker.deletion_timestamp is None:
+                    reason = "removed" if slot.wanted is None else "changed"
+                    _log.info(
+                        "static_pod.terminating",
+                        pod=f"{namespace}/{name}",
+                        uid=worker.uid,
+                        file=str(slot.running[0]) if slot.running else None,
+                        reason=reason,
+                    )
+                    kubelet.delete_pod(namespace, name)
+            elif worker is None and slot.wanted is not None and not slot.blocked:
+                file, pod = slot.wanted
+                try:
+                    worker = await kubelet.add_pod(pod, is_static=True)
+                except DuplicatePodError as error:
+                    slot.blocked = True
+                    self._report(file.path, f"{file.path}: {error}", pod.namespace, pod.name)
+                else:
+                    slot.worker, slot.running = worker, (file.path, file.digest)
+                    _log.info(
+                        "static_pod.started",
+                        pod=f"{namespace}/{name}",
+                        uid=worker.uid,
+                        file=str(file.path),
+                    )
+                continue
+            elif worker is None and slot.wanted is None:
+                del self._slots[slot.key]
+                self._mark_progress()
+                return
+            slot.settled = True
+            self._mark_progress()
+            await slot.changed.wait()
+            slot.settled = False
+
+    def _on_pod_event(self, kind: str, worker: PodWorker) -> None:
+        if kind != "DELETED":
+            return
+        slot = self._slots.get((worker.pod.namespace, worker.pod.name))
+        if slot is not None:
+            slot.blocked = False  # the name may be free now
+            slot.wake()
+
+    def _mark_progress(self) -> None:
+        self._progress.set()
+        self._progress = anyio.Event()
+
+    async def _settled(self) -> None:
+        """Wait until every slot has acted on what the files want (a start, a refusal)."""
+        while True:
+            progress = self._progress
+            if all(
+                slot.settled or (slot.worker is not None and slot.running == _version(slot.wanted))
+                for slot in self._slots.values()
+            ):
+                return
+            await progress.wait()
+
+    # -- reporting -----------------------------------------------------------------
+
+    def _report_path(self, result: Scan) -> None:
+        if result.problem != self._reported_path_problem:
+            if result.problem is not None:
+                _log.warning(
+                    "static_pods.path_unusable",
+                    path=str(self._path),
+                    problem=result.problem,
+                    effect="no static pods",
+                )
+            self._reported_path_problem = result.problem
+        for path in result.skipped:
+            if path not in self._reported_skips:
+                _log.warning("static_pods.entry_skipped", path=str(path), reason="not a file")
+        self._reported_skips = set(result.skipped)
+
+    def _report_files(self, files: Iterable[ManifestFile], conflicts: Iterable[Conflict]) -> None:
+        problems: dict[Path, str] = {}
+        for file in files:
+            if file.error is not None:
+                key = f"{file.digest}:error"
+                problems[file.path] = key
+                if self._reported.get(file.path) != key:
+                    for part in file.error.parts:
+                        self._report(
+                            file.path,
+                            str(part),
+                            "default",  # the namespace is unknown when the file is bad
+                            part.pod or file.path.name,
+                            errors=str(part).splitlines(),
+                        )
+            elif file.warnings and self._reported.get(file.path) != f"{file.digest}:warnings":
+                problems[file.path] = f"{file.digest}:warnings"
+                for warning in file.warnings:
+                    _log.warning(
+                        "static_pod.field_ignored", file=str(file.path), warning=str(warning)
+                    )
+            elif file.warnings:
+                problems[file.path] = f"{file.digest}:warnings"
+        for conflict in conflicts:
+            key = f"{conflict.file.digest}:conflict:{conflict.owner}"
+            problems[conflict.file.path] = key
+            if self._reported.get(conflict.file.path) != key:
+                self._report(
+                    conflict.file.path,
+                    str(conflict),
+                    conflict.pod.namespace,
+                    conflict.pod.name,
+                )
+        self._reported = problems
+
+    def _report(
+        self,
+        path: Path,
+        message: str,
+        namespace: str,
+        name: str,
+        errors: list[str] | None = None,
+    ) -> None:
+        _log.warning(
+            "static_pod.invalid",
+            file=str(path),
+            pod=f"{namespace}/{name}",
+            errors=errors or [message],
+            effect="the file's pods are not run",
+        )
+        self._kubelet.recorder.record(
+            namespace=namespace,
+            pod=name,
+            pod_uid="",
+            type=EventType.WARNING,
+            reason=FAILED_TO_PARSE,
+            message=message,
+        )
+
+    # -- inotify -------------------------------------------------------------------
+
+    def _watch_target(self) -> tuple[Path, Path | None]:
+        """The directory to watch, and the one file in it that matters (None: all)."""
+        if self._path.is_dir():
+            return self._path, None
+        return self._path.parent, self._path
+
+    def _restart_watch(self) -> None:
+        self._watch_stop.set()
+
+    def _check_watch(self) -> None:
+        """Restart the watch when the watched directory was replaced (deleted, recreated)."""
+        if self._watched is None:
+            return
+        target, _ = self._watch_target()
+        try:
+            stat = target.stat()
+            identity: tuple[int, int] | None = (stat.st_dev, stat.st_ino)
+        except OSError:
+            identity = None
+        if identity != self._watched:
+            self._restart_watch()
+
+    async def _watch(self) -> None:
+        """Wake the scanner whenever a relevant entry changes; retry a failed watch."""
+        delay = _WATCH_RETRY[0]
+        while not self._closing:
+            stop = self._watch_stop = anyio.Event()
+            target, only = self._watch_target()
+            try:
+                stat = target.stat()
+                self._watched = (stat.st_dev, stat.st_ino)
+                _log.debug("static_pods.watching", directory=str(target))
+                # Watch first, then list: awatch sets up inotify before its first await,
+                # and the scanner runs only after that, so a change made before the watch
+                # existed is seen by this scan and any later one by the watch.
+                self.rescan()
+                async for _changes in watchfiles.awatch(
+                    target,
+                    watch_filter=_Filter(target, only),
+                    debounce=_DEBOUNCE_MS,
+                    step=_STEP_MS,
+                    stop_event=stop,
+                    rust_timeout=_RUST_TIMEOUT_MS,
+                    recursive=False,
+                    ignore_permission_denied=True,
+                ):
+                    delay = _WATCH_RETRY[0]
+                    self.rescan()
+            except (OSError, RuntimeError) as error:
+                # A missing directory, or the watch died: the periodic scan still runs.
+                self._watched = None
+                _log.debug("static_pods.watch_failed", directory=str(target), error=str(error))
+                with anyio.move_on_after(delay):
+                    await stop.wait()
+                delay = min(delay * 2, _WATCH_RETRY[1])
+            else:
+                self._watched = None  # stopped on purpose: path changed or dir replaced
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """The inotify events worth a scan: manifest entries (or the one file) and the dir."""
+
+    directory: Path
+    only: Path | None
+
+    def __call__(self, change: watchfiles.Change, path: str) -> bool:
+        changed = Path(path)
+        if changed == self.directory:
+            return True
+        if self.only is not None:
+            return changed == self.only
+        return changed.parent == self.directory and is_manifest_name(changed.name)
+
+
+def _version(wanted: tuple[ManifestFile, Pod] | None) -> tuple[Path, str] | None:
+    return None if wanted is None else (wanted[0].path, wanted[0].digest)
