@@ -266,6 +266,7 @@ class Record:
     starts: list[tuple[float, int]] = field(default_factory=list)  # (time, pid)
     listens: list[float] = field(default_factory=list)
     terms: list[float] = field(default_factory=list)
+    empty: list[float] = field(default_factory=list)  # connections closed without a request
     arrivals: dict[str, list[float]] = field(default_factory=lambda: {p: [] for p in PATHS})
     problems: list[str] = field(default_factory=list)
 
@@ -289,6 +290,8 @@ def read_record(path: Path) -> Record:
                 record.listens.append(float(parts[1]))
             elif parts[0] == "term" and len(parts) == 3:
                 record.terms.append(float(parts[1]))
+            elif parts[0] == "bad" and len(parts) == 3 and parts[2] == "'-'":
+                record.empty.append(float(parts[1]))
             else:  # "bad ..." (a request for another path), "error ..." (bind failed)
                 record.problems.append(f"{path.name}:{number}: {line.strip()}")
         except (ValueError, IndexError):
@@ -701,10 +704,13 @@ class ProbeBench(rb.Bench):
             record = read_record(path)
             for text in record.problems:
                 self.problem(f"{label}: {text}")
+            # A prober stopped mid-probe closes its connection without a request: fine then.
+            early = [t for t in record.empty if t < self.sigterm_at]
+            if early:
+                self.problem(f"{label}: {path.name}: {len(early)} connection(s) without a request")
             if len(record.starts) != 1:
                 restarted.append(f"{path.name} ({len(record.starts)} starts)")
-            early = [t for t in record.terms if t < self.sigterm_at]
-            if early:
+            if any(t < self.sigterm_at for t in record.terms):
                 signalled.append(path.name)
             if not record.starts:
                 continue

@@ -37,10 +37,11 @@ from minikubelet.manifest import load_file
 from minikubelet.model.events import Event, EventType
 from minikubelet.model.spec import Pod
 from minikubelet.model.status import PodPhase
+from minikubelet.model.trace import TraceEntry
 from minikubelet.pod_worker import Settings
 from minikubelet.server import ApiEndpoints, SocketInUseError, serve_api
 
-__all__ = ["ApiOptions", "load_pods", "run", "start_api"]
+__all__ = ["ApiOptions", "TracePrinter", "load_pods", "run", "start_api"]
 
 
 def load_pods(files: Sequence[Path]) -> list[Pod]:
@@ -118,7 +119,31 @@ async def start_api(group: anyio.abc.TaskGroup, kubelet: Kubelet, api: ApiOption
         sys.stderr.flush()
 
 
-async def _supervise(pods: list[Pod], settings: Settings, api: ApiOptions | None = None) -> int:
+class TracePrinter:
+    """``run --trace``: each lifecycle step, timed from the start of its operation.
+
+    An operation is a start (Spawned) or a stop (Killing) of one container; the steps that
+    follow it are shown as offsets from it, e.g. ``+1.002s  Signal     web/app  SIGTERM``.
+    """
+
+    def __init__(self) -> None:
+        self._began: dict[tuple[str, str], float] = {}
+
+    def __call__(self, entry: TraceEntry) -> None:
+        key = (entry.pod, entry.container)
+        if entry.step.begins_operation or key not in self._began:
+            self._began[key] = entry.at
+        offset = entry.at - self._began[key]
+        pod = entry.pod.split("/", 1)[-1]
+        sys.stdout.write(
+            f"+{offset:.3f}s  {entry.step.value:<10} {pod}/{entry.container}  {entry.detail}\n"
+        )
+        sys.stdout.flush()
+
+
+async def _supervise(
+    pods: list[Pod], settings: Settings, api: ApiOptions | None = None, trace: bool = False
+) -> int:
     stopped_by: list[int] = []
     async with Kubelet(settings, log_sink=_print_log) as kubelet:
         kubelet.recorder.subscribe(_print_event)
@@ -144,8 +169,11 @@ async def _supervise(pods: list[Pod], settings: Settings, api: ApiOptions | None
                             kubelet.kill_all()
 
             group.start_soon(on_signals)
+            printer = TracePrinter()
             for pod in pods:
-                await kubelet.add_pod(pod)
+                worker = await kubelet.add_pod(pod)
+                if trace:
+                    worker.on_trace(printer)
             await kubelet.wait_all_done()
             group.cancel_scope.cancel()
         phases = {worker.pod.name: worker.status.phase for worker in kubelet.workers()}
@@ -166,6 +194,12 @@ async def _supervise(pods: list[Pod], settings: Settings, api: ApiOptions | None
     show_default=True,
     help="minikubelet's own log lines on stderr (events are always shown).",
 )
+@click.option(
+    "--trace",
+    is_flag=True,
+    help="Print every lifecycle step as it happens: processes spawned, hooks, probe "
+    "verdicts, each signal and to which pids, grace periods, exits, restart decisions.",
+)
 def run(
     files: tuple[Path, ...],
     root_dir: Path | None,
@@ -177,6 +211,7 @@ def run(
     port: int | None,
     log_format: LogFormat,
     log_level: str,
+    trace: bool,
 ) -> None:
     """Run the pods in FILE... in the foreground, streaming their logs and events.
 
@@ -202,7 +237,7 @@ def run(
         base_env=base_env,
         node_name=os.uname().nodename,
     )
-    sys.exit(anyio.run(_supervise, pods, settings, api))
+    sys.exit(anyio.run(_supervise, pods, settings, api, trace))
 
 
 def _api_options(socket: Path | None, address: str | None, port: int | None) -> ApiOptions:

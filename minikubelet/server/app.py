@@ -211,6 +211,7 @@ ROUTES = [
     Route("/api/v1/namespaces/{namespace}/pods/{name}", pods.replace_pod, methods=["PUT"]),
     Route("/api/v1/namespaces/{namespace}/pods/{name}", pods.delete_pod, methods=["DELETE"]),
     Route("/api/v1/namespaces/{namespace}/pods/{name}/log", pods.pod_log),
+    Route("/api/v1/namespaces/{namespace}/pods/{name}/trace", pods.pod_trace),
     Route("/api/v1/namespaces/{namespace}/events", list_events),
     Route("/containerLogs/{namespace}/{pod}/{container}", pods.container_logs),
     Route("/metrics", metrics),

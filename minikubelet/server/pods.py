@@ -18,13 +18,14 @@ from typing import Any
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from minikubelet.capabilities import without_unimplemented
 from minikubelet.errors import DuplicatePodError, FieldError, ManifestError
 from minikubelet.manifest import load_text
 from minikubelet.model.spec import Pod
 from minikubelet.pod_worker import PodWorker
+from minikubelet.runtime.logs import format_timestamp
 from minikubelet.server.changes import Snapshot
 from minikubelet.server.context import (
     Api,
@@ -53,6 +54,7 @@ __all__ = [
     "kubelet_pods",
     "list_pods",
     "pod_log",
+    "pod_trace",
     "replace_pod",
 ]
 
@@ -119,6 +121,32 @@ async def get_pod(request: Request) -> Response:
     api = api_of(request)
     worker = _worker(api, request.path_params["namespace"], request.path_params["name"])
     return snapshot_response(api.changes.pod(worker))
+
+
+async def pod_trace(request: Request) -> Response:
+    """minikubelet's addition: each container's last termination, step by step."""
+    api = api_of(request)
+    worker = _worker(api, request.path_params["namespace"], request.path_params["name"])
+    containers = []
+    for container in worker.pod.spec.init_containers + worker.pod.spec.containers:
+        steps = worker.last_termination.get(container.name, [])
+        began = steps[0].at if steps else 0.0
+        containers.append(
+            {
+                "name": container.name,
+                "lastTermination": [
+                    {
+                        "offset": round(step.at - began, 6),
+                        "time": format_timestamp(step.wall),
+                        "step": step.step.value,
+                        "detail": step.detail,
+                    }
+                    for step in steps
+                ],
+            }
+        )
+    body = {"kind": "PodTrace", "apiVersion": "minikubelet.io/v1", "containers": containers}
+    return JSONResponse(body)
 
 
 # -- writing -------------------------------------------------------------------------
@@ -209,6 +237,21 @@ async def replace_pod(request: Request) -> Response:
     namespace, name = request.path_params["namespace"], request.path_params["name"]
     body = await read_body(request)
     old = _worker(api, namespace, name)
+    if old.is_static:
+        # A static pod's spec comes from its file, like a mirror pod's: edit the file.
+        raise ApiError(
+            422,
+            f'Pod "{name}" is invalid: spec: Forbidden: pod "{name}" is a static pod from '
+            "the manifest directory; edit its file instead",
+            reason="Invalid",
+            details={
+                "name": name,
+                "kind": "Pod",
+                "causes": [
+                    {"reason": "FieldValueForbidden", "message": "static pod", "field": "spec"}
+                ],
+            },
+        )
     pod, warnings = await _decode_pod(body, namespace, name)
     metadata = pod.manifest.get("metadata")
     version = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None

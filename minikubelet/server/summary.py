@@ -18,7 +18,7 @@ import anyio
 
 from minikubelet.api.serialize import time_json
 from minikubelet.kubelet import Kubelet
-from minikubelet.runtime.stats import NodeUsage, TreeUsage, sample, sample_node
+from minikubelet.runtime.stats import NodeUsage, TreeUsage, sample_many, sample_node
 
 __all__ = ["WINDOW", "ContainerUsage", "UsageSampler"]
 
@@ -74,7 +74,7 @@ class UsageSampler:
         table = self._kubelet.runtime.table
 
         def take() -> dict[str, TreeUsage]:
-            return {t.tag: sample(t.tag, [t.pid], table) for t in targets}
+            return sample_many({t.tag: [t.pid] for t in targets}, table)
 
         samples = await anyio.to_thread.run_sync(take)
         taken_at = anyio.current_time()

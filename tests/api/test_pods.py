@@ -368,3 +368,12 @@ async def test_pods_in_other_namespaces_are_separate(server: Server) -> None:
     assert (await server.client.get(f"{PODS}/same")).status_code == 404
     got = await server.json("/api/v1/namespaces/ns1/pods/same")
     assert got["metadata"]["namespace"] == "ns1"
+
+
+async def test_replacing_a_static_pod_is_forbidden(server: Server) -> None:
+    await server.kubelet.add_pod(pod("fromfile", child("app", "--forever")), is_static=True)
+    response = await server.client.put(f"{PODS}/fromfile", json=manifest("fromfile", "--forever"))
+    assert response.status_code == 422
+    status = response.json()
+    assert status["reason"] == "Invalid"
+    assert "static pod" in status["message"]

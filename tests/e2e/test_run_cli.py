@@ -165,3 +165,51 @@ def test_ctrl_c_stops_gracefully_and_exits_130(tmp_path: Path) -> None:
     pid = int(ready.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_trace_shows_the_signal_timeline(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with out.open("w") as stdout:
+        process = subprocess.Popen(
+            [
+                *MINIKUBELET,
+                "run",
+                "--trace",
+                "--root-dir",
+                str(tmp_path / "root"),
+                "--socket",
+                str(tmp_path / "mk.sock"),
+                "examples/lessons/ignores-sigterm.yaml",
+            ],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        try:
+            anyio.run(lambda: wait_for_file(out, timeout=20, contains="worker pids"))
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 130
+    steps = [
+        line.split()[1:2] + line.split()[3:4]
+        for line in out.read_text().splitlines()
+        if line.startswith("+")
+    ]
+    assert [step for step, _ in steps] == [
+        "Spawned",
+        "Killing",
+        "Hook",
+        "Signal",
+        "Grace",
+        "Signal",
+        "Exited",
+    ]
+    lines = [line for line in out.read_text().splitlines() if line.startswith("+")]
+    assert lines[1].endswith("preStop sleep 1s (grace period 3s)")
+    assert "SIGKILL -> 3 processes" in lines[5]
+    assert lines[6].endswith("code 137 (killed by SIGKILL)")

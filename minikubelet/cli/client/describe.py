@@ -16,7 +16,7 @@ from typing import Any
 from minikubelet.cli.client.humanize import describe_time, parse_time, since
 from minikubelet.cli.client.tabwriter import tabulate
 
-__all__ = ["describe_events", "describe_pod", "describe_probe"]
+__all__ = ["describe_events", "describe_pod", "describe_probe", "describe_trace"]
 
 JSON = Mapping[str, Any]
 
@@ -377,7 +377,29 @@ def _events(events: Sequence[JSON], now: datetime) -> str:
     return w.text()
 
 
-def describe_pod(pod: JSON, events: Sequence[JSON] | None, now: datetime) -> str:
+def describe_trace(trace: JSON) -> str:
+    """minikubelet's addition: each container's last termination, step by step.
+
+    ``trace`` is the ``PodTrace`` of ``GET .../pods/{name}/trace``; empty when no
+    container has been stopped yet.
+    """
+    lines = []
+    for container in [_mapping(c) for c in _list(trace.get("containers"))]:
+        steps = [_mapping(step) for step in _list(container.get("lastTermination"))]
+        if not steps:
+            continue
+        lines.append(f"Last Termination ({_text(container.get('name'))}):\n")
+        for step in steps:
+            offset = float(step.get("offset") or 0.0)
+            lines.append(
+                f"  +{offset:.3f}s  {_text(step.get('step')):<10} {_text(step.get('detail'))}\n"
+            )
+    return "".join(lines)
+
+
+def describe_pod(
+    pod: JSON, events: Sequence[JSON] | None, now: datetime, trace: JSON | None = None
+) -> str:
     """The full ``describe pod`` text; ``events`` None leaves the section out."""
     metadata, spec, status = (_mapping(pod.get(key)) for key in ("metadata", "spec", "status"))
     w = _Writer()
@@ -454,6 +476,8 @@ def describe_pod(pod: JSON, events: Sequence[JSON] | None, now: datetime) -> str
     if events is not None and not events:
         w.write(0, _events(events, now))  # written before the flush, so aligned with QoS Class
     text = tabulate(w.text())
+    if trace:
+        text += describe_trace(trace)
     if events:
         text += describe_events(events, now)
     return text

@@ -42,6 +42,17 @@ def _events_for(connection: Connection, pod: Mapping[str, Any]) -> list[dict[str
     return events
 
 
+def _trace_for(connection: Connection, pod: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The pod's last terminations, step by step; None from a server that has none."""
+    metadata = common.metadata_of(pod)
+    path = common.pod_path(str(metadata.get("namespace", "default")), str(metadata.get("name", "")))
+    try:
+        trace = connection.get(path + "/trace")
+    except ApiError:
+        return None
+    return trace if isinstance(trace, dict) else None
+
+
 def _find_pods(connection: Connection, namespace: str, name: str) -> list[dict[str, Any]]:
     """The pod, or (as kubectl does when it is not found) every pod whose name starts so."""
     try:
@@ -84,7 +95,8 @@ def describe(arguments: tuple[str, ...], namespace: str, server: str | None) -> 
             if not pods:
                 common.no_resources(namespace)
         for pod in pods:
-            texts.append(describe_pod(pod, _events_for(connection, pod), common.now()))
+            events = _events_for(connection, pod)
+            texts.append(describe_pod(pod, events, common.now(), _trace_for(connection, pod)))
     if texts:
         click.echo("\n\n".join(texts), nl=False)
     for status in failures:
