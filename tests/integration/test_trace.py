@@ -40,7 +40,7 @@ async def test_termination_timeline(kubelet: Kubelet, tmp_path: Path) -> None:
 
     steps = worker.last_termination["app"]
     began = steps[0].at
-    timeline = [(entry.step, entry.detail, round(entry.at - began, 1)) for entry in steps]
+    timeline = [(entry.step, entry.detail, entry.at - began) for entry in steps]
     killed = " ".join(map(str, sorted([main, *spawned])))
     assert [(step, detail) for step, detail, _ in timeline] == [
         (Step.KILLING, "preStop sleep 1s (grace period 2s)"),
@@ -53,10 +53,10 @@ async def test_termination_timeline(kubelet: Kubelet, tmp_path: Path) -> None:
     at = [offset for _, _, offset in timeline]
     assert at[0] == 0
     assert 1.0 <= at[1] <= 1.3  # the sleep hook's second
-    assert at[2] == pytest.approx(at[1], abs=0.05)  # SIGTERM right after preStop
+    assert at[2] == pytest.approx(at[1], abs=0.1)  # SIGTERM right after preStop
     assert 2.0 <= at[3] <= 2.4  # grace 2 s, less the hook's whole second, then SIGKILL
-    assert at[4] == pytest.approx(at[3], abs=0.1)
-    assert at[5] == pytest.approx(at[4], abs=0.2)
+    assert at[4] == pytest.approx(at[3], abs=0.25)  # busy machines: the search takes a moment
+    assert at[5] == pytest.approx(at[4], abs=0.25)
 
 
 async def test_crash_loop_records_restart_decisions(kubelet: Kubelet) -> None:
