@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -351,7 +352,10 @@ class PodWorker:
         )
         self._event(container, EventType.NORMAL, "Created", f"Created container: {container.name}")
         self._event(container, EventType.NORMAL, "Started", f"Started container {container.name}")
-        live = _Live(container, process, launch, started_at=anyio.current_time())
+        # The probe schedule starts when the process did, not when this task resumed: in
+        # a burst of starts the event loop may take a while to get back here.
+        spawned = anyio.current_time() - max(time.monotonic() - process.spawned_at, 0.0)
+        live = _Live(container, process, launch, started_at=spawned)
         self._live[container.name] = live
         self._notify()  # a start is a change: the next init container may now be due
         await self._supervise(live, created.restart_count)

@@ -36,6 +36,7 @@ class ExecResult:
 
 class ContainerProcess(Protocol):
     pid: int
+    spawned_at: float  # time.monotonic() right after the spawn
 
     async def pump_logs(self) -> None:
         """Copy the container's stdout/stderr to its log until every writer has closed."""

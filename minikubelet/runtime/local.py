@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import time
 from collections.abc import Callable
 
 import anyio
@@ -61,6 +62,7 @@ class LocalContainer:
         self._pipes = pipes
         self._log = log
         self.pid = child.pid
+        self.spawned_at = time.monotonic()  # taken in the spawning thread, not later
 
     async def pump_logs(self) -> None:
         try:
