@@ -1049,6 +1049,9 @@ def main(argv: list[str] | None = None) -> int:
         bench.run()
     except BenchError as error:
         bench.problem(str(error))
+    except (OSError, http.client.HTTPException) as error:  # the API went away mid-phase
+        alive = bench.daemon is not None and bench.daemon.alive()
+        bench.problem(f"{error!r} (daemon {'still running' if alive else 'exited'})")
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: cleaning up", file=sys.stderr)
