@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from minikubelet.api.reasons import STATUS_REASONS
 from minikubelet.errors import FieldError
 
 __all__ = [
@@ -27,23 +28,6 @@ __all__ = [
 
 JSON = dict[str, Any]
 
-# HTTP code -> the apiserver's StatusReason (``metav1.StatusReason``).
-_REASONS = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    406: "NotAcceptable",
-    409: "AlreadyExists",
-    410: "Expired",
-    413: "RequestEntityTooLarge",
-    415: "UnsupportedMediaType",
-    422: "Invalid",
-    500: "InternalError",
-    503: "ServiceUnavailable",
-    504: "Timeout",
-}
 
 # ``field.ErrorType`` text -> ``metav1.CauseType`` (``field.ErrorType.String``).
 _CAUSES = {
@@ -74,7 +58,7 @@ class ApiError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.reason = reason or _REASONS.get(code, "Unknown")
+        self.reason = reason or STATUS_REASONS.get(code, "Unknown")
         self.details = details
 
     def json(self) -> JSON:

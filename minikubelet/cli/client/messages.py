@@ -10,31 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REASONS", "status_error", "synthetic_status"]
+from minikubelet.api.reasons import STATUS_REASONS
 
-# The reason the apiserver puts on a Status for each code (metav1.StatusReason).
-REASONS = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    406: "NotAcceptable",
-    409: "AlreadyExists",
-    410: "Expired",
-    413: "RequestEntityTooLarge",
-    415: "UnsupportedMediaType",
-    422: "Invalid",
-    429: "TooManyRequests",
-    500: "InternalError",
-    503: "ServiceUnavailable",
-    504: "Timeout",
-}
+__all__ = ["status_error", "synthetic_status"]
 
 
 def synthetic_status(code: int, body: str) -> dict[str, Any]:
     """The Status client-go makes up when an error response is not a Status object."""
-    reason = REASONS.get(code, "")
+    reason = STATUS_REASONS.get(code, "")
     if code == 404:
         message = "the server could not find the requested resource"
     elif code == 405:
