@@ -4,6 +4,8 @@
     ├── ManifestError                a manifest file cannot be used; lists every FieldError
     ├── DuplicatePodError            two manifests define the same namespace/name
     ├── ConfigError                  a flag or config file value is invalid
+    ├── SocketInUseError             the API socket belongs to another live minikubelet
+    │                                (also an OSError: "could not listen")
     └── RuntimeStartError            a container process could not be started (bad argv,
                                      missing executable, working dir, user); the pod worker
                                      turns it into RunContainerError / StartError
@@ -14,6 +16,7 @@ without reading our code. Nothing here coerces a bad value into a good one.
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ __all__ = [
     "ManifestWarning",
     "MinikubeletError",
     "RuntimeStartError",
+    "SocketInUseError",
 ]
 
 
@@ -162,3 +166,22 @@ class RuntimeStartError(MinikubeletError):
     The message is the operating system's reason (e.g. the executable was not found);
     the pod worker reports it as the container's RunContainerError and retries with back-off.
     """
+
+
+class SocketInUseError(MinikubeletError, OSError):
+    """Raised when the API socket answers: another minikubelet is serving on it.
+
+    Stop that daemon, or give this one another ``--socket``. An ``OSError`` (EADDRINUSE)
+    too, so callers that handle "could not listen" handle this as well.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.message = (
+            f"{path}: the socket is in use by another running minikubelet "
+            "(stop it, or choose another --socket)"
+        )
+        super().__init__(errno.EADDRINUSE, self.message)
+        self.path = path
+
+    def __str__(self) -> str:
+        return self.message

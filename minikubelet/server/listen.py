@@ -16,38 +16,18 @@ On close, the socket file is removed only if it is still the one we bound.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import socket
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minikubelet.errors import ConfigError, MinikubeletError
+from minikubelet.errors import ConfigError, SocketInUseError
 
 __all__ = ["BACKLOG", "MAX_SOCKET_PATH", "Listeners", "SocketInUseError", "open_listeners"]
 
 BACKLOG = 128
 MAX_SOCKET_PATH = 107  # sun_path is 108 bytes, with the terminating NUL
-
-
-class SocketInUseError(MinikubeletError, OSError):
-    """Raised when the API socket answers: another minikubelet is serving on it.
-
-    Stop that daemon, or give this one another ``--socket``. An ``OSError`` (EADDRINUSE)
-    too, so callers that handle "could not listen" handle this as well.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.message = (
-            f"{path}: the socket is in use by another running minikubelet "
-            "(stop it, or choose another --socket)"
-        )
-        super().__init__(errno.EADDRINUSE, self.message)
-        self.path = path
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass
