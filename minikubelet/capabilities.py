@@ -29,6 +29,4 @@ def without_unimplemented(pod: Pod) -> tuple[Pod, list[ManifestWarning]]:
         for index, container in enumerate(containers):
             for resource in container.resources.limits:
                 warn(f"spec.{kind}[{index}].resources.limits.{resource}", _LIMITS)
-    if pod.spec.active_deadline_seconds is not None:
-        warn("spec.activeDeadlineSeconds", "not enforced by this version yet; ignored")
     return pod, warnings

@@ -39,7 +39,9 @@ from minikubelet.logic.environment import FieldContext, container_argv, containe
 from minikubelet.logic.phase import PhaseInputs, pod_conditions, pod_phase
 from minikubelet.logic.status import container_status
 from minikubelet.logic.termination import (
+    DEADLINE_EXCEEDED_MESSAGE,
     MINIMUM_GRACE_PERIOD,
+    active_deadline,
     container_kill_grace,
     pod_grace,
     stop_window,
@@ -139,6 +141,7 @@ class PodWorker:
         self._terminating = False
         self._termination_requested: int | None = None  # the requested grace (None: spec)
         self._stop_requested = False
+        self._deadline_exceeded = False
         self._force = False
         self._changed = anyio.Event()
         self._done = anyio.Event()
@@ -219,11 +222,17 @@ class PodWorker:
             async with anyio.create_task_group() as group:
                 self._group = group
                 task_status.started()
+                deadline = active_deadline(self.pod.spec, anyio.current_time())
                 while not self._stop_requested:
                     self._changed = anyio.Event()
                     wake_at = self.sync_once()
                     if self._completed:
                         break
+                    if deadline is not None:
+                        if anyio.current_time() >= deadline:
+                            self._exceed_deadline()
+                            break
+                        wake_at = deadline if wake_at is None else min(wake_at, deadline)
                     await self._wait_for_change(wake_at)
                 self._terminating = self._stop_requested
                 await self._terminate_all()
@@ -266,6 +275,12 @@ class PodWorker:
             self._completed = True
         self._refresh_status()
         return actions.wake_at
+
+    def _exceed_deadline(self) -> None:
+        """activeDeadlineSeconds passed: the pod is killed and ends Failed, DeadlineExceeded."""
+        self._deadline_exceeded = True
+        self._stop_requested = True
+        self._event(None, EventType.WARNING, "DeadlineExceeded", DEADLINE_EXCEEDED_MESSAGE)
 
     def _back_off(self, name: str, delay: float, until: float) -> None:
         container = self.pod.spec.container(name)
@@ -725,8 +740,12 @@ class PodWorker:
         )
         previous = self._status
         phase = pod_phase(inputs)
+        reason = message = ""
+        if self._deadline_exceeded:  # the kubelet forces Failed with this reason and message
+            phase, reason, message = PodPhase.FAILED, "DeadlineExceeded", DEADLINE_EXCEEDED_MESSAGE
         if previous.phase.is_final:
             phase = previous.phase  # terminal phases are sticky
+            reason, message = previous.reason or reason, previous.message or message
         conditions = pod_conditions(inputs, phase, previous.conditions, self._clock())
         self._status = PodStatus(
             phase=phase,
@@ -734,6 +753,8 @@ class PodWorker:
             init_container_statuses=init_statuses,
             container_statuses=statuses,
             start_time=self.start_time,
+            reason=reason,
+            message=message,
         )
         if phase is not previous.phase:
             _log.info(

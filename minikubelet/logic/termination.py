@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from minikubelet.model.spec import Container, PodSpec
 
 __all__ = [
+    "DEADLINE_EXCEEDED_MESSAGE",
     "MINIMUM_GRACE_PERIOD",
+    "active_deadline",
     "container_kill_grace",
     "pod_grace",
     "stop_window",
@@ -22,6 +24,19 @@ __all__ = [
 
 # kubelet minimumGracePeriodInSeconds: after preStop, the stop signal always gets this long.
 MINIMUM_GRACE_PERIOD = 2.0
+
+
+DEADLINE_EXCEEDED_MESSAGE = "Pod was active on the node longer than the specified deadline"
+
+
+def active_deadline(spec: PodSpec, started: float) -> float | None:
+    """When the pod must be stopped and marked Failed (``pkg/kubelet/active_deadline.go``).
+
+    ``activeDeadlineSeconds`` counts from the pod's start time; None without one.
+    """
+    if spec.active_deadline_seconds is None:
+        return None
+    return started + spec.active_deadline_seconds
 
 
 def pod_grace(spec: PodSpec, requested: int | None = None) -> int:

@@ -180,3 +180,23 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+async def test_active_deadline_kills_and_fails_the_pod(kubelet: Kubelet, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    base = pod("deadline", child("app", "--forever"), grace=1)
+    deadlined = replace(base, spec=replace(base.spec, active_deadline_seconds=1))
+    began = anyio.current_time()
+    worker = await kubelet.add_pod(deadlined)
+    await worker.wait_done()
+    assert anyio.current_time() - began >= 1
+    status = worker.status
+    assert status.phase is PodPhase.FAILED
+    assert status.reason == "DeadlineExceeded"
+    assert status.message == "Pod was active on the node longer than the specified deadline"
+    state = container(status, "app").state
+    assert isinstance(state, Terminated)
+    assert state.exit_code == 143
+    reasons = [(e.type.value, e.reason) for e in kubelet.recorder.events(pod="deadline")]
+    assert ("Warning", "DeadlineExceeded") in reasons
