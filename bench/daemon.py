@@ -41,10 +41,8 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import ctypes
 import http.client
 import json
-import math
 import os
 import select
 import shutil
@@ -62,6 +60,17 @@ from typing import Any
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from restart import (  # the process and report helpers the benchmarks share
+    BenchError,
+    _process_or_none,
+    _raise_interrupt,
+    become_subreaper,
+    default_minikubelet,
+    summary_ms,
+    verdict,
+)
+
 # Targets (issue 4; see bench/README.md).
 TARGET_ALL_RUNNING_S = 5.0
 TARGET_PODS_P50_MS = 20.0
@@ -78,40 +87,7 @@ PODS_PATH = "/pods"
 LIST_PATH = "/api/v1/namespaces/default/pods"
 
 
-class BenchError(Exception):
-    """A phase could not be measured (the daemon died, timed out, ...)."""
-
-
 # -- small helpers ---------------------------------------------------------------------
-
-
-def become_subreaper() -> bool:
-    """Orphans of our descendants (containers of a dead daemon) re-parent to us."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(36, 1, 0, 0, 0) == 0)  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        return False
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def summary_ms(seconds: list[float]) -> dict[str, float]:
-    ms = [x * 1000 for x in seconds]
-    return {
-        "count": len(ms),
-        "min_ms": round(min(ms), 2),
-        "p50_ms": round(percentile(ms, 50), 2),
-        "p90_ms": round(percentile(ms, 90), 2),
-        "p99_ms": round(percentile(ms, 99), 2),
-        "max_ms": round(max(ms), 2),
-        "mean_ms": round(statistics.fmean(ms), 2),
-    }
 
 
 def machine_busy_pct(before: Any, after: Any) -> float | None:
@@ -777,18 +753,7 @@ class Bench:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _process_or_none(pid: int) -> psutil.Process | None:
-    try:
-        return psutil.Process(pid)
-    except psutil.Error:
-        return None
-
-
 # -- report ------------------------------------------------------------------------------
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def print_report(bench: Bench) -> None:
@@ -971,16 +936,6 @@ def print_report(bench: Bench) -> None:
 # -- main --------------------------------------------------------------------------------
 
 
-def default_minikubelet() -> str:
-    beside = Path(sys.executable).parent / "minikubelet"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("minikubelet")
-    if found is None:
-        raise SystemExit("minikubelet not found: pass --minikubelet PATH")
-    return found
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Black-box benchmark of `minikubelet serve` with many static pods "
@@ -1030,10 +985,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if first.startswith(b"#!"):
             args.python = first[2:].decode().strip().split()[0]  # the CLI's own interpreter
     return args
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:

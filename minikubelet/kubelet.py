@@ -14,7 +14,6 @@ from types import TracebackType
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
 import structlog
 
 from minikubelet.errors import DuplicatePodError
@@ -145,10 +144,8 @@ class Kubelet:
     async def replace_pod(self, pod: Pod, *, is_static: bool = False) -> PodWorker:
         """Delete the pod of the same name (gracefully, waiting for it), then add ``pod``."""
         old = self.delete_pod(pod.namespace, pod.name)
-        if old is not None:
-            await old.wait_done()
-            while self._workers.get((pod.namespace, pod.name)) is old:
-                await anyio.lowlevel.checkpoint()  # its removal is a step behind
+        while old is not None and self._workers.get((pod.namespace, pod.name)) is old:
+            await self._changed.wait()  # its removal (DELETED) comes with a notification
         return await self.add_pod(pod, is_static=is_static)
 
     async def terminate_all(self, grace: int | None = None) -> None:

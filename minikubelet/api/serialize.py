@@ -56,7 +56,7 @@ def _terminated_json(state: Terminated) -> JSON:
             "finishedAt": time_json(state.finished_at),
             "containerID": state.container_id,
         }
-    ) | {"exitCode": state.exit_code}
+    )
 
 
 def _state_json(state: Waiting | Running | Terminated) -> JSON:

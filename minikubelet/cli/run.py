@@ -26,7 +26,7 @@ import anyio
 import anyio.abc
 import click
 
-from minikubelet.capabilities import without_unimplemented
+from minikubelet.capabilities import unimplemented_warnings
 from minikubelet.cli.options import default_root_dir, default_socket, engine_options
 from minikubelet.errors import ManifestError, MinikubeletError
 from minikubelet.kubelet import Kubelet
@@ -57,8 +57,8 @@ def load_pods(files: Sequence[Path]) -> list[Pod]:
             continue
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
-        for parsed in result.pods:
-            pod, unimplemented = without_unimplemented(parsed)
+        for pod in result.pods:
+            unimplemented = unimplemented_warnings(pod)
             for warning in unimplemented:
                 click.echo(f"warning: {warning}", err=True)
             key = (pod.namespace, pod.name)

@@ -20,7 +20,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from minikubelet.capabilities import without_unimplemented
+from minikubelet.capabilities import unimplemented_warnings
 from minikubelet.errors import DuplicatePodError, FieldError, ManifestError
 from minikubelet.manifest import load_text
 from minikubelet.model.spec import Pod
@@ -192,7 +192,7 @@ async def _decode_pod(body: bytes, namespace: str, url_name: str | None) -> tupl
         )
         raise invalid("Pod", pod.name, [problem])
     pod = replace(pod, metadata=replace(pod.metadata, namespace=namespace))
-    pod, unimplemented = without_unimplemented(pod)
+    unimplemented = unimplemented_warnings(pod)
     warnings = [_warning(w.field_path, w.message) for w in (*result.warnings, *unimplemented)]
     return pod, warnings
 

@@ -49,7 +49,7 @@ import anyio.abc
 import structlog
 import watchfiles
 
-from minikubelet.capabilities import without_unimplemented
+from minikubelet.capabilities import unimplemented_warnings
 from minikubelet.errors import DuplicatePodError, FieldError, ManifestError, ManifestWarning
 from minikubelet.kubelet import Kubelet
 from minikubelet.manifest import load_text
@@ -138,8 +138,8 @@ def read_manifest(path: Path, previous: ManifestFile | None = None) -> ManifestF
         return ManifestFile(path, digest, error=error)
     pods: list[Pod] = []
     warnings = list(result.warnings)
-    for parsed in result.pods:
-        pod, unimplemented = without_unimplemented(parsed)
+    for pod in result.pods:
+        unimplemented = unimplemented_warnings(pod)
         pods.append(pod)
         warnings.extend(unimplemented)
     return ManifestFile(path, digest, tuple(pods), tuple(warnings))

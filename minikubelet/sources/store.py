@@ -24,7 +24,7 @@ from pathlib import Path
 
 import structlog
 
-from minikubelet.capabilities import without_unimplemented
+from minikubelet.capabilities import unimplemented_warnings
 from minikubelet.errors import DuplicatePodError, ManifestError
 from minikubelet.kubelet import Kubelet
 from minikubelet.manifest import load_text
@@ -110,8 +110,8 @@ class ApiPodStore:
             except ManifestError as error:
                 _log.error("api_pod.restore_failed", file=str(path), error=f"{path}: {error}")
                 continue
-            for parsed in result.pods:
-                pod, unimplemented = without_unimplemented(parsed)
+            for pod in result.pods:
+                unimplemented = unimplemented_warnings(pod)
                 for warning in (*result.warnings, *unimplemented):
                     _log.warning("api_pod.field_ignored", file=str(path), warning=str(warning))
                 try:
