@@ -1,14 +1,20 @@
-"""The kubelet: owns the runtime, the event recorder and one worker per pod.
+"""The kubelet: owns the runtime, the status and probe managers, and one worker per pod.
 
 Use it as an async context manager. Leaving the context (normally, by an exception or
 by cancellation) terminates every pod gracefully first, under a shielded scope, so
-minikubelet never exits leaving a container behind.
+minikubelet never exits leaving a container behind; every stop there is bounded by its
+own deadline (``stop.py``), so neither does it hang.
+
+Everything outside the engine (the API server, the pod sources, the CLI) reads pods as
+immutable ``PodSnapshot``s and asks for changes through the methods here; only the
+engine's own code and tests hold ``PodWorker``s.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 
@@ -18,22 +24,36 @@ import structlog
 
 from minikubelet.errors import DuplicatePodError
 from minikubelet.events import EventRecorder
+from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.spec import Pod
-from minikubelet.pod_worker import LogLineSink, PodWorker, Settings
+from minikubelet.model.trace import TraceEntry
+from minikubelet.pod_worker import LogLineSink, PodWorker
 from minikubelet.prober.handlers import Prober
+from minikubelet.prober.manager import ProbeManager
 from minikubelet.prober.stats import ProbeStats
 from minikubelet.prober.worker import ProbeRunner
+from minikubelet.runtime.base import ContainerProcess, ContainerRuntime, NodeUsage, Usage
 from minikubelet.runtime.local import LocalRuntime
+from minikubelet.settings import Settings
+from minikubelet.status_manager import PodListener, StatusManager, TraceListener
 
-__all__ = ["Kubelet", "PodListener"]
+__all__ = ["ContainerUsage", "Kubelet", "PodListener"]
 
 _log = structlog.get_logger("minikubelet.kubelet")
-
-PodListener = Callable[[str, PodWorker], None]  # ("ADDED" | "MODIFIED" | "DELETED", worker)
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ContainerUsage:
+    """One running container's usage, with the pod it belongs to."""
+
+    pod: PodSnapshot
+    container: str
+    usage: Usage
+    at: float  # anyio time of the sample
 
 
 class Kubelet:
@@ -41,27 +61,31 @@ class Kubelet:
         self,
         settings: Settings,
         *,
-        runtime: LocalRuntime | None = None,
+        runtime: ContainerRuntime | None = None,
         clock: Callable[[], datetime] = _utc_now,
         log_sink: LogLineSink | None = None,
         prober: ProbeRunner | None = None,
     ) -> None:
         self.settings = settings
-        self.runtime = runtime or LocalRuntime(settings.log_rotation)
+        self.runtime: ContainerRuntime = runtime or LocalRuntime(settings.log_rotation)
         self.clock = clock
         self.recorder = EventRecorder(clock)
-        self.probe_stats = ProbeStats()
-        self.prober: ProbeRunner = prober or Prober(self.runtime)
+        self.status = StatusManager(clock)
+        self.probes = ProbeManager(prober or Prober(self.runtime))
         self._log_sink = log_sink
         self._workers: dict[tuple[str, str], PodWorker] = {}
         self._group: anyio.abc.TaskGroup | None = None
         self._changed = anyio.Event()
-        self._listeners: list[PodListener] = []
+
+    @property
+    def probe_stats(self) -> ProbeStats:
+        return self.probes.stats
 
     async def __aenter__(self) -> Kubelet:
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
-        await self._group.start(self.runtime.reap_on_sigchld)
+        await self._group.start(self.runtime.run)
+        await self._group.start(self.probes.run)
         return self
 
     async def __aexit__(
@@ -76,7 +100,20 @@ class Kubelet:
         self._group.cancel_scope.cancel()
         return await self._group.__aexit__(exc_type, exc, traceback)
 
-    # -- pods ------------------------------------------------------------------------
+    # -- reading ---------------------------------------------------------------------
+
+    def snapshots(self) -> list[PodSnapshot]:
+        """Every pod, as it is now, in the order they were added."""
+        return [worker.snapshot for worker in self._workers.values()]
+
+    def snapshot(self, namespace: str, name: str) -> PodSnapshot | None:
+        worker = self._workers.get((namespace, name))
+        return worker.snapshot if worker is not None else None
+
+    def current(self, uid: str) -> PodSnapshot | None:
+        """The pod with this uid as it is now; None once it is gone."""
+        keeper = self.status.keeper(uid)
+        return keeper.snapshot if keeper is not None else None
 
     def workers(self) -> list[PodWorker]:
         return list(self._workers.values())
@@ -84,29 +121,89 @@ class Kubelet:
     def worker(self, namespace: str, name: str) -> PodWorker | None:
         return self._workers.get((namespace, name))
 
-    async def add_pod(self, pod: Pod, *, is_static: bool = False) -> PodWorker:
+    def watch(self, listener: PodListener) -> Callable[[], None]:
+        """Call ``listener(type, snapshot)`` for every pod ADDED, MODIFIED and DELETED."""
+        return self.status.watch(listener)
+
+    def on_change(self, uid: str, listener: Callable[[PodSnapshot], None]) -> Callable[[], None]:
+        """Call ``listener`` with every new snapshot of pod ``uid``; returns the unsubscribe."""
+        keeper = self.status.keeper(uid)
+        if keeper is None:
+            return lambda: None
+        return keeper.on_change(listener)
+
+    def trace(self, uid: str) -> tuple[TraceEntry, ...]:
+        keeper = self.status.keeper(uid)
+        return tuple(keeper.trace) if keeper is not None else ()
+
+    def last_termination(self, uid: str, container: str) -> tuple[TraceEntry, ...]:
+        """The steps of ``container``'s last stop, from Killing to Exited."""
+        keeper = self.status.keeper(uid)
+        if keeper is None:
+            return ()
+        return tuple(keeper.last_termination.get(container, ()))
+
+    def on_trace(self, uid: str, listener: TraceListener) -> Callable[[], None]:
+        keeper = self.status.keeper(uid)
+        if keeper is None:
+            return lambda: None
+        return keeper.on_trace(listener)
+
+    async def usage(self) -> list[ContainerUsage]:
+        """CPU and memory of every running container, sampled in one pass."""
+        live: dict[str, tuple[PodSnapshot, str, ContainerProcess]] = {}
+        for worker in self._workers.values():
+            for name, process in worker.processes().items():
+                live[f"{worker.uid}/{name}"] = (worker.snapshot, name, process)
+        samples = await self.runtime.usage({key: entry[2] for key, entry in live.items()})
+        at = anyio.current_time()
+        return [
+            ContainerUsage(pod, name, samples[key], at)
+            for key, (pod, name, _) in live.items()
+            if key in samples
+        ]
+
+    async def node_usage(self) -> NodeUsage:
+        return await self.runtime.node_usage()
+
+    # -- changing --------------------------------------------------------------------
+
+    async def add_pod(
+        self,
+        pod: Pod,
+        *,
+        is_static: bool = False,
+        uid: str | None = None,
+        created_at: datetime | None = None,
+    ) -> PodSnapshot:
         """Start a worker for ``pod``; raises DuplicatePodError if the name is taken."""
         key = (pod.namespace, pod.name)
         if key in self._workers:
             raise DuplicatePodError(f'pod "{pod.namespace}/{pod.name}" already exists')
         assert self._group is not None, "use the Kubelet as an async context manager"
+        uid = uid or str(uuid.uuid4())
+        keeper = self.status.add(
+            pod,
+            uid,
+            is_static=is_static,
+            created_at=created_at or self.clock(),
+            log_dir=self.settings.pod_dir(pod.namespace, pod.name, uid),
+        )
         worker = PodWorker(
             pod,
-            uid=str(uuid.uuid4()),
+            uid=uid,
             runtime=self.runtime,
             recorder=self.recorder,
             settings=self.settings,
+            keeper=keeper,
             clock=self.clock,
+            probes=self.probes,
             log_sink=self._log_sink,
-            is_static=is_static,
-            prober=self.prober,
-            probe_stats=self.probe_stats,
         )
         self._workers[key] = worker
-        worker.on_status(self._on_status)
-        self._tell("ADDED", worker)
+        worker.on_status(lambda _: self._notify())
         await self._group.start(self._run_worker, worker)
-        return worker
+        return worker.snapshot
 
     async def _run_worker(
         self, worker: PodWorker, *, task_status: anyio.abc.TaskStatus[None]
@@ -116,19 +213,13 @@ class Kubelet:
         finally:
             key = (worker.pod.namespace, worker.pod.name)
             if worker.deletion_timestamp is not None and self._workers.get(key) is worker:
-                del self._workers[key]
-                self._tell("DELETED", worker)
+                self._remove(key, worker)
             self._notify()
 
-    def watch(self, listener: PodListener) -> Callable[[], None]:
-        """Call ``listener(type, worker)`` for every ADDED, MODIFIED and DELETED pod."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
-
-    def delete_pod(self, namespace: str, name: str, grace: int | None = None) -> PodWorker | None:
+    def delete_pod(self, namespace: str, name: str, grace: int | None = None) -> PodSnapshot | None:
         """Terminate a pod gracefully; it disappears (DELETED) once its containers are gone.
 
-        Returns the worker, now carrying a deletion timestamp, or None if there is no such pod.
+        Returns the pod, now carrying a deletion timestamp, or None if there is no such pod.
         """
         key = (namespace, name)
         worker = self._workers.get(key)
@@ -136,16 +227,18 @@ class Kubelet:
             return None
         worker.mark_deleted(grace)
         if worker.done:  # already finished: nothing to stop, it goes at once
-            del self._workers[key]
-            self._tell("DELETED", worker)
+            self._remove(key, worker)
             self._notify()
-        return worker
+        return worker.snapshot
 
-    async def replace_pod(self, pod: Pod, *, is_static: bool = False) -> PodWorker:
+    async def replace_pod(self, pod: Pod, *, is_static: bool = False) -> PodSnapshot:
         """Delete the pod of the same name (gracefully, waiting for it), then add ``pod``."""
-        old = self.delete_pod(pod.namespace, pod.name)
-        while old is not None and self._workers.get((pod.namespace, pod.name)) is old:
-            await self._changed.wait()  # its removal (DELETED) comes with a notification
+        key = (pod.namespace, pod.name)
+        old = self._workers.get(key)
+        self.delete_pod(pod.namespace, pod.name)
+        while old is not None and self._workers.get(key) is old:
+            changed = self._changed
+            await changed.wait()  # its removal (DELETED) comes with a notification
         return await self.add_pod(pod, is_static=is_static)
 
     async def terminate_all(self, grace: int | None = None) -> None:
@@ -153,6 +246,12 @@ class Kubelet:
         for worker in self.workers():
             worker.terminate(grace)
         await self.wait_all_done()
+
+    def terminate(self, namespace: str, name: str, grace: int | None = None) -> None:
+        """Stop one pod gracefully without deleting it (``run``'s Ctrl-C, node shutdown)."""
+        worker = self._workers.get((namespace, name))
+        if worker is not None:
+            worker.terminate(grace)
 
     def kill_all(self) -> None:
         """SIGKILL every container of every pod at once."""
@@ -167,13 +266,9 @@ class Kubelet:
                 return
             await changed.wait()
 
-    def _on_status(self, worker: PodWorker) -> None:
-        self._tell("MODIFIED", worker)
-        self._notify()
-
-    def _tell(self, kind: str, worker: PodWorker) -> None:
-        for listener in list(self._listeners):
-            listener(kind, worker)
+    def _remove(self, key: tuple[str, str], worker: PodWorker) -> None:
+        del self._workers[key]
+        self.status.remove(worker.uid)
 
     def _notify(self) -> None:
         self._changed.set()

@@ -1,16 +1,21 @@
 """One worker per pod: it starts, watches, restarts and stops the pod's containers.
 
-The worker is level-triggered, like the kubelet's ``podWorkers``: whenever something
-changes (a process started or exited, a hook finished, a back-off window closed) it asks
+The worker is level-triggered, like the kubelet's ``podWorkers`` (``pod_workers.go``):
+whenever something changes (a process started or exited, a hook finished, a probe
+verdict came, a back-off window closed) it runs ``sync_once``, which asks
 ``logic.actions.compute_pod_actions`` what the pod should do next, given the spec and
-everything observed so far, and carries that out. It never sleeps on a timer except
-until the earliest back-off deadline, so a restart happens exactly when the back-off
-allows it, and an exit is noticed the moment the process's pidfd becomes readable.
+everything observed so far, carries that out, and reports the status once. It never
+sleeps on a timer except until the earliest back-off deadline (or the pod's
+``activeDeadlineSeconds``), so a restart happens exactly when the back-off allows it,
+and an exit is noticed the moment the process's pidfd becomes readable.
 
-Each container instance is supervised by its own task (``_supervise``): it pumps the
-logs, runs postStart, waits for the exit, kills whatever the container left behind and
-records the exit. Stopping a container is a separate, shielded task (``_stop``): preStop,
-the stop signal, the grace period, SIGKILL to every process of the container.
+Its life is a tagged state, as the kubelet's ``SyncPod`` / ``SyncTerminatingPod`` /
+``SyncTerminatedPod``: ``Syncing`` (reconciling), ``Terminating`` (stopping every container:
+asked to, or nothing will run again), ``Terminated`` (every container gone).
+
+The pieces it drives live beside it: ``instance.supervise`` runs one container instance
+to its end, ``stop.stop_container`` is the stop policy, the ``ProbeManager`` owns the
+probes, and the ``PodStatusKeeper`` turns what this worker observed into the API status.
 """
 
 from __future__ import annotations
@@ -18,89 +23,81 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import assert_never
+from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.to_thread
 import structlog
 
 from minikubelet.errors import RuntimeStartError
 from minikubelet.events import EventRecorder
+from minikubelet.instance import LiveInstance, supervise
 from minikubelet.lifecycle import run_hook
 from minikubelet.logic.actions import PodView, StartContainer, compute_pod_actions
-from minikubelet.logic.backoff import BackoffEntry, BackoffPolicy
-from minikubelet.logic.environment import FieldContext, container_argv, container_env
-from minikubelet.logic.phase import PhaseInputs, pod_conditions, pod_phase
-from minikubelet.logic.status import container_status
+from minikubelet.logic.backoff import BackoffEntry
+from minikubelet.logic.environment import FieldContext
+from minikubelet.logic.launch import build_launch, termination_message_path
 from minikubelet.logic.termination import (
     DEADLINE_EXCEEDED_MESSAGE,
-    MINIMUM_GRACE_PERIOD,
     active_deadline,
     container_kill_grace,
     pod_grace,
-    stop_window,
     termination_order,
 )
 from minikubelet.model.duration import format_duration
 from minikubelet.model.events import EventType
+from minikubelet.model.launch import ExitStatus, Identity, Launch
 from minikubelet.model.observed import ContainerRecord
 from minikubelet.model.probe import ProbeKind, ProbeResult
-from minikubelet.model.spec import (
-    Container,
-    ExecAction,
-    HookHandler,
-    HTTPGetAction,
-    Pod,
-    SleepAction,
-    TCPSocketAction,
-)
-from minikubelet.model.status import Exit, Instance, PodPhase, PodStatus, StartFailure
+from minikubelet.model.snapshot import PodSnapshot
+from minikubelet.model.spec import Container, Pod
+from minikubelet.model.status import Exit, Instance, PodStatus, StartFailure
 from minikubelet.model.trace import Step, TraceEntry
-from minikubelet.prober.stats import ProbeLabels, ProbeStats
-from minikubelet.prober.worker import ProbeRunner, ProbeWorker, WorkerHooks
-from minikubelet.runtime.base import ContainerProcess, ContainerRuntime, Launch, LineSink
-from minikubelet.runtime.logs import LogRotation, read_termination_message
+from minikubelet.prober.manager import ProbeListener, ProbeManager, ProbeTarget
+from minikubelet.runtime.base import ContainerProcess, ContainerRuntime, LineSink
+from minikubelet.runtime.logs import read_termination_message
+from minikubelet.settings import Settings
+from minikubelet.status_manager import PodStatusKeeper, TraceListener
+from minikubelet.stop import StopOrder, describe_hook, stop_container
 
-__all__ = ["LogLineSink", "PodWorker", "Settings"]
+__all__ = ["LogLineSink", "PodLifecycle", "PodWorker", "Syncing", "Terminated", "Terminating"]
 
 _log = structlog.get_logger("minikubelet.pod")
-
-TRACE_LIMIT = 2000  # steps kept per pod
 
 LogLineSink = Callable[[Pod, str, str, str], None]  # (pod, container, stream, text)
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Engine settings shared by every pod worker (flags of ``run`` and ``serve``)."""
-
-    root_dir: Path
-    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
-    minimum_grace_period: float = MINIMUM_GRACE_PERIOD
-    base_env: Mapping[str, str] = field(default_factory=dict)
-    node_name: str = "localhost"
-    log_rotation: LogRotation = field(default_factory=LogRotation)
-    field_context: FieldContext | None = None
+class Syncing:
+    """Reconciling: containers start, restart and are killed as the spec says."""
 
 
-@dataclass
-class _Live:
-    """A running instance the worker can signal, and the event set when it has exited."""
+@dataclass(frozen=True)
+class Terminating:
+    """Stopping every container. ``requested``: deleted, stopped, or past its deadline
+    (the pod ends in a terminal phase); False: nothing will run again (a finished job
+    stopping its sidecars). ``grace`` None is the spec's; ``force`` kills at once."""
 
-    container: Container
-    process: ContainerProcess
-    launch: Launch
-    exited: anyio.Event = field(default_factory=anyio.Event)
-    stopping: bool = False
-    sigkilled: bool = False  # the stop sequence SIGKILLed it (so nothing was "left behind")
-    started_at: float = 0.0  # monotonic
-    probes: dict[ProbeKind, ProbeWorker] = field(default_factory=dict)
+    requested: bool = True
+    grace: int | None = None
+    force: bool = False
+    deadline_exceeded: bool = False
+
+
+@dataclass(frozen=True)
+class Terminated:
+    """Every container is gone and none will start again."""
+
+    how: Terminating
+
+
+PodLifecycle = Syncing | Terminating | Terminated
 
 
 class PodWorker:
@@ -112,21 +109,19 @@ class PodWorker:
         runtime: ContainerRuntime,
         recorder: EventRecorder,
         settings: Settings,
+        keeper: PodStatusKeeper,
         clock: Callable[[], datetime],
+        probes: ProbeManager | None = None,
         log_sink: LogLineSink | None = None,
-        is_static: bool = False,
-        prober: ProbeRunner | None = None,
-        probe_stats: ProbeStats | None = None,
     ) -> None:
         self.pod = pod
-        self._prober = prober
-        self._probe_stats = probe_stats or ProbeStats()
         self.uid = uid
-        self.is_static = is_static
         self._runtime = runtime
         self._recorder = recorder
         self._settings = settings
+        self._keeper = keeper
         self._clock = clock
+        self._probes = probes
         self._log_sink = log_sink
         spec = pod.spec
         self._records = {
@@ -134,57 +129,67 @@ class PodWorker:
         }
         self._backoff: dict[str, BackoffEntry] = {}
         self._backoff_reported: dict[str, float] = {}
-        self._live: dict[str, _Live] = {}
+        self._live: dict[str, LiveInstance] = {}
         self._creating = 0  # instances being spawned, not yet in _live
         self._has_initialized = False
-        self._completed = False  # nothing will run again
-        self._terminating = False
-        self._termination_requested: int | None = None  # the requested grace (None: spec)
-        self._stop_requested = False
-        self._deadline_exceeded = False
-        self._force = False
+        self._state: PodLifecycle = Syncing()
         self._changed = anyio.Event()
         self._done = anyio.Event()
-        self.start_time = clock()
-        self.created_at = self.start_time  # metadata.creationTimestamp
-        self.deletion_timestamp: datetime | None = None
-        self.deletion_grace: int | None = None
-        self._status = PodStatus(phase=PodPhase.PENDING, start_time=self.start_time)
-        self._status_listeners: list[Callable[[PodWorker], None]] = []
-        self._trace_listeners: list[Callable[[TraceEntry], None]] = []
-        self.trace: deque[TraceEntry] = deque(maxlen=TRACE_LIMIT)
-        # Per container: the steps of its last stop, from Killing to Exited (for describe).
-        self.last_termination: dict[str, list[TraceEntry]] = {}
-        self._recording_stop: set[str] = set()
         self._group: anyio.abc.TaskGroup | None = None
-        self.pod_dir = settings.root_dir / "pods" / f"{pod.namespace}_{pod.name}_{uid}"
+        self._started_at: float | None = None  # anyio time the worker began (the deadline's origin)
 
     # -- what others read ------------------------------------------------------------
 
     @property
+    def state(self) -> PodLifecycle:
+        return self._state
+
+    @property
+    def snapshot(self) -> PodSnapshot:
+        return self._keeper.snapshot
+
+    @property
     def status(self) -> PodStatus:
-        return self._status
+        return self._keeper.snapshot.status
+
+    @property
+    def is_static(self) -> bool:
+        return self._keeper.snapshot.is_static
+
+    @property
+    def deletion_timestamp(self) -> datetime | None:
+        return self._keeper.snapshot.deletion_timestamp
+
+    @property
+    def trace(self) -> tuple[TraceEntry, ...]:
+        return tuple(self._keeper.trace)
+
+    @property
+    def last_termination(self) -> Mapping[str, list[TraceEntry]]:
+        return self._keeper.last_termination
 
     @property
     def done(self) -> bool:
         """The worker has finished: every container is gone and none will start again."""
         return self._done.is_set()
 
-    def on_status(self, listener: Callable[[PodWorker], None]) -> Callable[[], None]:
-        """Call ``listener`` after every status change; returns the unsubscribe function."""
-        self._status_listeners.append(listener)
-        return lambda: self._status_listeners.remove(listener)
-
-    def on_trace(self, listener: Callable[[TraceEntry], None]) -> Callable[[], None]:
-        """Call ``listener`` for every lifecycle step from now on; returns the unsubscribe."""
-        self._trace_listeners.append(listener)
-        return lambda: self._trace_listeners.remove(listener)
-
     def records(self) -> Mapping[str, ContainerRecord]:
         return dict(self._records)
 
+    def processes(self) -> dict[str, ContainerProcess]:
+        """The running instances' processes, by container name."""
+        return {name: live.process for name, live in self._live.items()}
+
     def log_path(self, container: str, restart_count: int) -> Path:
-        return self.pod_dir / container / f"{restart_count}.log"
+        return self._keeper.snapshot.log_path(container, restart_count)
+
+    def on_status(self, listener: Callable[[PodSnapshot], None]) -> Callable[[], None]:
+        """Call ``listener`` with every new snapshot of this pod; returns the unsubscribe."""
+        return self._keeper.on_change(listener)
+
+    def on_trace(self, listener: TraceListener) -> Callable[[], None]:
+        """Call ``listener`` for every lifecycle step from now on; returns the unsubscribe."""
+        return self._keeper.on_trace(listener)
 
     async def wait_done(self) -> None:
         await self._done.wait()
@@ -193,53 +198,79 @@ class PodWorker:
 
     def terminate(self, grace: int | None = None) -> None:
         """Stop the pod gracefully; a later call may only shorten the grace period."""
-        if self._stop_requested and self._termination_requested is not None and grace is not None:
-            grace = min(grace, self._termination_requested)
-        self._stop_requested = True
-        self._termination_requested = grace
+        match self._state:
+            case Syncing():
+                self._state = Terminating(grace=grace)
+            case Terminating(grace=current):
+                if current is not None and (grace is None or grace > current):
+                    grace = current
+                self._state = replace(self._state, requested=True, grace=grace)
+            case Terminated():
+                return
         self._notify()
 
     def mark_deleted(self, grace: int | None = None) -> None:
         """A deletion: the pod shows a deletion timestamp, then terminates gracefully."""
-        if self.deletion_timestamp is None:
-            self.deletion_timestamp = self._clock()
-        self.deletion_grace = pod_grace(self.pod.spec, grace)
+        self._keeper.mark_deleted(pod_grace(self.pod.spec, grace), announce=not self.done)
         self.terminate(grace)
 
     def kill(self) -> None:
         """Stop the pod at once: SIGKILL every process, no hooks (a second Ctrl-C)."""
-        self._stop_requested = True
-        self._force = True
+        match self._state:
+            case Syncing():
+                self._state = Terminating(force=True)
+            case Terminating(force=False):
+                self._state = replace(self._state, force=True)
+                assert self._group is not None
+                self._group.start_soon(self._kill_everything)
+            case Terminating() | Terminated():
+                return
         self._notify()
 
     # -- the loop --------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def tasks(self) -> AsyncIterator[PodWorker]:
+        """The task group the worker's instances and stops run in (``run`` opens it; a
+        test driving ``sync_once`` by hand opens it itself)."""
+        async with anyio.create_task_group() as group:
+            self._group = group
+            try:
+                yield self
+            finally:
+                self._group = None
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         _log.info("pod.added", pod=self._label, uid=self.uid)
         try:
-            async with anyio.create_task_group() as group:
-                self._group = group
+            async with self.tasks():
                 task_status.started()
-                deadline = active_deadline(self.pod.spec, anyio.current_time())
-                while not self._stop_requested:
-                    self._changed = anyio.Event()
-                    wake_at = self.sync_once()
-                    if self._completed:
-                        break
-                    if deadline is not None:
-                        if anyio.current_time() >= deadline:
-                            self._exceed_deadline()
-                            break
-                        wake_at = deadline if wake_at is None else min(wake_at, deadline)
-                    await self._wait_for_change(wake_at)
-                self._terminating = self._stop_requested
-                await self._terminate_all()
+                await self._sync_loop()
+                await self._terminate()
         finally:
-            self._refresh_status()
+            if isinstance(self._state, Terminating):
+                self._state = Terminated(self._state)
+            self._report()
+            self._keeper.mark_finished()
             self._done.set()
-            _log.info("pod.finished", pod=self._label, phase=self._status.phase.value)
+            _log.info("pod.finished", pod=self._label, phase=self.status.phase.value)
+
+    async def _sync_loop(self) -> None:
+        deadline = active_deadline(self.pod.spec, anyio.current_time())
+        while isinstance(self._state, Syncing):
+            self._changed = anyio.Event()
+            now = anyio.current_time()
+            if deadline is not None and now >= deadline:
+                self._exceed_deadline()
+                return
+            wake_at = self.sync_once(now)
+            if not isinstance(self._state, Syncing):
+                return
+            if deadline is not None:
+                wake_at = deadline if wake_at is None else min(wake_at, deadline)
+            await self._wait_for_change(wake_at)
 
     async def _wait_for_change(self, wake_at: float | None) -> None:
         if wake_at is None:
@@ -248,9 +279,9 @@ class PodWorker:
         with anyio.move_on_after(max(wake_at - anyio.current_time(), 0)):
             await self._changed.wait()
 
-    def sync_once(self) -> float | None:
-        """One reconciliation step; returns when to wake up if nothing else happens."""
-        now = anyio.current_time()
+    def sync_once(self, now: float) -> float | None:
+        """One reconciliation step at anyio time ``now``; returns when to wake up if
+        nothing else happens (the earliest back-off deadline), or None."""
         view = PodView(
             spec=self.pod.spec,
             records=self._records,
@@ -260,26 +291,24 @@ class PodWorker:
             has_initialized=self._has_initialized,
         )
         actions = compute_pod_actions(view)
-        assert self._group is not None
         for kill in actions.kill:
             live = self._live.get(kill.name)
             if live is not None and not live.stopping:
                 verdict = self._records[kill.name].unhealthy
                 grace = container_kill_grace(self.pod.spec, live.container, verdict)
-                self._group.start_soon(self._stop, live, grace, kill.message)
+                self._spawn(self._stop, live, StopOrder(grace, kill.message, self._minimum))
         for start in actions.start:
             self._start(start)
         for refused in actions.backing_off:
             self._back_off(refused.name, refused.delay, refused.until)
         if actions.kill_pod:
-            self._completed = True
-        self._refresh_status()
+            self._state = Terminating(requested=False)
+        self._report()
         return actions.wake_at
 
     def _exceed_deadline(self) -> None:
         """activeDeadlineSeconds passed: the pod is killed and ends Failed, DeadlineExceeded."""
-        self._deadline_exceeded = True
-        self._stop_requested = True
+        self._state = Terminating(deadline_exceeded=True)
         self._event(None, EventType.WARNING, "DeadlineExceeded", DEADLINE_EXCEEDED_MESSAGE)
 
     def _back_off(self, name: str, delay: float, until: float) -> None:
@@ -294,9 +323,8 @@ class PodWorker:
         )
         if self._backoff_reported.get(name) != until:
             self._backoff_reported[name] = until
-            self._step(name, Step.RESTART, f"in {format_duration(delay)} (crash-loop back-off)")
-            pod = f"{self.pod.full_name}({self.uid})"
-            message = f"Back-off restarting failed container {name} in pod {pod}"
+            self.step(name, Step.RESTART, f"in {format_duration(delay)} (crash-loop back-off)")
+            message = f"Back-off restarting failed container {name} in pod {self.pod_label}"
             self._event(container, EventType.WARNING, "BackOff", message)
 
     # -- starting --------------------------------------------------------------------
@@ -312,7 +340,7 @@ class PodWorker:
             self._has_initialized = True
         restart_count = record.next_restart_count
         if record.latest is not None:
-            self._step(container.name, Step.RESTART, f"now (restart #{restart_count})")
+            self.step(container.name, Step.RESTART, f"now (restart #{restart_count})")
         created = Instance(
             container_name=container.name,
             restart_count=restart_count,
@@ -322,20 +350,22 @@ class PodWorker:
         )
         self._records[container.name] = record.with_new_instance(created)
         self._creating += 1
-        assert self._group is not None
-        self._group.start_soon(self._run_instance, container, created)
+        self._spawn(self._run_instance, container, created)
 
     async def _run_instance(self, container: Container, created: Instance) -> None:
         launch = self._launch(container, created.restart_count)
         try:
-            # In a worker thread: creating the log file and vfork+exec block for a
-            # millisecond or more, during which other pods' restarts can proceed.
+            if container.termination_message_path is not None:
+                await anyio.to_thread.run_sync(self._prepare_message_file, container, created)
             process = await self._runtime.start(launch, self._sink_for(container.name))
         except RuntimeStartError as error:
             # containerd reports a container that cannot start as exited 128, StartError.
-            now = self._clock()
             exit_ = Exit(
-                128, now, reason="StartError", message=str(error), monotonic=anyio.current_time()
+                128,
+                self._clock(),
+                reason="StartError",
+                message=str(error),
+                monotonic=anyio.current_time(),
             )
             self._update_instance(replace(created, exit=exit_))
             _log.warning(
@@ -356,7 +386,7 @@ class PodWorker:
             started_at=self._clock(),
         )
         self._update_instance(started)
-        self._step(container.name, Step.SPAWNED, f"pid {process.pid}: {shlex.join(launch.argv)}")
+        self.step(container.name, Step.SPAWNED, f"pid {process.pid}: {shlex.join(launch.argv)}")
         _log.info(
             "container.started",
             pod=self._label,
@@ -367,13 +397,10 @@ class PodWorker:
         )
         self._event(container, EventType.NORMAL, "Created", f"Created container: {container.name}")
         self._event(container, EventType.NORMAL, "Started", f"Started container {container.name}")
-        # The probe schedule starts when the process did, not when this task resumed: in
-        # a burst of starts the event loop may take a while to get back here.
-        spawned = anyio.current_time() - max(time.monotonic() - process.spawned_at, 0.0)
-        live = _Live(container, process, launch, started_at=spawned)
+        live = LiveInstance(container, process, launch, created.restart_count)
         self._live[container.name] = live
         self._notify()  # a start is a change: the next init container may now be due
-        await self._supervise(live, created.restart_count)
+        await self._supervise(live)
 
     def _update_instance(self, instance: Instance) -> None:
         """Replace the newest instance of its container, if it still is the newest."""
@@ -385,34 +412,31 @@ class PodWorker:
     def _launch(self, container: Container, restart_count: int) -> Launch:
         settings = self._settings
         context = settings.field_context or FieldContext(uid=self.uid, node_name=settings.node_name)
-        context = replace(context, uid=self.uid)
-        env = container_env(self.pod, container, settings.base_env, context)
-        message_path = self._termination_message_path(container, restart_count)
-        if container.termination_message_path is None:
-            # Per instance, under the container's log directory (which the log writer
-            # creates): the container creates the file if it has something to say.
-            env["MINIKUBELET_TERMINATION_LOG"] = str(message_path)
-        else:
-            # Written as asked: a fresh, empty file before each start, as the kubelet.
-            message_path.parent.mkdir(parents=True, exist_ok=True)
-            message_path.write_bytes(b"")
-            message_path.chmod(0o666)
-        workdir = self.pod.source.directory / (container.working_dir or ".")
         security = container.security_context
-        return Launch(
-            tag=f"{self.uid}/{container.name}",
-            argv=container_argv(container, env),
-            cwd=str(workdir),
-            env=env,
-            user=security.run_as_user if os.geteuid() == 0 else None,
-            group=security.run_as_group if os.geteuid() == 0 else None,
-            log_path=self.log_path(container.name, restart_count),
+        identity = None
+        if _is_root() and (security.run_as_user is not None or security.run_as_group is not None):
+            identity = _identity(security.run_as_user, security.run_as_group)
+        return build_launch(
+            self.pod,
+            container,
+            uid=self.uid,
+            restart_count=restart_count,
+            base_env=settings.base_env,
+            context=replace(context, uid=self.uid),
+            log_dir=self.snapshot.log_dir,
+            identity=identity,
         )
 
-    def _termination_message_path(self, container: Container, restart_count: int) -> Path:
-        if container.termination_message_path is not None:
-            return self.pod.source.directory / container.termination_message_path
-        return self.pod_dir / container.name / f"{restart_count}.termination-log"
+    def _prepare_message_file(self, container: Container, created: Instance) -> None:
+        """An explicit terminationMessagePath: a fresh, empty file before each start, as
+        the kubelet makes one per instance."""
+        path = self._message_path(container, created.restart_count)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        path.chmod(0o666)
+
+    def _message_path(self, container: Container, restart_count: int) -> Path:
+        return termination_message_path(self.pod, container, self.snapshot.log_dir, restart_count)
 
     def _sink_for(self, container: str) -> LineSink | None:
         if self._log_sink is None:
@@ -422,75 +446,90 @@ class PodWorker:
 
     # -- supervising one instance ----------------------------------------------------
 
-    async def _supervise(self, live: _Live, restart_count: int) -> None:
+    async def _supervise(self, live: LiveInstance) -> None:
         container = live.container
-        async with anyio.create_task_group() as group:
-            group.start_soon(live.process.pump_logs)
-            async with anyio.create_task_group() as hooks:
-                if container.lifecycle.post_start is not None:
-                    hooks.start_soon(self._post_start, live, hooks)
-                else:
-                    self._start_probes(live, hooks)
-                status = await live.process.wait()
-                self._step(
-                    container.name, Step.EXITED, _describe_exit(status.exit_code, status.signal)
-                )
-                hooks.cancel_scope.cancel()
-            with anyio.CancelScope(shield=True):
-                # Nothing a container started outlives it (a PID namespace's init dying
-                # takes every other process with it; we do the same by hand).
-                leftovers = await live.process.kill_all()
-            if leftovers and not live.sigkilled:
-                pids = " ".join(map(str, sorted(leftovers)))
-                count = f"{len(leftovers)} process{'es' if len(leftovers) != 1 else ''}"
-                self._step(
-                    container.name, Step.SIGNAL, f"SIGKILL -> {count} left behind (pids {pids})"
-                )
-        finished = self._clock()
-        message = read_termination_message(
-            self._termination_message_path(container, restart_count),
-            self.log_path(container.name, restart_count),
-            container.termination_message_policy,
-            status.exit_code,
-        )
-        exit_ = Exit(
-            exit_code=status.exit_code,
-            finished_at=finished,
-            signal=status.signal,
-            message=message,
-            monotonic=anyio.current_time(),
-        )
+
+        def while_running(group: anyio.abc.TaskGroup) -> None:
+            if container.lifecycle.post_start is not None:
+                group.start_soon(self._post_start, live)
+            else:
+                self._start_probes(live)
+
+        def on_exit(status: ExitStatus) -> None:
+            self.step(container.name, Step.EXITED, _describe_exit(status))
+
+        try:
+            ended = await supervise(
+                live, label=self._label, while_running=while_running, on_exit=on_exit
+            )
+        finally:
+            if self._probes is not None:
+                self._probes.remove(self.uid, container.name)
+        leftovers = ended.leftovers.killed
+        if leftovers and not live.sigkilled:
+            pids = " ".join(map(str, sorted(leftovers)))
+            count = f"{len(leftovers)} process{'es' if len(leftovers) != 1 else ''}"
+            self.step(container.name, Step.SIGNAL, f"SIGKILL -> {count} left behind (pids {pids})")
+        exit_ = await self._exit_of(live, ended.status)
         latest = self._records[container.name].latest
-        if latest is not None and latest.restart_count == restart_count:
+        if latest is not None and latest.restart_count == live.restart_count:
             self._update_instance(replace(latest, exit=exit_))
         del self._live[container.name]
-        self._recording_stop.discard(container.name)  # the stop (if any) is over
+        self._keeper.end_stop(container.name)  # the stop (if any) is over
         live.exited.set()
         _log.info(
             "container.exited",
             pod=self._label,
             container=container.name,
             pid=live.process.pid,
-            exit_code=status.exit_code,
-            signal=signal.Signals(status.signal).name if status.signal else None,
-            leftovers=leftovers or None,
+            exit_code=exit_.exit_code,
+            signal=signal.Signals(exit_.signal).name if exit_.signal else None,
+            leftovers=list(leftovers) or None,
         )
         self._notify()
 
-    async def _post_start(self, live: _Live, probes: anyio.abc.TaskGroup) -> None:
+    async def _exit_of(self, live: LiveInstance, status: ExitStatus | None) -> Exit:
+        """The instance's ``Exit``, with its termination message (read in a thread)."""
+        container = live.container
+        finished = self._clock()
+        if status is None:
+            # The stop policy gave up on it: the kubelet's word for a container it lost.
+            return Exit(
+                137,
+                finished,
+                reason="ContainerStatusUnknown",
+                message="The container could not be killed within its grace period",
+                monotonic=anyio.current_time(),
+            )
+        message = await anyio.to_thread.run_sync(
+            read_termination_message,
+            self._message_path(container, live.restart_count),
+            self.log_path(container.name, live.restart_count),
+            container.termination_message_policy,
+            status.exit_code,
+        )
+        return Exit(
+            exit_code=status.exit_code,
+            finished_at=finished,
+            signal=status.signal,
+            message=message,
+            monotonic=anyio.current_time(),
+        )
+
+    async def _post_start(self, live: LiveInstance) -> None:
         container = live.container
         hook = container.lifecycle.post_start
         assert hook is not None
-        self._step(container.name, Step.HOOK, f"postStart {_describe_hook(hook)} started")
-        result = await run_hook(hook, container, self._runtime, live.launch, self._pod_label)
-        self._step(container.name, Step.HOOK, f"postStart {'succeeded' if result.ok else 'failed'}")
+        self.step(container.name, Step.HOOK, f"postStart {describe_hook(hook)} started")
+        result = await run_hook(hook, container, self._runtime, live.launch, self.pod_label)
+        self.step(container.name, Step.HOOK, f"postStart {'succeeded' if result.ok else 'failed'}")
         if result.ok:
             record = self._records[container.name]
             if record.latest is not None:
                 self._records[container.name] = record.with_latest(
                     replace(record.latest, post_start_done=True)
                 )
-            self._start_probes(live, probes)  # the kubelet sees the container only now
+            self._start_probes(live)  # the kubelet sees the container only now
             self._notify()
             return
         _log.warning(
@@ -500,54 +539,35 @@ class PodWorker:
             detail=result.detail,
         )
         self._event(container, EventType.WARNING, "FailedPostStartHook", "PostStartHook failed")
-        assert self._group is not None
         grace = container_kill_grace(self.pod.spec, container, None)
-        self._group.start_soon(self._stop, live, grace, "FailedPostStartHook")
+        self._spawn(self._stop, live, StopOrder(grace, "FailedPostStartHook", self._minimum))
 
     # -- probing ---------------------------------------------------------------------
 
-    def _start_probes(self, live: _Live, group: anyio.abc.TaskGroup) -> None:
-        container = live.container
-        if self._prober is None:
+    def _start_probes(self, live: LiveInstance) -> None:
+        if self._probes is None:
             return
-        kinds = {
-            ProbeKind.STARTUP: container.startup_probe,
-            ProbeKind.LIVENESS: container.liveness_probe,
-            ProbeKind.READINESS: container.readiness_probe,
-        }
-        for kind, probe in kinds.items():
-            if probe is None:
-                continue
-            hooks = WorkerHooks(
-                verdict=lambda kind, result: self._probe_verdict(live, kind, result),
-                event=lambda reason, message: self._event(
-                    container, EventType.WARNING, reason, message
-                ),
-                is_started=lambda: self._is_started(container),
-            )
-            labels = ProbeLabels(kind, container.name, self.pod.name, self.pod.namespace, self.uid)
-            worker = ProbeWorker(
-                kind,
-                probe,
-                container=container,
-                launch=live.launch,
-                runner=self._prober,
-                hooks=hooks,
-                labels=labels,
-                stats=self._probe_stats,
-                started_at=live.started_at,
-            )
-            live.probes[kind] = worker
-            group.start_soon(worker.run)
+        container = live.container
+        listener = ProbeListener(
+            verdict=lambda kind, result: self._probe_verdict(live, kind, result),
+            event=lambda reason, message: self._event(
+                container, EventType.WARNING, reason, message
+            ),
+            is_started=lambda: self._is_started(container),
+        )
+        target = ProbeTarget(
+            self.uid, self.pod.namespace, self.pod.name, container, live.launch, live.started_at
+        )
+        self._probes.add(target, listener)
 
     def _is_started(self, container: Container) -> bool:
         return container.startup_probe is None or self._records[container.name].startup_succeeded
 
-    def _probe_verdict(self, live: _Live, kind: ProbeKind, result: ProbeResult) -> None:
-        name = live.container.name
+    def _probe_verdict(self, live: LiveInstance, kind: ProbeKind, result: ProbeResult) -> None:
+        name = live.name
         if self._live.get(name) is not live:
             return  # a verdict on an instance that is already gone
-        self._step(name, Step.PROBE, f"{kind.value.lower()} probe: {result.value}")
+        self.step(name, Step.PROBE, f"{kind.value.lower()} probe: {result.value}")
         record = self._records[name]
         ok = result is ProbeResult.SUCCESS
         match kind:
@@ -558,229 +578,113 @@ class PodWorker:
             case ProbeKind.READINESS:
                 record = replace(record, readiness_succeeded=ok)
         self._records[name] = record
-        readiness = live.probes.get(ProbeKind.READINESS)
-        if kind is ProbeKind.STARTUP and ok and readiness is not None:
-            readiness.trigger()  # ready right after startup, not a whole period later
         self._notify()
 
     # -- stopping --------------------------------------------------------------------
 
+    @property
+    def _minimum(self) -> float:
+        return self._settings.minimum_grace_period
+
     async def _stop(
-        self,
-        live: _Live,
-        grace: float,
-        message: str,
-        wait_turn: Callable[[], Awaitable[None]] | None = None,
+        self, live: LiveInstance, order: StopOrder, wait_for: tuple[str, ...] = ()
     ) -> None:
-        """preStop -> stop signal -> grace -> SIGKILL the whole container; never skipped."""
-        if live.stopping:
-            await live.exited.wait()
-            return
-        live.stopping = True
-        container = live.container
-        with anyio.CancelScope(shield=True):
-            self._event(container, EventType.NORMAL, "Killing", message)
-            began = anyio.current_time()
-            pre_stop = container.lifecycle.pre_stop
-            first = f"preStop {_describe_hook(pre_stop)}" if pre_stop is not None else message
-            self.last_termination[container.name] = []
-            self._recording_stop.add(container.name)
-            self._step(container.name, Step.KILLING, f"{first} (grace period {grace:g}s)")
-            if pre_stop is not None and grace > 0 and not live.exited.is_set():
-                await self._pre_stop(live, grace)
-            if wait_turn is not None:
-                with anyio.move_on_after(grace - (anyio.current_time() - began)):
-                    await wait_turn()
-            window = stop_window(
-                grace, anyio.current_time() - began, self._settings.minimum_grace_period
-            )
-            signum = _signal_number(container.lifecycle.stop_signal)
-            if live.process.signal_main(signum):
-                name = signal.Signals(signum).name
-                self._step(container.name, Step.SIGNAL, f"{name} -> pid {live.process.pid}")
-                _log.info(
-                    "container.signalled",
-                    pod=self._label,
-                    container=container.name,
-                    signal=signal.Signals(signum).name,
-                    pid=live.process.pid,
-                    grace=window,
-                )
-            with anyio.move_on_after(window):
-                await live.exited.wait()
-            if not live.exited.is_set():
-                self._step(container.name, Step.GRACE, f"{window:g}s elapsed, process still alive")
+        async def wait_turn() -> None:
+            for other in wait_for:
+                other_live = self._live.get(other)
+                if other_live is not None:
+                    await other_live.exited.wait()
 
-                def killing(pids: list[int]) -> None:
-                    live.sigkilled = True
-                    count = f"{len(pids)} process{'es' if len(pids) != 1 else ''}"
-                    listed = " ".join(map(str, pids))
-                    self._step(container.name, Step.SIGNAL, f"SIGKILL -> {count} (pids {listed})")
+        await stop_container(
+            live,
+            order,
+            runtime=self._runtime,
+            report=self,
+            wait_turn=wait_turn if wait_for else None,
+        )
 
-                killed = await live.process.kill_all(killing)
-                _log.info(
-                    "container.killed",
-                    pod=self._label,
-                    container=container.name,
-                    signal="SIGKILL",
-                    pids=killed,
-                    after=window,
-                )
-            await live.exited.wait()
-
-    async def _pre_stop(self, live: _Live, grace: float) -> None:
-        container = live.container
-        hook = container.lifecycle.pre_stop
-        assert hook is not None
-        outcome = None
-        with anyio.move_on_after(grace):
-            async with anyio.create_task_group() as group:
-
-                async def abort_when_exited() -> None:
-                    await live.exited.wait()
-                    group.cancel_scope.cancel()  # the hook is pointless once it is gone
-
-                group.start_soon(abort_when_exited)
-                outcome = await run_hook(
-                    hook, container, self._runtime, live.launch, self._pod_label
-                )
-                group.cancel_scope.cancel()
-        verdict = "timed out" if outcome is None else "succeeded" if outcome.ok else "failed"
-        self._step(container.name, Step.HOOK, f"preStop {verdict}")
-        if outcome is None:
-            _log.warning(
-                "container.pre_stop_timeout", pod=self._label, container=container.name, grace=grace
-            )
-        elif not outcome.ok:
-            _log.warning(
-                "container.pre_stop_failed",
-                pod=self._label,
-                container=container.name,
-                detail=outcome.detail,
-            )
-            self._event(container, EventType.WARNING, "FailedPreStopHook", "PreStopHook failed")
-
-    async def _terminate_all(self) -> None:
+    async def _terminate(self) -> None:
         """Stop every running container: regular ones at once, sidecars in reverse order."""
         while self._creating:  # an instance being spawned is stopped like the others
             self._changed = anyio.Event()
+            self._report()
             if self._creating:
                 await self._changed.wait()
-        if self._force:
-            await self._kill_all()
+        self._report()
+        state = self._state
+        assert isinstance(state, Terminating)
+        if state.force:
+            await self._kill_everything()
             return
-        for live in self._live.values():
-            # Liveness and startup stop when termination begins; readiness goes on.
-            for kind in (ProbeKind.LIVENESS, ProbeKind.STARTUP):
-                if kind in live.probes:
-                    live.probes[kind].stop()
-        grace = pod_grace(self.pod.spec, self._termination_requested)
+        if self._probes is not None:
+            self._probes.stop_liveness_and_startup(self.uid)
+        grace = pod_grace(self.pod.spec, state.grace)
         order = termination_order(self.pod.spec)
         async with anyio.create_task_group() as group:
-            for name, live in list(self._live.items()):
-                waits_for = order.get(name, ())
+            group.start_soon(self._report_while_stopping)
+            async with anyio.create_task_group() as stops:
+                for name, live in list(self._live.items()):
+                    stop = StopOrder(grace, f"Stopping container {name}", self._minimum)
+                    stops.start_soon(self._stop, live, stop, order.get(name, ()))
+            group.cancel_scope.cancel()
 
-                async def wait_turn(waits_for: tuple[str, ...] = waits_for) -> None:
-                    for other in waits_for:
-                        other_live = self._live.get(other)
-                        if other_live is not None:
-                            await other_live.exited.wait()
-
-                group.start_soon(self._stop, live, grace, f"Stopping container {name}", wait_turn)
-            # A forced kill requested while stopping gracefully cuts the wait short.
-            group.start_soon(self._watch_for_force)
-        self._refresh_status()
-
-    async def _watch_for_force(self) -> None:
+    async def _report_while_stopping(self) -> None:
+        """Statuses during termination: the sync loop no longer reports them."""
         while True:
             self._changed = anyio.Event()
-            if self._force:
-                await self._kill_all()
-                return
-            if not self._live:
-                return
+            self._report()
             await self._changed.wait()
 
-    async def _kill_all(self) -> None:
+    async def _kill_everything(self) -> None:
         with anyio.CancelScope(shield=True):
             for live in list(self._live.values()):
                 await live.process.kill_all()
             for live in list(self._live.values()):
                 await live.exited.wait()
 
-    # -- status and events -----------------------------------------------------------
+    # -- status, events, trace -------------------------------------------------------
+
+    def _spawn(self, function: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        assert self._group is not None, "the worker's tasks are not running"
+        self._group.start_soon(function, *args)
 
     def _notify(self) -> None:
         self._changed.set()
-        self._refresh_status()
 
-    def _refresh_status(self) -> None:
-        spec = self.pod.spec
-        has_init = bool(spec.init_containers)
-        init_statuses = tuple(
-            container_status(c, self._records[c.name], is_init=True, pod_has_init=has_init)
-            for c in spec.init_containers
-        )
-        statuses = tuple(
-            sorted(
-                (
-                    container_status(c, self._records[c.name], is_init=False, pod_has_init=has_init)
-                    for c in spec.containers
-                ),
-                key=lambda s: s.name,
-            )
-        )
-        inputs = PhaseInputs(
-            spec=spec,
-            init_statuses=init_statuses,
-            statuses=statuses,
-            terminal=self._terminating,
+    def _report(self) -> None:
+        state = self._state
+        how = state.how if isinstance(state, Terminated) else state
+        terminal = isinstance(how, Terminating) and how.requested
+        deadline = isinstance(how, Terminating) and how.deadline_exceeded
+        self._keeper.update(
+            self._records,
+            terminal=terminal,
             has_initialized=self._has_initialized,
-            is_static=self.is_static,
+            deadline_exceeded=deadline,
         )
-        previous = self._status
-        phase = pod_phase(inputs)
-        reason = message = ""
-        if self._deadline_exceeded:  # the kubelet forces Failed with this reason and message
-            phase, reason, message = PodPhase.FAILED, "DeadlineExceeded", DEADLINE_EXCEEDED_MESSAGE
-        if previous.phase.is_final:
-            phase = previous.phase  # terminal phases are sticky
-            reason, message = previous.reason or reason, previous.message or message
-        conditions = pod_conditions(inputs, phase, previous.conditions, self._clock())
-        self._status = PodStatus(
-            phase=phase,
-            conditions=conditions,
-            init_container_statuses=init_statuses,
-            container_statuses=statuses,
-            start_time=self.start_time,
-            reason=reason,
-            message=message,
-        )
-        if phase is not previous.phase:
-            _log.info(
-                "pod.phase", pod=self._label, phase=phase.value, previous=previous.phase.value
-            )
-        if self._status != previous:
-            for listener in list(self._status_listeners):
-                listener(self)
 
     @property
     def _label(self) -> str:
-        return f"{self.pod.namespace}/{self.pod.name}"
+        return self._keeper.label
 
     @property
-    def _pod_label(self) -> str:
+    def label(self) -> str:
+        """``namespace/name``, for log lines."""
+        return self._keeper.label
+
+    @property
+    def pod_label(self) -> str:
+        """``name_namespace(uid)``, as the kubelet names a pod in messages."""
         return f"{self.pod.full_name}({self.uid})"
 
-    def _step(self, container: str, step: Step, detail: str) -> None:
-        entry = TraceEntry(
-            anyio.current_time(), self._clock(), self._label, container, step, detail
-        )
-        self.trace.append(entry)
-        if container in self._recording_stop:
-            self.last_termination[container].append(entry)
-        for listener in list(self._trace_listeners):
-            listener(entry)
+    def step(self, container: str, step: Step, detail: str) -> None:
+        self._keeper.step(container, step, detail)
+
+    def begin_stop(self, container: str) -> None:
+        self._keeper.begin_stop(container)
+
+    def event(self, container: Container, type: EventType, reason: str, message: str) -> None:
+        self._event(container, type, reason, message)
 
     def _event(
         self, container: Container | None, type: EventType, reason: str, message: str
@@ -800,27 +704,19 @@ class PodWorker:
         )
 
 
-def _describe_exit(code: int, signum: int | None) -> str:
-    if signum is None:
-        return f"code {code}"
-    return f"code {code} (killed by {signal.Signals(signum).name})"
+def _describe_exit(status: ExitStatus) -> str:
+    if status.signal is None:
+        return f"code {status.exit_code}"
+    return f"code {status.exit_code} (killed by {signal.Signals(status.signal).name})"
 
 
-def _describe_hook(hook: HookHandler) -> str:
-    match hook:
-        case ExecAction(command=command):
-            return f"exec {shlex.join(command)}"
-        case HTTPGetAction(port=port, path=path):
-            return f"httpGet :{port}{path}"
-        case SleepAction(seconds=seconds):
-            return f"sleep {seconds}s"
-        case TCPSocketAction(port=port):
-            return f"tcpSocket :{port}"
-        case _:
-            assert_never(hook)
+def _is_root() -> bool:
+    return os.geteuid() == 0
 
 
-def _signal_number(name: str | None) -> int:
-    if not name:
-        return signal.SIGTERM
-    return int(signal.Signals[name])
+def _identity(user: int | None, group: int | None) -> Identity:
+    """``runAsUser``/``runAsGroup`` as given; what is not given stays minikubelet's own."""
+    return Identity(
+        uid=user if user is not None else os.getuid(),
+        gid=group if group is not None else os.getgid(),
+    )

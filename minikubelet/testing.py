@@ -1,4 +1,8 @@
-"""Supported helpers for tests of code that runs pods: wait for facts, not for time."""
+"""Supported helpers for tests of code that runs pods: wait for facts, not for time.
+
+``FakeRuntime`` (and its ``Script``/``ExecScript``) is the scripted runtime for tests of
+the engine on virtual time; the waiters work with either runtime.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,20 @@ from pathlib import Path
 import anyio
 import anyio.lowlevel
 
+from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.status import ContainerStatus, PodStatus
 from minikubelet.pod_worker import PodWorker
+from minikubelet.runtime.fake import ExecScript, FakeRuntime, Script
 
-__all__ = ["container", "wait_for", "wait_for_file", "wait_for_status"]
+__all__ = [
+    "ExecScript",
+    "FakeRuntime",
+    "Script",
+    "container",
+    "wait_for",
+    "wait_for_file",
+    "wait_for_status",
+]
 
 
 async def wait_for_status(
@@ -20,7 +34,7 @@ async def wait_for_status(
     """Wait until ``predicate(worker.status)`` holds; woken by every status change."""
     changed = anyio.Event()
 
-    def wake(_: PodWorker) -> None:
+    def wake(_: PodSnapshot) -> None:
         nonlocal changed
         changed.set()
 

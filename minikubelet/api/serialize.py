@@ -7,11 +7,11 @@ Empty strings and absent values are omitted, as Go's ``omitempty`` does.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, assert_never
 
 from minikubelet.model.events import Event
+from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.spec import Container, PodSpec
 from minikubelet.model.status import (
     ContainerStatus,
@@ -21,10 +21,9 @@ from minikubelet.model.status import (
     Terminated,
     Waiting,
 )
-from minikubelet.pod_worker import PodWorker
 
 __all__ = [
-    "PodState",
+    "JSON",
     "container_status_json",
     "event_json",
     "pod_json",
@@ -125,29 +124,9 @@ def pod_status_json(status: PodStatus) -> JSON:
     return data
 
 
-@dataclass(frozen=True)
-class PodState:
-    """What of a pod changes over its life: taken at one moment, rendered later."""
-
-    status: PodStatus
-    deletion_timestamp: datetime | None = None
-    deletion_grace: int | None = None
-
-    @classmethod
-    def of(cls, worker: PodWorker) -> PodState:
-        return cls(worker.status, worker.deletion_timestamp, worker.deletion_grace)
-
-
-def pod_json(
-    worker: PodWorker, node_name: str = "localhost", state: PodState | None = None
-) -> JSON:
-    """The full ``Pod`` object: metadata as the kubelet reports it, spec as written, status.
-
-    ``state`` renders the pod as it was when that state was taken (a watch event
-    rendered after the fact); None: as it is now.
-    """
-    state = state or PodState.of(worker)
-    pod = worker.pod
+def pod_json(snapshot: PodSnapshot, node_name: str = "localhost") -> JSON:
+    """The full ``Pod`` object: metadata as the kubelet reports it, spec as written, status."""
+    pod = snapshot.pod
     manifest = dict(pod.manifest) if pod.manifest else {}
     written = manifest.get("metadata")
     metadata: JSON = dict(written) if isinstance(written, Mapping) else {}
@@ -155,21 +134,21 @@ def pod_json(
         {
             "name": pod.name,
             "namespace": pod.namespace,
-            "uid": worker.uid,
-            "creationTimestamp": time_json(worker.created_at),
+            "uid": snapshot.uid,
+            "creationTimestamp": time_json(snapshot.created_at),
         }
     )
     annotations = dict(pod.metadata.annotations)
-    if worker.is_static:
+    if snapshot.is_static:
         annotations["kubernetes.io/config.source"] = "file"
-        annotations["kubernetes.io/config.mirror"] = worker.uid
+        annotations["kubernetes.io/config.mirror"] = snapshot.uid
     if annotations:
         metadata["annotations"] = annotations
     if pod.metadata.labels:
         metadata["labels"] = dict(pod.metadata.labels)
-    if state.deletion_timestamp is not None:
-        metadata["deletionTimestamp"] = time_json(state.deletion_timestamp)
-        metadata["deletionGracePeriodSeconds"] = state.deletion_grace
+    if snapshot.deletion_timestamp is not None:
+        metadata["deletionTimestamp"] = time_json(snapshot.deletion_timestamp)
+        metadata["deletionGracePeriodSeconds"] = snapshot.deletion_grace
     written_spec = manifest.get("spec")
     spec: JSON = dict(written_spec) if isinstance(written_spec, Mapping) else {}
     if "containers" not in spec:  # a pod built in code, with no manifest behind it
@@ -182,7 +161,7 @@ def pod_json(
         "kind": "Pod",
         "metadata": metadata,
         "spec": spec,
-        "status": pod_status_json(state.status),
+        "status": pod_status_json(snapshot.status),
     }
 
 

@@ -38,8 +38,8 @@ from minikubelet.model.events import Event, EventType
 from minikubelet.model.spec import Pod
 from minikubelet.model.status import PodPhase
 from minikubelet.model.trace import TraceEntry
-from minikubelet.pod_worker import Settings
 from minikubelet.server import ApiEndpoints, SocketInUseError, serve_api
+from minikubelet.settings import Settings
 
 __all__ = ["ApiOptions", "TracePrinter", "load_pods", "run", "start_api"]
 
@@ -162,8 +162,8 @@ async def _supervise(
                         stopped_by.append(signum)
                         if len(stopped_by) == 1:
                             sys.stderr.write("stopping pods gracefully (again to kill them now)\n")
-                            for worker in kubelet.workers():
-                                worker.terminate()
+                            for running in kubelet.snapshots():
+                                kubelet.terminate(*running.key)
                         else:
                             sys.stderr.write("killing pods\n")
                             kubelet.kill_all()
@@ -171,12 +171,12 @@ async def _supervise(
             group.start_soon(on_signals)
             printer = TracePrinter()
             for pod in pods:
-                worker = await kubelet.add_pod(pod)
+                added = await kubelet.add_pod(pod)
                 if trace:
-                    worker.on_trace(printer)
+                    kubelet.on_trace(added.uid, printer)
             await kubelet.wait_all_done()
             group.cancel_scope.cancel()
-        phases = {worker.pod.name: worker.status.phase for worker in kubelet.workers()}
+        phases = {snapshot.pod.name: snapshot.status.phase for snapshot in kubelet.snapshots()}
     for name, phase in phases.items():
         sys.stderr.write(f"pod {name}: {phase.value}\n")
     if stopped_by:

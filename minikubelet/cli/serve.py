@@ -54,7 +54,8 @@ if TYPE_CHECKING:
     # Imported when the daemon starts, not when the CLI loads: the client commands share
     # this process's start-up time and need neither the engine nor the HTTP server.
     from minikubelet.kubelet import Kubelet
-    from minikubelet.pod_worker import PodWorker, Settings
+    from minikubelet.model.snapshot import PodSnapshot, WatchEventType
+    from minikubelet.settings import Settings
     from minikubelet.sources import ApiPodStore, StaticPodSource
 
 __all__ = ["serve"]
@@ -157,7 +158,7 @@ def _prepare_directories(config: KubeletConfiguration) -> None:
 
 
 def _settings(config: KubeletConfiguration, clean_env: bool) -> Settings:
-    from minikubelet.pod_worker import Settings
+    from minikubelet.settings import Settings
 
     base_env = dict(os.environ)
     without_notify_variables(base_env)
@@ -214,7 +215,7 @@ async def _serve(
         restored = await store.restore(kubelet)
         _log.info(
             "daemon.ready",
-            pods=len(kubelet.workers()),
+            pods=len(kubelet.snapshots()),
             static=len(source.pods()),
             restored=restored,
             socket=str(config.socket),
@@ -235,7 +236,7 @@ async def _serve(
             break
 
         _log.info("daemon.stopping", signal=signal.Signals(stop_signal).name)
-        notifier.stopping(f"Stopping {_plural(len(kubelet.workers()), 'pod')}")
+        notifier.stopping(f"Stopping {_plural(len(kubelet.snapshots()), 'pod')}")
         for scope in intake:
             scope.cancel()
         await _shut_down(kubelet, config, signals)
@@ -261,8 +262,8 @@ async def _shut_down(
     kubelet: Kubelet, config: KubeletConfiguration, signals: AsyncIterator[int]
 ) -> None:
     """Every pod terminates gracefully, in parallel; what outlives the deadline is killed."""
-    workers = kubelet.workers()
-    longest = max((w.pod.spec.termination_grace_period_seconds for w in workers), default=0)
+    pods = kubelet.snapshots()
+    longest = max((p.pod.spec.termination_grace_period_seconds for p in pods), default=0)
     deadline = config.shutdown_deadline(longest)
 
     async with anyio.create_task_group() as group:
@@ -281,8 +282,9 @@ async def _shut_down(
                 # The kubelet's node shutdown: each pod gets its own grace period, but no
                 # more than shutdownGracePeriod.
                 cap = math.ceil(config.shutdown_grace_period)
-                for worker in workers:
-                    worker.terminate(min(worker.pod.spec.termination_grace_period_seconds, cap))
+                for pod in pods:
+                    grace = min(pod.pod.spec.termination_grace_period_seconds, cap)
+                    kubelet.terminate(*pod.key, grace)
                 await kubelet.wait_all_done()
         if within_deadline.cancelled_caught:
             _log.warning("daemon.shutdown_deadline", seconds=deadline)
@@ -330,7 +332,7 @@ async def _report_status(kubelet: Kubelet, notifier: Notifier) -> None:
     """Keep ``systemctl status`` current: one STATUS= line per burst of pod changes."""
     changed = anyio.Event()
 
-    def on_change(kind: str, worker: PodWorker) -> None:
+    def on_change(kind: WatchEventType, pod: PodSnapshot) -> None:
         changed.set()
 
     unwatch = kubelet.watch(on_change)
@@ -356,9 +358,8 @@ async def _watchdog(notifier: Notifier, interval: float) -> None:
 
 
 def _status_text(kubelet: Kubelet) -> str:
-    workers = kubelet.workers()
-    active = [worker for worker in workers if not worker.done]
-    static = sum(1 for worker in active if worker.is_static)
+    active = [pod for pod in kubelet.snapshots() if not pod.finished]
+    static = sum(1 for pod in active if pod.is_static)
     text = f"Running {_plural(len(active), 'pod')}"
     if active:
         text += f" ({static} static, {len(active) - static} from the API)"

@@ -48,7 +48,7 @@ def _check(port: int, service: str, timeout: float) -> ProbeOutcome:
         return ProbeOutcome(ProbeResult.UNKNOWN, GRPC_MISSING)
 
     address = join_host_port(DEFAULT_HOST, port)
-    deadline = time.monotonic() + timeout  # this thread's clock: anyio's is the loop's
+    deadline = time.monotonic() + timeout  # this thread's clock: anyio's is the loop's  # noqa: TID251 - blocking grpcio runs in a worker thread
     options = [("grpc.primary_user_agent", PROBE_USER_AGENT)]
     with grpc.insecure_channel(address, options=options) as channel:
         # grpc.WithBlock(): wait for a connection until the deadline, retrying.
@@ -65,7 +65,7 @@ def _check(port: int, service: str, timeout: float) -> ProbeOutcome:
             request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
             response_deserializer=health_pb2.HealthCheckResponse.FromString,
         )
-        remaining = max(deadline - time.monotonic(), 0.0)
+        remaining = max(deadline - time.monotonic(), 0.0)  # noqa: TID251 - blocking grpcio runs in a worker thread
         try:
             response = check(health_pb2.HealthCheckRequest(service=service), timeout=remaining)
         except grpc.RpcError as error:

@@ -1,65 +1,103 @@
-"""The narrow interface between pod workers and whatever runs container processes."""
+"""The seam between the engine and whatever runs container processes.
+
+Everything the pod workers, the prober and the lifecycle hooks do to a process goes
+through ``ContainerRuntime`` and the ``ContainerProcess`` it returns, the way the kubelet
+talks to containers only through the CRI (``pkg/kubelet/kuberuntime``). Two
+implementations stand behind it: ``LocalRuntime`` (real processes on this machine) and
+``FakeRuntime`` (scripted processes on anyio's clock, for tests on virtual time); the
+contract test in ``tests/runtime/test_contract.py`` runs the same checks on both.
+
+Times are anyio's (``anyio.current_time()``), never ``time.monotonic()``: a fake runtime
+under trio's ``MockClock`` must be able to supply every one of them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Protocol
 
-from minikubelet.runtime.process import ExitStatus
+import anyio.abc
 
-__all__ = ["ContainerProcess", "ContainerRuntime", "ExecResult", "Launch", "LineSink"]
+from minikubelet.model.launch import ExecResult, ExitStatus, Launch
+from minikubelet.model.usage import NodeUsage, Usage
+
+__all__ = [
+    "KILL_TIMEOUT",
+    "ContainerProcess",
+    "ContainerRuntime",
+    "ExecResult",
+    "ExitStatus",
+    "KillReport",
+    "Launch",
+    "LineSink",
+    "LogProblem",
+    "NodeUsage",
+    "Usage",
+]
+
+# How long a whole-container SIGKILL may take before the survivors are reported: a
+# process in uninterruptible sleep (D state, e.g. on a hung NFS mount) cannot die sooner.
+KILL_TIMEOUT = 5.0
 
 LineSink = Callable[[str, str], None]  # (stream, text) for every complete log line
+LogProblem = Callable[[str], None]  # a log write failed (disk full): the message, once
 
 
 @dataclass(frozen=True)
-class Launch:
-    """Everything needed to start one container instance (or an exec inside it)."""
+class KillReport:
+    """What a whole-container SIGKILL did: the pids killed, and any left alive."""
 
-    tag: str  # "<pod uid>/<container name>": marks every process of the container
-    argv: tuple[str, ...]
-    cwd: str
-    env: Mapping[str, str] = field(default_factory=dict)
-    user: int | None = None
-    group: int | None = None
-    log_path: Path | None = None
-
-
-@dataclass(frozen=True)
-class ExecResult:
-    exit_code: int
-    output: bytes  # stdout and stderr interleaved, bounded
-    timed_out: bool = False
+    killed: tuple[int, ...]
+    survivors: tuple[int, ...] = ()
 
 
 class ContainerProcess(Protocol):
-    pid: int
-    spawned_at: float  # time.monotonic() right after the spawn
+    """One container instance: its main process and everything it started."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def started_at(self) -> float:
+        """anyio time at which the process was spawned (not when the caller resumed)."""
+        ...
 
     async def pump_logs(self) -> None:
-        """Copy the container's stdout/stderr to its log until every writer has closed."""
+        """Copy the container's stdout/stderr to its log until every writer has closed;
+        cancelling it closes the pipes (a process that still holds them gets EPIPE)."""
 
     async def wait(self) -> ExitStatus:
-        """Wait for the main process to exit."""
+        """Wait for the main process to exit and reap it."""
 
     def signal_main(self, signum: int) -> bool:
         """Send ``signum`` to the main process only; False if it already exited."""
 
-    async def kill_all(self, on_signal: Callable[[list[int]], None] | None = None) -> list[int]:
-        """SIGKILL every process of the container until none is left; the pids killed.
+    async def kill_all(self, on_signal: Callable[[list[int]], None] | None = None) -> KillReport:
+        """SIGKILL every process of the container until none is left, or give up after
+        a few seconds and report the survivors.
 
         ``on_signal`` hears the pids as soon as they are signalled, before they are reaped.
         """
 
+    async def processes(self) -> set[int]:
+        """The container's live processes: the main one (while it runs) and descendants."""
+
 
 class ContainerRuntime(Protocol):
-    async def start(self, launch: Launch, sink: LineSink | None = None) -> ContainerProcess:
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """The runtime's own background work (reaping orphans), until cancelled."""
+
+    async def start(
+        self, launch: Launch, sink: LineSink | None = None, on_log_problem: LogProblem | None = None
+    ) -> ContainerProcess:
         """Spawn the main process; raises RuntimeStartError if it cannot run."""
 
     async def exec(self, launch: Launch, timeout: float | None) -> ExecResult:
         """Run ``launch.argv`` as part of the container; on timeout kill its whole tree."""
 
-    def reap_orphans(self) -> list[int]:
-        """Reap exited orphans re-parented to us; the pids reaped."""
+    async def usage(self, containers: Mapping[str, ContainerProcess]) -> dict[str, Usage]:
+        """CPU and memory of each container (keys are the caller's), in one pass."""
+
+    async def node_usage(self) -> NodeUsage:
+        """CPU and memory of the whole machine."""

@@ -1,4 +1,11 @@
-"""The local runtime: containers as real processes on this machine (see ``process.py``)."""
+"""The local runtime: containers as real processes on this machine (see ``process.py``).
+
+Spawning runs in one of two worker threads: creating the log file and the vfork+exec
+block for a millisecond or more, during which other pods' restarts proceed. The spawn
+time is taken in that thread with ``time.monotonic()`` (the one clock a thread can read)
+and handed back converted to anyio's clock, so a probe schedule starts when the process
+did, not when the event loop got back to it.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +13,33 @@ import itertools
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import anyio
 import anyio.abc
 import anyio.to_thread
 
-from minikubelet.runtime.base import ExecResult, Launch, LineSink
+from minikubelet.runtime.base import (
+    ContainerProcess,
+    ExecResult,
+    ExitStatus,
+    KillReport,
+    Launch,
+    LineSink,
+    LogProblem,
+    NodeUsage,
+    Usage,
+)
 from minikubelet.runtime.logs import CriLogWriter, LogRotation
 from minikubelet.runtime.process import (
     ChildProcess,
-    ExitStatus,
     ProcessTable,
     become_subreaper,
     kill_tagged,
     spawn,
     tagged_pids,
 )
+from minikubelet.runtime.stats import sample_many, sample_node
 
 __all__ = ["EXEC_OUTPUT_LIMIT", "LocalContainer", "LocalRuntime"]
 
@@ -61,8 +78,18 @@ class LocalContainer:
         self._runtime = runtime
         self._pipes = pipes
         self._log = log
-        self.pid = child.pid
-        self.spawned_at = time.monotonic()  # taken in the spawning thread, not later
+        self._pid = child.pid
+        # Taken in the spawning thread; ``LocalRuntime.start`` converts it to anyio time.
+        self.spawned_monotonic = time.monotonic()  # noqa: TID251 - a worker thread's clock
+        self._started_at = 0.0
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    @property
+    def started_at(self) -> float:
+        return self._started_at
 
     async def pump_logs(self) -> None:
         try:
@@ -82,13 +109,19 @@ class LocalContainer:
     def signal_main(self, signum: int) -> bool:
         return self._child.send_signal(signum)
 
-    async def kill_all(self, on_signal: Callable[[list[int]], None] | None = None) -> list[int]:
-        roots = [self.pid] if self._child.status is None else []
-        return await kill_tagged(self._child.tag, roots, self._runtime.table, on_signal)
+    async def kill_all(self, on_signal: Callable[[list[int]], None] | None = None) -> KillReport:
+        return await kill_tagged(self._child.tag, self._roots(), self._runtime.table, on_signal)
 
-    def alive_pids(self) -> set[int]:
-        roots = [self.pid] if self._child.status is None else []
-        return tagged_pids(self._child.tag, roots, self._runtime.table)
+    async def processes(self) -> set[int]:
+        tag, roots, table = self._child.tag, self._roots(), self._runtime.table
+        return await anyio.to_thread.run_sync(tagged_pids, tag, roots, table)
+
+    @property
+    def tag(self) -> str:
+        return self._child.tag
+
+    def _roots(self) -> list[int]:
+        return [self.pid] if self._child.status is None else []
 
 
 class LocalRuntime:
@@ -104,10 +137,20 @@ class LocalRuntime:
         # every orphan scan reads.
         self._spawners: anyio.CapacityLimiter | None = None  # made in the event loop
 
-    async def start(self, launch: Launch, sink: LineSink | None = None) -> LocalContainer:
+    async def start(
+        self, launch: Launch, sink: LineSink | None = None, on_log_problem: LogProblem | None = None
+    ) -> LocalContainer:
+        container = await anyio.to_thread.run_sync(
+            self._start, launch, sink, limiter=self._spawner_limit()
+        )
+        elapsed = time.monotonic() - container.spawned_monotonic  # noqa: TID251 - see above
+        container._started_at = anyio.current_time() - max(elapsed, 0.0)
+        return container
+
+    def _spawner_limit(self) -> anyio.CapacityLimiter:
         if self._spawners is None:
             self._spawners = anyio.CapacityLimiter(2)
-        return await anyio.to_thread.run_sync(self._start, launch, sink, limiter=self._spawners)
+        return self._spawners
 
     def _start(self, launch: Launch, sink: LineSink | None) -> LocalContainer:
         assert launch.log_path is not None
@@ -123,8 +166,7 @@ class LocalRuntime:
                 tag=launch.tag,
                 stdout=out_write,
                 stderr=err_write,
-                user=launch.user,
-                group=launch.group,
+                identity=launch.identity,
             )
         except BaseException:
             for fd in (out_read, err_read):
@@ -139,8 +181,9 @@ class LocalRuntime:
     async def exec(self, launch: Launch, timeout: float | None) -> ExecResult:
         read_end, write_end = _pipe()
         tag = f"{launch.tag}/exec/{next(self._exec_ids)}"
-        try:
-            child = spawn(
+
+        def start() -> ChildProcess:
+            return spawn(
                 launch.argv,
                 cwd=launch.cwd,
                 env=launch.env,
@@ -148,9 +191,11 @@ class LocalRuntime:
                 tag=tag,
                 stdout=write_end,
                 stderr=write_end,
-                user=launch.user,
-                group=launch.group,
+                identity=launch.identity,
             )
+
+        try:
+            child = await anyio.to_thread.run_sync(start, limiter=self._spawner_limit())
         except BaseException:
             os.close(read_end)
             raise
@@ -176,10 +221,22 @@ class LocalRuntime:
                     status = await child.wait()
         return ExecResult(status.exit_code, bytes(output), scope.cancelled_caught)
 
+    async def usage(self, containers: Mapping[str, ContainerProcess]) -> dict[str, Usage]:
+        """One pass over /proc for every container, in a worker thread."""
+        tags = {}
+        for key, process in containers.items():
+            assert isinstance(process, LocalContainer)
+            tags[key] = (process.tag, process._roots())
+        table = self.table
+        return await anyio.to_thread.run_sync(sample_many, tags, table)
+
+    async def node_usage(self) -> NodeUsage:
+        return await anyio.to_thread.run_sync(sample_node)
+
     def reap_orphans(self) -> list[int]:
         return self.table.reap_orphans()
 
-    async def reap_on_sigchld(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Reap orphans whenever a child exits; only possible in the main thread."""
         receiver = anyio.open_signal_receiver(signal.SIGCHLD)
         try:

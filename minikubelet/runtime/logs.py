@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from minikubelet.model.spec import TerminationMessagePolicy
+from minikubelet.model.timestamps import format_timestamp
 
 __all__ = [
     "MAX_LINE",
@@ -35,11 +36,6 @@ MAX_LINE = 16 * 1024
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 LineSink = Callable[[str, str], None]  # (stream, text) for each complete line
-
-
-def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 with nanoseconds, UTC: ``2026-11-25T01:02:03.123456000Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
 
 
 def parse_cri_line(line: str) -> tuple[str, str, str, str]:

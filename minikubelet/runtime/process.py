@@ -25,23 +25,25 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-import subprocess
+import subprocess  # noqa: TID251 - the one module that spawns processes
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 import psutil
 
 from minikubelet.errors import RuntimeStartError
+from minikubelet.model.launch import ExitStatus, Identity
+from minikubelet.runtime.base import KILL_TIMEOUT, KillReport
 
 __all__ = [
     "TAG_VARIABLE",
     "ChildProcess",
-    "ExitStatus",
     "ProcessTable",
     "become_subreaper",
+    "exit_status",
     "kill_tagged",
     "spawn",
     "tagged_pids",
@@ -62,19 +64,12 @@ def become_subreaper() -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class ExitStatus:
-    """``exit_code`` is 128+N when the process died of signal N (as runc reports it)."""
-
-    exit_code: int
-    signal: int | None = None
-
-    @classmethod
-    def from_wait_status(cls, status: int) -> ExitStatus:
-        code = os.waitstatus_to_exitcode(status)
-        if code < 0:
-            return cls(exit_code=128 - code, signal=-code)
-        return cls(exit_code=code)
+def exit_status(wait_status: int) -> ExitStatus:
+    """The ``ExitStatus`` of a ``waitpid`` status: 128+N for a death by signal N."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    if code < 0:
+        return ExitStatus.from_signal(-code)
+    return ExitStatus(exit_code=code)
 
 
 def _our_children() -> list[int]:
@@ -121,9 +116,6 @@ class ProcessTable:
 
     def tag_of(self, pid: int) -> str | None:
         return self._owned.get(pid) or _environ_tag(pid)
-
-    def is_owned(self, pid: int) -> bool:
-        return pid in self._owned
 
     def reap_orphans(self) -> list[int]:
         """Reap every exited child that no waiter owns; return their pids."""
@@ -172,7 +164,7 @@ class ChildProcess:
             pid, status = self.pid, 0x0900  # as if SIGKILLed
         if pid == 0:
             return
-        self._status = ExitStatus.from_wait_status(status)
+        self._status = exit_status(status)
         self._popen.returncode = self._status.exit_code  # keep Popen from polling it
         self._table.release(self.pid)
         os.close(self._pidfd)
@@ -197,8 +189,7 @@ def spawn(
     tag: str,
     stdout: int,
     stderr: int,
-    user: int | None = None,
-    group: int | None = None,
+    identity: Identity | None = None,
 ) -> ChildProcess:
     """Start ``argv`` directly (no shell) in a new session; raise RuntimeStartError.
 
@@ -218,9 +209,9 @@ def spawn(
                 stderr=stderr,
                 start_new_session=True,
                 close_fds=True,
-                user=user,
-                group=group,
-                extra_groups=[] if user is not None or group is not None else None,
+                user=identity.uid if identity is not None else None,
+                group=identity.gid if identity is not None else None,
+                extra_groups=list(identity.groups) if identity is not None else None,
             )
         except FileNotFoundError as error:
             if (error.filename or argv[0]) == cwd:
@@ -310,28 +301,36 @@ async def kill_tagged(
     roots: Iterable[int],
     table: ProcessTable,
     on_signal: Callable[[list[int]], None] | None = None,
-) -> list[int]:
-    """SIGKILL every process of a container until none is left; return the pids killed.
+    timeout: float = KILL_TIMEOUT,
+) -> KillReport:
+    """SIGKILL every process of a container until none is left, or ``timeout`` passed.
 
-    Repeats the search, since a process may fork between the search and the kill.
-    ``on_signal`` hears the first round's pids as soon as they are signalled, before the
-    wait for them to die.
+    Repeats the search, since a process may fork between the search and the kill. The
+    searches read /proc and run in a worker thread. ``on_signal`` hears the first
+    round's pids as soon as they are signalled, before the wait for them to die. What is
+    still alive at the deadline (a process stuck in uninterruptible sleep) is reported
+    as the survivors, never waited for forever.
     """
     killed: list[int] = []
     roots = list(roots)
-    for _ in range(20):
-        pids = tagged_pids(tag, roots, table)
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                continue
-            killed.append(pid)
-        if on_signal is not None and killed:
-            on_signal(sorted(killed))
-            on_signal = None
-        await wait_gone(pids, timeout=1.0)
-        table.reap_orphans()
-    return killed
+    pids: set[int] = set()
+    with anyio.move_on_after(timeout) as scope:
+        while True:
+            pids = await anyio.to_thread.run_sync(tagged_pids, tag, roots, table)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
+                if pid not in killed:
+                    killed.append(pid)
+            if on_signal is not None and killed:
+                on_signal(sorted(killed))
+                on_signal = None
+            await wait_gone(pids, timeout=1.0)
+            table.reap_orphans()
+    if scope.cancelled_caught:
+        pids = await anyio.to_thread.run_sync(tagged_pids, tag, roots, table)
+    return KillReport(tuple(killed), tuple(sorted(pids)))

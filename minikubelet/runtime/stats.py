@@ -8,43 +8,34 @@ the rate (``usageNanoCores``) is computed by the caller between two samples, as 
 does. Memory is the resident set size, which stands in for the working set (the cgroup
 figure the kubelet reports) where there is no per-container cgroup.
 
-Reading /proc for many processes blocks: call ``sample`` from a worker thread.
+Reading /proc for many processes blocks: call ``sample_many`` from a worker thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 
 import psutil
 
-from minikubelet.runtime.process import ProcessTable, tagged_pids, tagged_pids_many
+from minikubelet.runtime.base import NodeUsage, Usage
+from minikubelet.runtime.process import ProcessTable, tagged_pids_many
 
-__all__ = ["NodeUsage", "TreeUsage", "sample", "sample_many", "sample_node"]
-
-
-@dataclass(frozen=True)
-class TreeUsage:
-    """One sample of a container's processes."""
-
-    cpu_seconds: float  # cumulative CPU time of the live processes (and their reaped children)
-    rss_bytes: int
-    processes: int
-
-
-def sample(tag: str, roots: Iterable[int], table: ProcessTable) -> TreeUsage:
-    """CPU and memory of every live process of the container tagged ``tag``."""
-    return _usage(tagged_pids(tag, roots, table))
+__all__ = ["sample_many", "sample_node"]
 
 
 def sample_many(
-    containers: Mapping[str, Iterable[int]], table: ProcessTable
-) -> dict[str, TreeUsage]:
-    """``sample`` for many containers, with one pass over /proc for all of them."""
-    return {tag: _usage(pids) for tag, pids in tagged_pids_many(containers, table).items()}
+    containers: Mapping[str, tuple[str, Sequence[int]]], table: ProcessTable
+) -> dict[str, Usage]:
+    """Usage of many containers with one pass over /proc.
+
+    ``containers`` maps the caller's key to the container's tag and its root pids (the
+    live main process); the result has the same keys.
+    """
+    by_tag = tagged_pids_many(dict(containers.values()), table)
+    return {key: _usage(by_tag[tag]) for key, (tag, _) in containers.items()}
 
 
-def _usage(pids: Iterable[int]) -> TreeUsage:
+def _usage(pids: Iterable[int]) -> Usage:
     cpu, rss, count = 0.0, 0, 0
     for pid in pids:
         try:
@@ -57,17 +48,7 @@ def _usage(pids: Iterable[int]) -> TreeUsage:
         cpu += times.user + times.system + times.children_user + times.children_system
         rss += memory.rss
         count += 1
-    return TreeUsage(cpu_seconds=cpu, rss_bytes=rss, processes=count)
-
-
-@dataclass(frozen=True)
-class NodeUsage:
-    """One sample of the whole machine."""
-
-    cpu_seconds: float  # busy CPU time since boot, summed over every CPU
-    memory_used_bytes: int  # total minus available
-    memory_total_bytes: int
-    boot_time: float  # unix time
+    return Usage(cpu_seconds=cpu, memory_bytes=rss, processes=count)
 
 
 def sample_node() -> NodeUsage:

@@ -9,7 +9,7 @@ bounded history. A watch from version N replays every kept change after N; a wat
 a version older than the history gets a 410 ``Expired`` and relists.
 
 Cost: the kubelet reports changes from inside its pod workers, so recording one must be
-cheap. A change keeps only the immutable state of that moment (``PodState``, an
+cheap. A change keeps only the immutable object of that moment (a ``PodSnapshot``, an
 ``Event``); its JSON is rendered when first asked for — by a watcher or a list — and kept,
 encoded, so a list of 500 pods joins ready-made bytes instead of serializing 500 pods.
 
@@ -24,18 +24,15 @@ import bisect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import anyio
 
-from minikubelet.api.serialize import PodState, event_json, pod_json
+from minikubelet.api.serialize import JSON, event_json, pod_json
 from minikubelet.kubelet import Kubelet
 from minikubelet.model.events import Event
-from minikubelet.pod_worker import PodWorker
+from minikubelet.model.snapshot import PodSnapshot, WatchEventType
 
 __all__ = ["Change", "ChangeLog", "Snapshot", "encode"]
-
-JSON = dict[str, Any]
 
 
 def encode(obj: object) -> bytes:
@@ -72,7 +69,7 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Change:
-    type: str  # ADDED | MODIFIED | DELETED
+    type: WatchEventType
     resource: str  # pods | events
     snapshot: Snapshot
 
@@ -91,15 +88,15 @@ class ChangeLog:
         self._version = int(kubelet.clock().timestamp() * 1000)
         self._floor = self._version  # changes at or below this are no longer kept
         self._history: list[Change] = []
-        self._pods: dict[PodWorker, Snapshot] = {}
+        self._pods: dict[str, Snapshot] = {}  # by pod uid
         self._events: dict[str, Snapshot] = {}
         self._changed = anyio.Event()
         self.closing = anyio.Event()  # set when the server stops: streams end
 
     def attach(self) -> Callable[[], None]:
         """Start following the kubelet; returns the function that stops it."""
-        for worker in self._kubelet.workers():
-            self._pods[worker] = self._pod_snapshot(worker, self._version)
+        for pod in self._kubelet.snapshots():
+            self._pods[pod.uid] = self._pod_snapshot(pod, self._version)
         for event in self._kubelet.recorder.events():
             self._events[event.name] = self._event_snapshot(event, self._version)
         stop_pods = self._kubelet.watch(self.publish_pod)
@@ -117,11 +114,11 @@ class ChangeLog:
 
     # -- objects ---------------------------------------------------------------------
 
-    def pod(self, worker: PodWorker) -> Snapshot:
+    def pod(self, pod: PodSnapshot) -> Snapshot:
         """The pod as of its last change (every change of a pod is published here)."""
-        snapshot = self._pods.get(worker)
-        if snapshot is None:  # already gone (DELETED): as it is now
-            snapshot = self._pod_snapshot(worker, self._version)
+        snapshot = self._pods.get(pod.uid)
+        if snapshot is None:  # already gone (DELETED): as it was last seen
+            snapshot = self._pod_snapshot(pod, self._version)
         return snapshot
 
     def event(self, event: Event) -> Snapshot:
@@ -130,26 +127,25 @@ class ChangeLog:
             snapshot = self._event_snapshot(event, self._version)
         return snapshot
 
-    def _pod_snapshot(self, worker: PodWorker, version: int) -> Snapshot:
-        state = PodState.of(worker)
-        return Snapshot(version, lambda: pod_json(worker, self._node, state))
+    def _pod_snapshot(self, pod: PodSnapshot, version: int) -> Snapshot:
+        return Snapshot(version, lambda: pod_json(pod, self._node))
 
     def _event_snapshot(self, event: Event, version: int) -> Snapshot:
         return Snapshot(version, lambda: event_json(event, self._node))
 
     # -- changes ---------------------------------------------------------------------
 
-    def publish_pod(self, type: str, worker: PodWorker) -> None:
-        """Record a pod change (a ``Kubelet.watch`` listener; the API's DELETE calls it too)."""
-        snapshot = self._pod_snapshot(worker, self._next())
-        if type == "DELETED":
-            self._pods.pop(worker, None)
+    def publish_pod(self, type: WatchEventType, pod: PodSnapshot) -> None:
+        """Record a pod change (a ``Kubelet.watch`` listener)."""
+        snapshot = self._pod_snapshot(pod, self._next())
+        if type is WatchEventType.DELETED:
+            self._pods.pop(pod.uid, None)
         else:
-            self._pods[worker] = snapshot
+            self._pods[pod.uid] = snapshot
         self._append(Change(type, "pods", snapshot))
 
     def publish_event(self, event: Event) -> None:
-        type = "MODIFIED" if event.name in self._events else "ADDED"
+        type = WatchEventType.MODIFIED if event.name in self._events else WatchEventType.ADDED
         snapshot = self._event_snapshot(event, self._next())
         self._events[event.name] = snapshot
         if len(self._events) > 4 * self._limit:

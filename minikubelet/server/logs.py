@@ -26,23 +26,23 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import anyio
 
 from minikubelet.errors import FieldError
 from minikubelet.logic.status import terminated_state
+from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.status import Instance, Running, Terminated, Waiting
-from minikubelet.pod_worker import PodWorker
 from minikubelet.server.filewatch import FileWatch
 from minikubelet.server.status import bad_request, invalid
 from minikubelet.server.streaming import Write
 
-__all__ = ["LogRequest", "LogSource", "parse_log_request", "select_log", "stream_log"]
+__all__ = ["LogRequest", "LogSource", "PodFeed", "parse_log_request", "select_log", "stream_log"]
 
 _CHUNK = 64 * 1024
 _RECHECK = 1.0  # seconds: the kubelet re-checks "still running?" every second while following
@@ -172,17 +172,29 @@ def parse_log_request(query: Mapping[str, str], pod: str, now: datetime) -> LogR
     )
 
 
+class PodFeed(Protocol):
+    """Where a follower learns whether the instance still runs (the kubelet)."""
+
+    def current(self, uid: str) -> PodSnapshot | None: ...
+
+    def on_change(
+        self, uid: str, listener: Callable[[PodSnapshot], None]
+    ) -> Callable[[], None]: ...
+
+
 @dataclass(frozen=True)
 class LogSource:
     """The file to read, and how to tell whether its instance still writes to it."""
 
-    worker: PodWorker
+    feed: PodFeed
+    uid: str
     container: str
     instance: Instance
     path: Path
 
     def is_running(self) -> bool:
-        record = self.worker.records().get(self.container)
+        pod = self.feed.current(self.uid)
+        record = pod.records.get(self.container) if pod is not None else None
         if record is None:
             return False
         for candidate in record.instances:
@@ -191,8 +203,8 @@ class LogSource:
         return False
 
 
-def _container_name(worker: PodWorker, requested: str | None) -> str:
-    spec, name = worker.pod.spec, worker.pod.name
+def _container_name(pod: PodSnapshot, requested: str | None) -> str:
+    spec, name = pod.pod.spec, pod.pod.name
     if requested is None:
         if len(spec.containers) == 1:
             return spec.containers[0].name
@@ -211,15 +223,15 @@ def _container_name(worker: PodWorker, requested: str | None) -> str:
     return requested
 
 
-def select_log(worker: PodWorker, request: LogRequest) -> LogSource:
+def select_log(snapshot: PodSnapshot, request: LogRequest, feed: PodFeed) -> LogSource:
     """The instance whose log is asked for (``validateContainerLogStatus``); raises ApiError."""
-    name = _container_name(worker, request.container)
-    pod = worker.pod.name
-    status = worker.status
+    name = _container_name(snapshot, request.container)
+    pod = snapshot.pod.name
+    status = snapshot.status
     found = [
         s for s in (*status.container_statuses, *status.init_container_statuses) if s.name == name
     ]
-    record = worker.records().get(name)
+    record = snapshot.records.get(name)
     if not found or record is None:
         raise bad_request(f'container "{name}" in pod "{pod}" is not available')
     container_status = found[0]
@@ -254,7 +266,8 @@ def select_log(worker: PodWorker, request: LogRequest) -> LogSource:
         raise bad_request(f'container "{name}" in pod "{pod}" is waiting to start: {state.reason}')
     if chosen is None:  # its record is gone: two restarts since the status was read
         raise bad_request(f'previous terminated container "{name}" in pod "{pod}" not found')
-    return LogSource(worker, name, chosen, worker.log_path(name, chosen.restart_count))
+    path = snapshot.log_path(name, chosen.restart_count)
+    return LogSource(feed, snapshot.uid, name, chosen, path)
 
 
 class _Formatter:
@@ -403,7 +416,7 @@ async def _follow(
     source: LogSource, file: BinaryIO, formatter: _Formatter, write: Write, closing: anyio.Event
 ) -> None:
     wake = _Wake()
-    unsubscribe = source.worker.on_status(wake.set)
+    unsubscribe = source.feed.on_change(source.uid, wake.set)
     try:
         pending = b""
         while True:

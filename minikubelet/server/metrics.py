@@ -44,11 +44,11 @@ class KubeletCollector(Collector):
         self._kubelet = kubelet
 
     def collect(self) -> Iterable[Metric]:
-        workers = self._kubelet.workers()
+        pods = self._kubelet.snapshots()
         running_pods = GaugeMetricFamily(
             "kubelet_running_pods", "Number of pods that have a running pod worker"
         )
-        running_pods.add_metric([], sum(1 for worker in workers if not worker.done))
+        running_pods.add_metric([], sum(1 for pod in pods if not pod.finished))
         yield running_pods
 
         states = {"created": 0, "running": 0, "exited": 0}
@@ -57,8 +57,8 @@ class KubeletCollector(Collector):
             "Restarts of each container (its restartCount)",
             labels=["namespace", "pod", "container"],
         )
-        for worker in workers:
-            for name, record in worker.records().items():
+        for pod in pods:
+            for name, record in pod.records.items():
                 for instance in record.instances:
                     if instance.exit is not None:
                         states["exited"] += 1
@@ -68,7 +68,7 @@ class KubeletCollector(Collector):
                         states["running"] += 1
                 latest = record.latest
                 restarts.add_metric(
-                    [worker.pod.namespace, worker.pod.name, name],
+                    [pod.pod.namespace, pod.pod.name, name],
                     latest.restart_count if latest is not None else 0,
                 )
         containers = GaugeMetricFamily(

@@ -14,18 +14,18 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from minikubelet.api.serialize import JSON
 from minikubelet.capabilities import unimplemented_warnings
 from minikubelet.errors import DuplicatePodError, FieldError, ManifestError
 from minikubelet.manifest import load_text
+from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.spec import Pod
-from minikubelet.pod_worker import PodWorker
-from minikubelet.runtime.logs import format_timestamp
+from minikubelet.model.timestamps import format_timestamp
 from minikubelet.server.changes import Snapshot
 from minikubelet.server.context import (
     Api,
@@ -58,16 +58,15 @@ __all__ = [
     "replace_pod",
 ]
 
-JSON = dict[str, Any]
 _DECODING = {"Unknown field", "JSON syntax error", "YAML syntax error", "not a Kubernetes object"}
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def _worker(api: Api, namespace: str, name: str) -> PodWorker:
-    worker = api.kubelet.worker(namespace, name)
-    if worker is None:
+def _pod(api: Api, namespace: str, name: str) -> PodSnapshot:
+    pod = api.kubelet.snapshot(namespace, name)
+    if pod is None:
         raise not_found(name)
-    return worker
+    return pod
 
 
 # -- reading -------------------------------------------------------------------------
@@ -87,14 +86,14 @@ def _list(api: Api, namespace: str | None, request: Request) -> Response:
         )
 
     def current() -> list[Snapshot]:
-        workers = api.kubelet.workers()
+        pods = api.kubelet.snapshots()
         name = fields.value_of("metadata.name")
         if name is not None:  # kubectl's delete-wait and `get pod x -w`: skip the others
-            workers = [w for w in workers if w.pod.name == name]
+            pods = [p for p in pods if p.pod.name == name]
         if namespace is not None:
-            workers = [w for w in workers if w.pod.namespace == namespace]
-        workers.sort(key=lambda w: (w.pod.namespace, w.pod.name))
-        return [api.changes.pod(w) for w in workers]
+            pods = [p for p in pods if p.pod.namespace == namespace]
+        pods.sort(key=lambda p: p.key)
+        return [api.changes.pod(p) for p in pods]
 
     if _flag(query.get("watch")):
         return watch_response(api.changes, "pods", current, matches, dict(query))
@@ -113,23 +112,23 @@ async def list_pods(request: Request) -> Response:
 async def kubelet_pods(request: Request) -> Response:
     """``GET /pods``: the kubelet's own endpoint, every pod, no selectors."""
     api = api_of(request)
-    workers = sorted(api.kubelet.workers(), key=lambda w: (w.pod.namespace, w.pod.name))
-    return list_response("PodList", None, [api.changes.pod(w) for w in workers])
+    pods = sorted(api.kubelet.snapshots(), key=lambda p: p.key)
+    return list_response("PodList", None, [api.changes.pod(p) for p in pods])
 
 
 async def get_pod(request: Request) -> Response:
     api = api_of(request)
-    worker = _worker(api, request.path_params["namespace"], request.path_params["name"])
-    return snapshot_response(api.changes.pod(worker))
+    pod = _pod(api, request.path_params["namespace"], request.path_params["name"])
+    return snapshot_response(api.changes.pod(pod))
 
 
 async def pod_trace(request: Request) -> Response:
     """minikubelet's addition: each container's last termination, step by step."""
     api = api_of(request)
-    worker = _worker(api, request.path_params["namespace"], request.path_params["name"])
+    pod = _pod(api, request.path_params["namespace"], request.path_params["name"])
     containers = []
-    for container in worker.pod.spec.init_containers + worker.pod.spec.containers:
-        steps = worker.last_termination.get(container.name, [])
+    for container in pod.pod.spec.init_containers + pod.pod.spec.containers:
+        steps = api.kubelet.last_termination(pod.uid, container.name)
         began = steps[0].at if steps else 0.0
         containers.append(
             {
@@ -225,10 +224,10 @@ async def create_pod(request: Request) -> Response:
     body = await read_body(request)
     pod, warnings = await _decode_pod(body, request.path_params["namespace"], None)
     try:
-        worker = await api.kubelet.add_pod(pod)
+        created = await api.kubelet.add_pod(pod)
     except DuplicatePodError:
         raise already_exists(pod.name) from None
-    return snapshot_response(api.changes.pod(worker), 201, warnings)
+    return snapshot_response(api.changes.pod(created), 201, warnings)
 
 
 async def replace_pod(request: Request) -> Response:
@@ -236,7 +235,7 @@ async def replace_pod(request: Request) -> Response:
     api = api_of(request)
     namespace, name = request.path_params["namespace"], request.path_params["name"]
     body = await read_body(request)
-    old = _worker(api, namespace, name)
+    old = _pod(api, namespace, name)
     if old.is_static:
         # A static pod's spec comes from its file, like a mirror pod's: edit the file.
         raise ApiError(
@@ -265,10 +264,10 @@ async def replace_pod(request: Request) -> Response:
             details={"name": name, "kind": "pods"},
         )
     try:
-        worker = await api.kubelet.replace_pod(pod)
+        replaced = await api.kubelet.replace_pod(pod)
     except DuplicatePodError:
         raise already_exists(name) from None
-    return snapshot_response(api.changes.pod(worker), 200, warnings)
+    return snapshot_response(api.changes.pod(replaced), 200, warnings)
 
 
 async def delete_pod(request: Request) -> Response:
@@ -278,20 +277,18 @@ async def delete_pod(request: Request) -> Response:
     grace, uid = _delete_options(
         await read_body(request), request.query_params.get("gracePeriodSeconds")
     )
-    worker = _worker(api, namespace, name)
-    if uid is not None and uid != worker.uid:
+    pod = _pod(api, namespace, name)
+    if uid is not None and uid != pod.uid:
         raise ApiError(
             409,
-            f"Precondition failed: UID in precondition: {uid}, UID in object meta: {worker.uid}",
+            f"Precondition failed: UID in precondition: {uid}, UID in object meta: {pod.uid}",
             reason="Conflict",
             details={"name": name, "kind": "pods"},
         )
-    api.kubelet.delete_pod(namespace, name, grace)
-    if api.kubelet.worker(namespace, name) is worker:
-        # The deletion timestamp is a change of the object, whatever its status does.
-        # (A finished pod is gone at once: the kubelet has told DELETED already.)
-        api.changes.publish_pod("MODIFIED", worker)
-    return snapshot_response(api.changes.pod(worker))
+    # The deletion timestamp is published as a change of the object (MODIFIED), whatever
+    # its status does; a finished pod is gone at once (DELETED).
+    deleted = api.kubelet.delete_pod(namespace, name, grace) or pod
+    return snapshot_response(api.changes.pod(deleted))
 
 
 def _delete_options(body: bytes, query_grace: str | None) -> tuple[int | None, str | None]:
@@ -328,9 +325,9 @@ def _delete_options(body: bytes, query_grace: str | None) -> tuple[int | None, s
 
 
 def _log_response(api: Api, namespace: str, name: str, query: dict[str, str]) -> Response:
-    worker = _worker(api, namespace, name)
+    pod = _pod(api, namespace, name)
     request = parse_log_request(query, name, api.kubelet.clock())
-    source = select_log(worker, request)
+    source = select_log(pod, request, api.kubelet)
     closing = api.changes.closing
 
     async def produce(write: Write) -> None:

@@ -10,97 +10,51 @@ longer); later requests use the previous request's sample.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import anyio
 
-from minikubelet.api.serialize import time_json
-from minikubelet.kubelet import Kubelet
-from minikubelet.runtime.stats import NodeUsage, TreeUsage, sample_many, sample_node
+from minikubelet.api.serialize import JSON, time_json
+from minikubelet.kubelet import ContainerUsage, Kubelet
+from minikubelet.model.snapshot import PodSnapshot
+from minikubelet.model.usage import NodeUsage
 
-__all__ = ["WINDOW", "ContainerUsage", "UsageSampler"]
+__all__ = ["WINDOW", "UsageSampler"]
 
-JSON = dict[str, Any]
 WINDOW = 0.25  # seconds between the two samples of a container seen for the first time
 
 
-@dataclass(frozen=True)
-class _Target:
-    namespace: str
-    pod: str
-    uid: str
-    container: str
-    pid: int
-
-    @property
-    def tag(self) -> str:
-        return f"{self.uid}/{self.container}"
-
-
-@dataclass(frozen=True)
-class ContainerUsage:
-    target: _Target
-    cpu_seconds: float
-    nano_cores: int | None
-    memory_bytes: int
-    time: datetime
-
-
 class UsageSampler:
-    """Samples containers' process trees; remembers the last sample for rates."""
+    """Samples containers' usage through the kubelet; remembers the last sample for rates."""
 
     def __init__(self, kubelet: Kubelet) -> None:
         self._kubelet = kubelet
-        self._last: dict[str, tuple[float, float]] = {}  # tag -> (monotonic, cpu seconds)
+        self._last: dict[tuple[str, str], tuple[float, float]] = {}  # -> (time, cpu seconds)
         self._node_last: tuple[float, float] | None = None
 
-    def _targets(self) -> list[_Target]:
-        targets = []
-        for worker in self._kubelet.workers():
-            for name, record in worker.records().items():
-                latest = record.latest
-                if latest is None or latest.pid is None or latest.exit is not None:
-                    continue
-                targets.append(
-                    _Target(worker.pod.namespace, worker.pod.name, worker.uid, name, latest.pid)
-                )
-        return targets
-
-    async def containers(self) -> list[ContainerUsage]:
-        """One usage per running container, with a CPU rate."""
-        targets = self._targets()
-        table = self._kubelet.runtime.table
-
-        def take() -> dict[str, TreeUsage]:
-            return sample_many({t.tag: [t.pid] for t in targets}, table)
-
-        samples = await anyio.to_thread.run_sync(take)
-        taken_at = anyio.current_time()
-        if any(t.tag not in self._last for t in targets):
-            for tag, usage in samples.items():
-                self._last.setdefault(tag, (taken_at, usage.cpu_seconds))
+    async def containers(self) -> list[tuple[ContainerUsage, int | None]]:
+        """Each running container's usage, with its CPU rate in nanocores."""
+        usages = await self._kubelet.usage()
+        if any(_key(u) not in self._last for u in usages):
+            for usage in usages:
+                self._last.setdefault(_key(usage), (usage.at, usage.usage.cpu_seconds))
             await anyio.sleep(WINDOW)
-            samples = await anyio.to_thread.run_sync(take)
-            taken_at = anyio.current_time()
-        now = self._kubelet.clock()
-        usages = []
-        for target in targets:
-            usage = samples[target.tag]
+            usages = await self._kubelet.usage()
+        rated = []
+        for usage in usages:
             rate = None
-            previous = self._last.get(target.tag)
-            if previous is not None and taken_at > previous[0]:
-                spent = max(usage.cpu_seconds - previous[1], 0.0)
-                rate = int(spent / (taken_at - previous[0]) * 1e9)
-            self._last[target.tag] = (taken_at, usage.cpu_seconds)
-            usages.append(ContainerUsage(target, usage.cpu_seconds, rate, usage.rss_bytes, now))
-        alive = {t.tag for t in targets}
-        self._last = {tag: value for tag, value in self._last.items() if tag in alive}
-        return usages
+            previous = self._last.get(_key(usage))
+            if previous is not None and usage.at > previous[0]:
+                spent = max(usage.usage.cpu_seconds - previous[1], 0.0)
+                rate = int(spent / (usage.at - previous[0]) * 1e9)
+            self._last[_key(usage)] = (usage.at, usage.usage.cpu_seconds)
+            rated.append((usage, rate))
+        alive = {_key(u) for u in usages}
+        self._last = {key: value for key, value in self._last.items() if key in alive}
+        return rated
 
     async def node(self) -> tuple[NodeUsage, int | None]:
-        usage = await anyio.to_thread.run_sync(sample_node)
+        usage = await self._kubelet.node_usage()
         taken_at = anyio.current_time()
         rate = None
         if self._node_last is not None and taken_at > self._node_last[0]:
@@ -112,45 +66,46 @@ class UsageSampler:
     async def summary(self) -> JSON:
         if self._node_last is None:
             await self.node()  # the first sample: the rate is measured over what follows
-            if all(t.tag in self._last for t in self._targets()):
+            running = {(pod.uid, name) for pod, name in _running(self._kubelet)}
+            if running <= set(self._last):
                 await anyio.sleep(WINDOW)  # no container sampling will wait: wait here
         usages = await self.containers()
         node, node_rate = await self.node()
         now = self._kubelet.clock()
-        by_pod: dict[str, list[ContainerUsage]] = {}
-        for usage in usages:
-            by_pod.setdefault(usage.target.uid, []).append(usage)
+        by_pod: dict[str, list[tuple[ContainerUsage, int | None]]] = {}
+        for usage, rate in usages:
+            by_pod.setdefault(usage.pod.uid, []).append((usage, rate))
         pods = []
-        for worker in self._kubelet.workers():
-            mine = by_pod.get(worker.uid, [])
+        for snapshot in self._kubelet.snapshots():
+            mine = by_pod.get(snapshot.uid, [])
             containers = []
-            for usage in mine:
-                record = worker.records()[usage.target.container]
-                started = record.latest.started_at if record.latest else None
+            for usage, rate in mine:
+                record = snapshot.records.get(usage.container)
+                latest = record.latest if record is not None else None
                 containers.append(
                     {
-                        "name": usage.target.container,
-                        "startTime": time_json(started),
-                        "cpu": _cpu(now, usage.cpu_seconds, usage.nano_cores),
-                        "memory": _memory(now, usage.memory_bytes),
+                        "name": usage.container,
+                        "startTime": time_json(latest.started_at if latest else None),
+                        "cpu": _cpu(now, usage.usage.cpu_seconds, rate),
+                        "memory": _memory(now, usage.usage.memory_bytes),
                     }
                 )
-            rates = [u.nano_cores for u in mine]
+            rates = [rate for _, rate in mine]
             pods.append(
                 {
                     "podRef": {
-                        "name": worker.pod.name,
-                        "namespace": worker.pod.namespace,
-                        "uid": worker.uid,
+                        "name": snapshot.pod.name,
+                        "namespace": snapshot.pod.namespace,
+                        "uid": snapshot.uid,
                     },
-                    "startTime": time_json(worker.start_time),
+                    "startTime": time_json(snapshot.status.start_time),
                     "containers": containers,
                     "cpu": _cpu(
                         now,
-                        sum(u.cpu_seconds for u in mine),
+                        sum(u.usage.cpu_seconds for u, _ in mine),
                         None if None in rates else sum(r for r in rates if r is not None),
                     ),
-                    "memory": _memory(now, sum(u.memory_bytes for u in mine)),
+                    "memory": _memory(now, sum(u.usage.memory_bytes for u, _ in mine)),
                 }
             )
         return {
@@ -166,6 +121,20 @@ class UsageSampler:
             },
             "pods": pods,
         }
+
+
+def _key(usage: ContainerUsage) -> tuple[str, str]:
+    return (usage.pod.uid, usage.container)
+
+
+def _running(kubelet: Kubelet) -> list[tuple[PodSnapshot, str]]:
+    """Every container whose newest instance runs, with its pod."""
+    return [
+        (pod, name)
+        for pod in kubelet.snapshots()
+        for name, record in pod.records.items()
+        if record.latest is not None and record.latest.pid is not None and record.is_running
+    ]
 
 
 def _cpu(now: datetime, seconds: float, nano_cores: int | None) -> JSON:

@@ -55,8 +55,8 @@ from minikubelet.kubelet import Kubelet
 from minikubelet.manifest import load_text
 from minikubelet.manifest.load import MAX_FILE_BYTES
 from minikubelet.model.events import EventType
+from minikubelet.model.snapshot import PodSnapshot, WatchEventType
 from minikubelet.model.spec import Pod
-from minikubelet.pod_worker import PodWorker
 
 __all__ = [
     "FAILED_TO_PARSE",
@@ -258,12 +258,12 @@ def _key(pod: Pod) -> PodKey:
 
 @dataclass(eq=False)
 class _Slot:
-    """One static pod name: what the files want there, and the worker started for it."""
+    """One static pod name: what the files want there, and the pod started for it."""
 
     key: PodKey
     wanted: tuple[ManifestFile, Pod] | None = None
-    worker: PodWorker | None = None
-    running: tuple[Path, str] | None = None  # (file, digest) the worker was started from
+    started: PodSnapshot | None = None  # the pod started for it, as it was then
+    running: tuple[Path, str] | None = None  # (file, digest) it was started from
     blocked: bool = False  # the name is taken by a pod from the API; retried when it goes
     settled: bool = False
     changed: anyio.Event = field(default_factory=anyio.Event)
@@ -301,9 +301,9 @@ class StaticPodSource:
         """Scans completed so far (for tests and status lines)."""
         return self._scans
 
-    def pods(self) -> list[PodWorker]:
-        """The workers this source runs now."""
-        return [slot.worker for slot in self._slots.values() if slot.worker is not None]
+    def pods(self) -> list[PodSnapshot]:
+        """The pods this source runs now (as they were when started)."""
+        return [slot.started for slot in self._slots.values() if slot.started is not None]
 
     # -- control -------------------------------------------------------------------
 
@@ -390,46 +390,48 @@ class StaticPodSource:
     # -- one pod -------------------------------------------------------------------
 
     async def _drive(self, slot: _Slot) -> None:
-        """Make the slot's worker match what the files want; ends when neither is left."""
+        """Make the slot's pod match what the files want; ends when neither is left."""
         kubelet = self._kubelet
         namespace, name = slot.key
         while True:
             slot.changed = anyio.Event()
-            worker = slot.worker
-            if worker is not None and kubelet.worker(namespace, name) is not worker:
+            started = slot.started
+            current = kubelet.snapshot(namespace, name)
+            if started is not None and (current is None or current.uid != started.uid):
                 # Gone: deleted through the API, or the termination we asked for is over.
-                if worker.deletion_timestamp is not None and slot.running == _version(slot.wanted):
+                if slot.running == _version(slot.wanted):
                     _log.info("static_pod.recreating", pod=f"{namespace}/{name}")
-                slot.worker = slot.running = None
+                slot.started = slot.running = None
                 continue
-            if worker is not None and slot.running != _version(slot.wanted):
-                if worker.deletion_timestamp is None:
+            if started is not None and slot.running != _version(slot.wanted):
+                assert current is not None
+                if current.deletion_timestamp is None:
                     reason = "removed" if slot.wanted is None else "changed"
                     _log.info(
                         "static_pod.terminating",
                         pod=f"{namespace}/{name}",
-                        uid=worker.uid,
+                        uid=started.uid,
                         file=str(slot.running[0]) if slot.running else None,
                         reason=reason,
                     )
                     kubelet.delete_pod(namespace, name)
-            elif worker is None and slot.wanted is not None and not slot.blocked:
+            elif started is None and slot.wanted is not None and not slot.blocked:
                 file, pod = slot.wanted
                 try:
-                    worker = await kubelet.add_pod(pod, is_static=True)
+                    started = await kubelet.add_pod(pod, is_static=True)
                 except DuplicatePodError as error:
                     slot.blocked = True
                     self._report(file.path, f"{file.path}: {error}", pod.namespace, pod.name)
                 else:
-                    slot.worker, slot.running = worker, (file.path, file.digest)
+                    slot.started, slot.running = started, (file.path, file.digest)
                     _log.info(
                         "static_pod.started",
                         pod=f"{namespace}/{name}",
-                        uid=worker.uid,
+                        uid=started.uid,
                         file=str(file.path),
                     )
                 continue
-            elif worker is None and slot.wanted is None:
+            elif started is None and slot.wanted is None:
                 del self._slots[slot.key]
                 self._mark_progress()
                 return
@@ -438,10 +440,10 @@ class StaticPodSource:
             await slot.changed.wait()
             slot.settled = False
 
-    def _on_pod_event(self, kind: str, worker: PodWorker) -> None:
-        if kind != "DELETED":
+    def _on_pod_event(self, kind: WatchEventType, snapshot: PodSnapshot) -> None:
+        if kind is not WatchEventType.DELETED:
             return
-        slot = self._slots.get((worker.pod.namespace, worker.pod.name))
+        slot = self._slots.get(snapshot.key)
         if slot is not None:
             slot.blocked = False  # the name may be free now
             slot.wake()
@@ -455,7 +457,7 @@ class StaticPodSource:
         while True:
             progress = self._progress
             if all(
-                slot.settled or (slot.worker is not None and slot.running == _version(slot.wanted))
+                slot.settled or (slot.started is not None and slot.running == _version(slot.wanted))
                 for slot in self._slots.values()
             ):
                 return

@@ -28,7 +28,7 @@ from minikubelet.capabilities import unimplemented_warnings
 from minikubelet.errors import DuplicatePodError, ManifestError
 from minikubelet.kubelet import Kubelet
 from minikubelet.manifest import load_text
-from minikubelet.pod_worker import PodWorker
+from minikubelet.model.snapshot import PodSnapshot, WatchEventType
 
 __all__ = ["API_PODS_DIR", "ApiPodStore"]
 
@@ -52,16 +52,16 @@ class ApiPodStore:
         """Save and forget pods as the kubelet adds and deletes them; returns the detach."""
         return kubelet.watch(self._on_pod_event)
 
-    def _on_pod_event(self, kind: str, worker: PodWorker) -> None:
-        if worker.is_static:
+    def _on_pod_event(self, kind: WatchEventType, snapshot: PodSnapshot) -> None:
+        if snapshot.is_static:
             return
-        if kind == "ADDED":
-            self.save(worker)
-        elif kind == "DELETED":
-            self.forget(worker.pod.namespace, worker.pod.name)
+        if kind is WatchEventType.ADDED:
+            self.save(snapshot)
+        elif kind is WatchEventType.DELETED:
+            self.forget(snapshot.pod.namespace, snapshot.pod.name)
 
-    def save(self, worker: PodWorker) -> None:
-        pod = worker.pod
+    def save(self, snapshot: PodSnapshot) -> None:
+        pod = snapshot.pod
         if not pod.manifest:
             _log.warning(
                 "api_pod.not_saved", pod=f"{pod.namespace}/{pod.name}", reason="no manifest"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import Server
-from tests.helpers.pods import child, pod
+from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -38,7 +38,7 @@ async def test_discovery(server: Server) -> None:
 
 
 async def test_kubelet_pods_endpoint(server: Server) -> None:
-    await server.kubelet.add_pod(pod("one", child("app", "--forever")))
+    await start(server.kubelet, pod("one", child("app", "--forever")))
     data = await server.json("/pods")
     assert data["kind"] == "PodList"
     assert data["apiVersion"] == "v1"

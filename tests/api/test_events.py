@@ -7,7 +7,7 @@ import pytest
 from minikubelet.model.status import PodPhase
 from minikubelet.testing import wait_for_status
 from tests.api.conftest import Server
-from tests.helpers.pods import child, pod
+from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -15,7 +15,7 @@ EVENTS = "/api/v1/namespaces/default/events"
 
 
 async def started(server: Server, name: str) -> str:
-    worker = await server.kubelet.add_pod(pod(name, child("app", "--forever")))
+    worker = await start(server.kubelet, pod(name, child("app", "--forever")))
     await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
     return worker.uid
 

@@ -11,7 +11,7 @@ from kubernetes import client as k8s
 from minikubelet.model.status import PodPhase
 from minikubelet.testing import wait_for_status
 from tests.api.conftest import Server
-from tests.helpers.pods import child, pod
+from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -22,7 +22,7 @@ def core_api(url: str) -> k8s.CoreV1Api:
 
 
 async def test_list_read_and_logs(server: Server) -> None:
-    worker = await server.kubelet.add_pod(pod("web", child("app", "--print", "hello", "--forever")))
+    worker = await start(server.kubelet, pod("web", child("app", "--print", "hello", "--forever")))
     await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
     api = core_api(server.url)
     try:

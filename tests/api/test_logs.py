@@ -21,7 +21,7 @@ from minikubelet.server import ApiEndpoints, serve_api
 from minikubelet.testing import container, wait_for_status
 from tests.api.conftest import Server, unix_client
 from tests.conftest import PYTHON
-from tests.helpers.pods import child, pod
+from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -57,7 +57,7 @@ def gated(name: str, gate: Path) -> Container:
 
 
 async def running_pod(server: Server, name: str, *containers: Container) -> None:
-    worker = await server.kubelet.add_pod(pod(name, *containers, policy=RestartPolicy.ON_FAILURE))
+    worker = await start(server.kubelet, pod(name, *containers, policy=RestartPolicy.ON_FAILURE))
     names = [c.name for c in containers]
     await wait_for_status(worker, lambda s: all(container(s, n).started for n in names), timeout=10)
 
@@ -134,7 +134,7 @@ async def test_previous_without_a_previous_instance(server: Server, tmp_path: Pa
 
 async def test_a_waiting_container(server: Server) -> None:
     blocker = child("init", "--forever")
-    await server.kubelet.add_pod(pod("waits", child("app", "--forever"), init=(blocker,)))
+    await start(server.kubelet, pod("waits", child("app", "--forever"), init=(blocker,)))
     response = await server.client.get(f"{PODS}/waits/log", params={"container": "app"})
     assert response.status_code == 400
     assert response.json()["message"] == (
@@ -167,8 +167,8 @@ async def test_invalid_options(server: Server, tmp_path: Path) -> None:
 async def test_follow_ends_when_the_instance_exits(server: Server, tmp_path: Path) -> None:
     """``logs -f`` shows lines as they come and ends at a restart; ``previous`` is that run."""
     gate = tmp_path / "gate"
-    worker = await server.kubelet.add_pod(
-        pod("crash", gated("app", gate), policy=RestartPolicy.ON_FAILURE)
+    worker = await start(
+        server.kubelet, pod("crash", gated("app", gate), policy=RestartPolicy.ON_FAILURE)
     )
     await wait_for_status(worker, lambda s: bool(container(s, "app").started))
     await wait_for_log(server, "crash", "line 3")
@@ -224,7 +224,7 @@ async def test_follow_goes_on_across_rotation(settings: Settings, tmp_path: Path
     sock = Path(tempfile.mkdtemp(prefix="mk", dir="/tmp")) / "mk.sock"
     async with Kubelet(rotating) as kubelet, anyio.create_task_group() as group:
         await group.start(serve_api, kubelet, ApiEndpoints(socket=sock))
-        worker = await kubelet.add_pod(pod("rot", app, policy=RestartPolicy.NEVER))
+        worker = await start(kubelet, pod("rot", app, policy=RestartPolicy.NEVER))
         await wait_for_status(worker, lambda s: bool(container(s, "app").started))
         received = ""
         async with unix_client(sock) as client:

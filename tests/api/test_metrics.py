@@ -11,7 +11,7 @@ from minikubelet.model.status import PodPhase
 from minikubelet.prober.stats import ProbeLabels
 from minikubelet.testing import container, wait_for_status
 from tests.api.conftest import Server
-from tests.helpers.pods import child, pod
+from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -29,8 +29,8 @@ async def scrape(server: Server, path: str) -> dict[str, list[Sample]]:
 
 async def test_kubelet_metrics(server: Server) -> None:
     kubelet = server.kubelet
-    await kubelet.add_pod(pod("steady", child("app", "--forever")))
-    crashing = await kubelet.add_pod(pod("crashing", child("app", "--exit-code", "3")))
+    await start(kubelet, pod("steady", child("app", "--forever")))
+    crashing = await start(kubelet, pod("crashing", child("app", "--exit-code", "3")))
     await wait_for_status(crashing, lambda s: container(s, "app").restart_count >= 1)
     families = await scrape(server, "/metrics")
     (running_pods,) = families["kubelet_running_pods"]
@@ -48,7 +48,7 @@ async def test_kubelet_metrics(server: Server) -> None:
 
 
 async def test_probe_metrics(server: Server) -> None:
-    worker = await server.kubelet.add_pod(pod("probed", child("app", "--forever")))
+    worker = await start(server.kubelet, pod("probed", child("app", "--forever")))
     await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
     labels = ProbeLabels(ProbeKind.READINESS, "app", "probed", "default", worker.uid)
     stats = server.kubelet.probe_stats

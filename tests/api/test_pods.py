@@ -14,7 +14,7 @@ from minikubelet.model.status import PodPhase
 from minikubelet.testing import wait_for_status
 from tests.api.conftest import Server
 from tests.conftest import CHILD, PYTHON
-from tests.helpers.pods import child, pod
+from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -44,8 +44,8 @@ async def create(server: Server, body: dict[str, Any], path: str = PODS) -> Any:
 
 
 async def test_list_is_a_pod_list_with_a_resource_version(server: Server) -> None:
-    await server.kubelet.add_pod(pod("b", child("app", "--forever")))
-    await server.kubelet.add_pod(pod("a", child("app", "--forever")))
+    await start(server.kubelet, pod("b", child("app", "--forever")))
+    await start(server.kubelet, pod("a", child("app", "--forever")))
     data = await server.json(PODS)
     assert data["kind"] == "PodList"
     assert data["apiVersion"] == "v1"
@@ -63,7 +63,7 @@ async def test_list_is_a_pod_list_with_a_resource_version(server: Server) -> Non
 
 async def test_resource_versions_only_grow(server: Server) -> None:
     first = int((await server.json(PODS))["metadata"]["resourceVersion"])
-    worker = await server.kubelet.add_pod(pod("grow", child("app", "--forever")))
+    worker = await start(server.kubelet, pod("grow", child("app", "--forever")))
     await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
     second = int((await server.json(PODS))["metadata"]["resourceVersion"])
     got = await server.json(f"{PODS}/grow")
@@ -98,8 +98,8 @@ async def test_label_selectors(server: Server) -> None:
 
 
 async def test_field_selectors(server: Server) -> None:
-    await server.kubelet.add_pod(pod("one", child("app", "--forever")))
-    await server.kubelet.add_pod(pod("two", child("app", "--forever")))
+    await start(server.kubelet, pod("one", child("app", "--forever")))
+    await start(server.kubelet, pod("two", child("app", "--forever")))
     data = await server.json(PODS, fieldSelector="metadata.name=two")
     assert [item["metadata"]["name"] for item in data["items"]] == ["two"]
     data = await server.json(
@@ -114,7 +114,7 @@ async def test_field_selectors(server: Server) -> None:
 
 
 async def test_get_has_the_full_status(server: Server) -> None:
-    worker = await server.kubelet.add_pod(pod("full", child("app", "--forever")))
+    worker = await start(server.kubelet, pod("full", child("app", "--forever")))
     await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
     data = await server.json(f"{PODS}/full")
     assert data["metadata"]["uid"] == worker.uid
@@ -319,7 +319,7 @@ async def test_replace_errors(server: Server) -> None:
 
 
 async def test_delete_returns_the_pod_with_a_deletion_timestamp(server: Server) -> None:
-    worker = await server.kubelet.add_pod(pod("gone", child("app", "--forever"), grace=10))
+    worker = await start(server.kubelet, pod("gone", child("app", "--forever"), grace=10))
     await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
     response = await server.client.request(
         "DELETE", f"{PODS}/gone", json={"gracePeriodSeconds": 3, "propagationPolicy": "Background"}
@@ -335,7 +335,7 @@ async def test_delete_returns_the_pod_with_a_deletion_timestamp(server: Server) 
 
 
 async def test_delete_with_grace_in_the_query(server: Server) -> None:
-    worker = await server.kubelet.add_pod(pod("q", child("app", "--forever"), grace=30))
+    worker = await start(server.kubelet, pod("q", child("app", "--forever"), grace=30))
     await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
     response = await server.client.delete(f"{PODS}/q", params={"gracePeriodSeconds": "2"})
     assert response.status_code == 200
@@ -346,9 +346,7 @@ async def test_delete_errors(server: Server) -> None:
     response = await server.client.delete(f"{PODS}/nope")
     assert response.status_code == 404
     assert response.json()["message"] == 'pods "nope" not found'
-    await server.kubelet.add_pod(
-        pod("kept", child("app", "--forever"), policy=RestartPolicy.ALWAYS)
-    )
+    await start(server.kubelet, pod("kept", child("app", "--forever"), policy=RestartPolicy.ALWAYS))
     response = await server.client.request(
         "DELETE", f"{PODS}/kept", json={"preconditions": {"uid": "not-the-uid"}}
     )
@@ -364,14 +362,14 @@ async def test_delete_errors(server: Server) -> None:
 
 async def test_pods_in_other_namespaces_are_separate(server: Server) -> None:
     other = pod("same", child("app", "--forever"))
-    await server.kubelet.add_pod(replace(other, metadata=ObjectMeta(name="same", namespace="ns1")))
+    await start(server.kubelet, replace(other, metadata=ObjectMeta(name="same", namespace="ns1")))
     assert (await server.client.get(f"{PODS}/same")).status_code == 404
     got = await server.json("/api/v1/namespaces/ns1/pods/same")
     assert got["metadata"]["namespace"] == "ns1"
 
 
 async def test_replacing_a_static_pod_is_forbidden(server: Server) -> None:
-    await server.kubelet.add_pod(pod("fromfile", child("app", "--forever")), is_static=True)
+    await start(server.kubelet, pod("fromfile", child("app", "--forever")), is_static=True)
     response = await server.client.put(f"{PODS}/fromfile", json=manifest("fromfile", "--forever"))
     assert response.status_code == 422
     status = response.json()

@@ -11,7 +11,7 @@ from minikubelet.cli.client.describe import describe_pod, describe_trace
 from minikubelet.model.spec import Probe, TCPSocketAction
 from minikubelet.testing import container, wait_for_file, wait_for_status
 from tests.api.conftest import Server
-from tests.helpers.pods import child, pod
+from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -25,7 +25,7 @@ async def test_trace_of_a_liveness_kill(server: Server, tmp_path: Path) -> None:
         initial_delay_seconds=1,
     )
     app = child("app", "--forever", "--ready-file", str(ready), liveness_probe=probe)
-    worker = await server.kubelet.add_pod(pod("traced", app, grace=1))
+    worker = await start(server.kubelet, pod("traced", app, grace=1))
     await wait_for_file(ready)
     await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 1, timeout=20)
     trace = await server.json("/api/v1/namespaces/default/pods/traced/trace")

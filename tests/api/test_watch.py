@@ -14,7 +14,7 @@ from minikubelet.model.spec import RestartPolicy
 from minikubelet.model.status import PodPhase
 from minikubelet.testing import wait_for_status
 from tests.api.conftest import Server
-from tests.helpers.pods import child, pod
+from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -62,7 +62,7 @@ async def watching(server: Server, path: str = PODS, **params: str) -> AsyncIter
 
 async def test_added_modified_deleted_with_the_final_status(server: Server) -> None:
     kubelet = server.kubelet
-    worker = await kubelet.add_pod(pod("existing", child("app", "--forever"), grace=5))
+    worker = await start(kubelet, pod("existing", child("app", "--forever"), grace=5))
     await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
     async with watching(server) as events:
         first = await events.next()
@@ -70,7 +70,7 @@ async def test_added_modified_deleted_with_the_final_status(server: Server) -> N
         assert first["object"]["metadata"]["name"] == "existing"
         assert first["object"]["status"]["phase"] == "Running"
 
-        new = await kubelet.add_pod(pod("new", child("app", "--forever"), grace=5))
+        new = await start(kubelet, pod("new", child("app", "--forever"), grace=5))
         added = await events.until("ADDED")
         assert added["object"]["metadata"]["name"] == "new"
         running = await events.until("MODIFIED")
@@ -93,7 +93,7 @@ async def test_added_modified_deleted_with_the_final_status(server: Server) -> N
 async def test_a_watch_from_the_list_version_replays_what_happened_since(server: Server) -> None:
     listed = await server.json(PODS)
     version = listed["metadata"]["resourceVersion"]
-    await server.kubelet.add_pod(pod("between", child("app", "--forever")))
+    await start(server.kubelet, pod("between", child("app", "--forever")))
     async with watching(server, resourceVersion=version) as events:
         event = await events.next()
         assert event["type"] == "ADDED"
@@ -102,8 +102,8 @@ async def test_a_watch_from_the_list_version_replays_what_happened_since(server:
 
 
 async def test_field_selector_on_metadata_name(server: Server) -> None:
-    await server.kubelet.add_pod(pod("other", child("app", "--forever")))
-    await server.kubelet.add_pod(pod("mine", child("app", "--forever")))
+    await start(server.kubelet, pod("other", child("app", "--forever")))
+    await start(server.kubelet, pod("mine", child("app", "--forever")))
     async with watching(server, fieldSelector="metadata.name=mine", timeoutSeconds="1") as events:
         seen = await events.rest()
     assert seen
@@ -111,7 +111,7 @@ async def test_field_selector_on_metadata_name(server: Server) -> None:
 
 
 async def test_label_selector_and_namespace_filter(server: Server) -> None:
-    await server.kubelet.add_pod(pod("plain", child("app", "--forever")))
+    await start(server.kubelet, pod("plain", child("app", "--forever")))
     async with watching(
         server, "/api/v1/namespaces/elsewhere/pods", timeoutSeconds="0.5"
     ) as events:
@@ -139,7 +139,7 @@ async def test_a_version_no_longer_kept_is_expired(server: Server) -> None:
 
 async def test_events_can_be_watched(server: Server) -> None:
     async with watching(server, "/api/v1/namespaces/default/events") as events:
-        await server.kubelet.add_pod(pod("noisy", child("app", "--forever")))
+        await start(server.kubelet, pod("noisy", child("app", "--forever")))
         event = await events.next()
         assert event["type"] == "ADDED"
         assert event["object"]["kind"] == "Event"
@@ -147,7 +147,7 @@ async def test_events_can_be_watched(server: Server) -> None:
 
 
 async def test_deleting_a_finished_pod_is_one_deleted_event(server: Server) -> None:
-    done = await server.kubelet.add_pod(pod("done", child("app"), policy=RestartPolicy.NEVER))
+    done = await start(server.kubelet, pod("done", child("app"), policy=RestartPolicy.NEVER))
     await done.wait_done()
     listed = await server.json(PODS)
     async with watching(server, resourceVersion=listed["metadata"]["resourceVersion"]) as events:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
+import subprocess  # noqa: TID251 - the test runs the CLI as a user would
 import sys
 import textwrap
 import time
@@ -44,7 +44,7 @@ pytestmark = [
 
 def wait_for(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
     """Poll ``check`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout  # noqa: TID251 - a synchronous wait for a fact, under a deadline
     while True:
         try:
             result = check()
@@ -52,9 +52,9 @@ def wait_for(check: Callable[[], Any], timeout: float = 15.0, what: str = "") ->
             result = None
         if result:
             return result
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline:  # noqa: TID251 - a synchronous wait for a fact, under a deadline
             raise AssertionError(f"timed out waiting for {what or check}")
-        time.sleep(0.05)
+        time.sleep(0.05)  # noqa: TID251 - a synchronous wait for a fact, under a deadline
 
 
 @dataclass

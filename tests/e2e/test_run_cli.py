@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
+import subprocess  # noqa: TID251 - the test runs the CLI as a user would
 import sys
 import textwrap
 from pathlib import Path

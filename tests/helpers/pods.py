@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import (
     Container,
     ExecAction,
@@ -14,9 +15,18 @@ from minikubelet.model.spec import (
     RestartPolicy,
     Source,
 )
+from minikubelet.pod_worker import PodWorker
 from tests.conftest import CHILD, PYTHON
 
-__all__ = ["child", "pod", "py"]
+__all__ = ["child", "pod", "py", "start"]
+
+
+async def start(kubelet: Kubelet, pod: Pod, *, is_static: bool = False) -> PodWorker:
+    """Add ``pod`` and return its worker, the handle engine tests wait on."""
+    snapshot = await kubelet.add_pod(pod, is_static=is_static)
+    worker = kubelet.worker(*snapshot.key)
+    assert worker is not None
+    return worker
 
 
 def child(

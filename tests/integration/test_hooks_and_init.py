@@ -10,7 +10,7 @@ from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import Lifecycle, RestartPolicy
 from minikubelet.model.status import PodPhase, Running, Terminated, Waiting
 from minikubelet.testing import container, wait_for_status
-from tests.helpers.pods import child, pod, py
+from tests.helpers.pods import child, pod, py, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -41,8 +41,8 @@ def merged(log: Path, *names: str) -> list[tuple[str, str, float]]:
 async def test_post_start_success(kubelet: Kubelet, tmp_path: Path) -> None:
     marker = tmp_path / "post-start"
     hook = py(f"open({str(marker)!r}, 'w').write('ran')")
-    worker = await kubelet.add_pod(
-        pod("hooked", child("app", "--forever", lifecycle=Lifecycle(post_start=hook)))
+    worker = await start(
+        kubelet, pod("hooked", child("app", "--forever", lifecycle=Lifecycle(post_start=hook)))
     )
     status = await wait_for_status(worker, lambda s: isinstance(container(s, "app").state, Running))
     assert marker.read_text() == "ran"
@@ -51,8 +51,9 @@ async def test_post_start_success(kubelet: Kubelet, tmp_path: Path) -> None:
 
 async def test_post_start_failure_kills_and_restarts(kubelet: Kubelet) -> None:
     hook = py("raise SystemExit(3)")
-    worker = await kubelet.add_pod(
-        pod("badhook", child("app", "--forever", lifecycle=Lifecycle(post_start=hook)), grace=1)
+    worker = await start(
+        kubelet,
+        pod("badhook", child("app", "--forever", lifecycle=Lifecycle(post_start=hook)), grace=1),
     )
     await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 1)
     reasons = {(e.reason, e.message) for e in kubelet.recorder.events(pod="badhook")}
@@ -63,8 +64,9 @@ async def test_post_start_failure_kills_and_restarts(kubelet: Kubelet) -> None:
 async def test_init_containers_run_in_order_then_app(kubelet: Kubelet, tmp_path: Path) -> None:
     log = tmp_path / "rec"
     init = (child("first", *recorder(log, "first")), child("second", *recorder(log, "second")))
-    worker = await kubelet.add_pod(
-        pod("inits", child("app", *recorder(log, "app")), init=init, policy=RestartPolicy.NEVER)
+    worker = await start(
+        kubelet,
+        pod("inits", child("app", *recorder(log, "app")), init=init, policy=RestartPolicy.NEVER),
     )
     await worker.wait_done()
     assert worker.status.phase is PodPhase.SUCCEEDED
@@ -84,13 +86,14 @@ async def test_init_containers_run_in_order_then_app(kubelet: Kubelet, tmp_path:
 
 
 async def test_failed_init_under_never_fails_the_pod(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(
+    worker = await start(
+        kubelet,
         pod(
             "initfail",
             child("app"),
             init=(child("setup", "--exit-code", "1"),),
             policy=RestartPolicy.NEVER,
-        )
+        ),
     )
     await worker.wait_done()
     status = worker.status
@@ -104,8 +107,8 @@ async def test_failed_init_under_never_fails_the_pod(kubelet: Kubelet) -> None:
 
 
 async def test_failed_init_under_always_is_retried(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(
-        pod("initloop", child("app"), init=(child("setup", "--exit-code", "1"),))
+    worker = await start(
+        kubelet, pod("initloop", child("app"), init=(child("setup", "--exit-code", "1"),))
     )
     status = await wait_for_status(worker, lambda s: container(s, "setup").restart_count >= 2)
     assert status.phase is PodPhase.PENDING
@@ -127,13 +130,14 @@ async def test_sidecars_start_in_order_and_stop_in_reverse(
         )
         for name in ("proxy", "shipper")
     )
-    worker = await kubelet.add_pod(
+    worker = await start(
+        kubelet,
         pod(
             "sidecars",
             child("app", "--sleep", "0.2", *recorder(log, "app")),
             init=sidecars,
             policy=RestartPolicy.NEVER,
-        )
+        ),
     )
     await worker.wait_done()
     assert worker.status.phase is PodPhase.SUCCEEDED

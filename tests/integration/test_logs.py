@@ -11,7 +11,7 @@ from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import RestartPolicy
 from minikubelet.runtime.logs import MAX_LINE
 from minikubelet.testing import container, wait_for_status
-from tests.helpers.pods import child, pod
+from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -29,7 +29,7 @@ def records(path: Path) -> list[tuple[str, str, str]]:
 
 async def test_cri_log_records_both_streams(kubelet: Kubelet) -> None:
     app = child("app", "--print", "one", "--print", "", "--stderr", "oops", "--no-newline", "tail")
-    worker = await kubelet.add_pod(pod("logs", app, policy=RestartPolicy.NEVER))
+    worker = await start(kubelet, pod("logs", app, policy=RestartPolicy.NEVER))
     await worker.wait_done()
     rows = records(worker.log_path("app", 0))
     assert ("stdout", "F", "one") in rows
@@ -40,8 +40,8 @@ async def test_cri_log_records_both_streams(kubelet: Kubelet) -> None:
 
 async def test_long_lines_are_split_into_partial_records(kubelet: Kubelet) -> None:
     long = "x" * (MAX_LINE + 100)
-    worker = await kubelet.add_pod(
-        pod("long", child("app", "--print", long), policy=RestartPolicy.NEVER)
+    worker = await start(
+        kubelet, pod("long", child("app", "--print", long), policy=RestartPolicy.NEVER)
     )
     await worker.wait_done()
     rows = records(worker.log_path("app", 0))
@@ -49,7 +49,7 @@ async def test_long_lines_are_split_into_partial_records(kubelet: Kubelet) -> No
 
 
 async def test_each_instance_gets_its_own_file(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(pod("files", child("app", "--print", "hi", "--exit-code", "1")))
+    worker = await start(kubelet, pod("files", child("app", "--print", "hi", "--exit-code", "1")))
     await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 2)
     for restart in (0, 1):
         assert records(worker.log_path("app", restart)) == [("stdout", "F", "hi")]
@@ -66,7 +66,7 @@ async def test_termination_message_from_the_default_file(kubelet: Kubelet, tmp_p
     from tests.conftest import PYTHON
 
     app = Container(name="app", command=(PYTHON, "-c", code))
-    worker = await kubelet.add_pod(pod("message", app, policy=RestartPolicy.NEVER))
+    worker = await start(kubelet, pod("message", app, policy=RestartPolicy.NEVER))
     await worker.wait_done()
     state = container(worker.status, "app").state
     assert state.message == "bye"  # type: ignore[union-attr]

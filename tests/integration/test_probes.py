@@ -12,7 +12,7 @@ from minikubelet.model.spec import ExecAction, HTTPGetAction, Probe, TCPSocketAc
 from minikubelet.model.status import Running
 from minikubelet.testing import container, wait_for, wait_for_file, wait_for_status
 from tests.conftest import PYTHON
-from tests.helpers.pods import child, pod
+from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -57,7 +57,7 @@ async def test_failing_liveness_restarts_with_increasing_count(
         initial_delay_seconds=delay,
     )
     app = child("app", "--forever", *server_flags(kind, health, port), liveness_probe=probe)
-    worker = await kubelet.add_pod(pod("live", app, grace=1))
+    worker = await start(kubelet, pod("live", app, grace=1))
     counts: list[int] = []
 
     def grew(status: object) -> bool:
@@ -80,8 +80,8 @@ async def test_failing_liveness_restarts_with_increasing_count(
 async def test_failing_tcp_liveness_restarts(kubelet: Kubelet, tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     probe = Probe(handler=TCPSocketAction(port=port), period_seconds=1, failure_threshold=1)
-    worker = await kubelet.add_pod(
-        pod("tcp", child("app", "--forever", liveness_probe=probe), grace=1)
+    worker = await start(
+        kubelet, pod("tcp", child("app", "--forever", liveness_probe=probe), grace=1)
     )
     await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 1, timeout=30)
 
@@ -105,7 +105,7 @@ async def test_passing_liveness_never_restarts(kubelet: Kubelet, tmp_path: Path,
         *server_flags(kind, health, port),
         liveness_probe=probe,
     )
-    worker = await kubelet.add_pod(pod("fine", app, grace=1))
+    worker = await start(kubelet, pod("fine", app, grace=1))
     await wait_for_file(ready)
     # Three probe periods, each a fact: the probe counter says how many ran.
     await wait_for(lambda: _probes_run(kubelet, "fine") >= 3, timeout=30)
@@ -118,8 +118,8 @@ def _probes_run(kubelet: Kubelet, pod_name: str) -> int:
 
 async def test_readiness_that_never_passes(kubelet: Kubelet, tmp_path: Path) -> None:
     probe = Probe(handler=exists(tmp_path / "never"), period_seconds=1, failure_threshold=1)
-    worker = await kubelet.add_pod(
-        pod("unready", child("app", "--forever", readiness_probe=probe), grace=1)
+    worker = await start(
+        kubelet, pod("unready", child("app", "--forever", readiness_probe=probe), grace=1)
     )
     await wait_for(lambda: _probes_run(kubelet, "unready") >= 2, timeout=30)
     status = worker.status
@@ -136,8 +136,8 @@ async def test_readiness_not_ready_before_initial_delay(kubelet: Kubelet, tmp_pa
     health = tmp_path / "health"
     health.write_text("ok")
     probe = Probe(handler=exists(health), period_seconds=1, initial_delay_seconds=2)
-    worker = await kubelet.add_pod(
-        pod("delayed", child("app", "--forever", readiness_probe=probe), grace=1)
+    worker = await start(
+        kubelet, pod("delayed", child("app", "--forever", readiness_probe=probe), grace=1)
     )
     running = await wait_for_status(
         worker, lambda s: isinstance(container(s, "app").state, Running)
@@ -157,7 +157,7 @@ async def test_startup_probe_holds_back_liveness(kubelet: Kubelet, tmp_path: Pat
     startup = Probe(handler=exists(started), period_seconds=1, failure_threshold=60)
     liveness = Probe(handler=exists(tmp_path / "never"), period_seconds=1, failure_threshold=1)
     app = child("app", "--forever", startup_probe=startup, liveness_probe=liveness)
-    worker = await kubelet.add_pod(pod("slow", app, grace=1))
+    worker = await start(kubelet, pod("slow", app, grace=1))
     await wait_for(lambda: _probes_run(kubelet, "slow") >= 3, timeout=30)
     status = worker.status
     assert container(status, "app").restart_count == 0  # liveness never ran
@@ -168,8 +168,8 @@ async def test_startup_probe_holds_back_liveness(kubelet: Kubelet, tmp_path: Pat
 
 async def test_startup_probe_that_never_succeeds_restarts(kubelet: Kubelet, tmp_path: Path) -> None:
     startup = Probe(handler=exists(tmp_path / "never"), period_seconds=1, failure_threshold=2)
-    worker = await kubelet.add_pod(
-        pod("nostart", child("app", "--forever", startup_probe=startup), grace=1)
+    worker = await start(
+        kubelet, pod("nostart", child("app", "--forever", startup_probe=startup), grace=1)
     )
     await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 1, timeout=30)
     messages = [e.message for e in kubelet.recorder.events(pod="nostart")]

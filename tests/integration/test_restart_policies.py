@@ -10,14 +10,14 @@ from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import RestartPolicy
 from minikubelet.model.status import PodPhase, Running, Terminated, Waiting
 from minikubelet.testing import container, wait_for_status
-from tests.helpers.pods import child, pod
+from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
 @pytest.mark.parametrize("code", [0, 1])
 async def test_always_restarts_after_any_exit(kubelet: Kubelet, code: int) -> None:
-    worker = await kubelet.add_pod(pod("always", child("app", "--exit-code", str(code))))
+    worker = await start(kubelet, pod("always", child("app", "--exit-code", str(code))))
     status = await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 2)
     app = container(status, "app")
     assert status.phase is PodPhase.RUNNING
@@ -27,7 +27,7 @@ async def test_always_restarts_after_any_exit(kubelet: Kubelet, code: int) -> No
 
 
 async def test_always_shows_crash_loop_back_off(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(pod("loop", child("app", "--exit-code", "2")))
+    worker = await start(kubelet, pod("loop", child("app", "--exit-code", "2")))
     status = await wait_for_status(
         worker,
         lambda s: (
@@ -47,8 +47,8 @@ async def test_always_shows_crash_loop_back_off(kubelet: Kubelet) -> None:
 
 
 async def test_on_failure_succeeds_on_exit_zero(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(
-        pod("onfail0", child("app", "--exit-code", "0"), policy=RestartPolicy.ON_FAILURE)
+    worker = await start(
+        kubelet, pod("onfail0", child("app", "--exit-code", "0"), policy=RestartPolicy.ON_FAILURE)
     )
     status = await wait_for_status(worker, lambda s: s.phase.is_final)
     app = container(status, "app")
@@ -60,8 +60,8 @@ async def test_on_failure_succeeds_on_exit_zero(kubelet: Kubelet) -> None:
 
 
 async def test_on_failure_restarts_on_error(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(
-        pod("onfail1", child("app", "--exit-code", "1"), policy=RestartPolicy.ON_FAILURE)
+    worker = await start(
+        kubelet, pod("onfail1", child("app", "--exit-code", "1"), policy=RestartPolicy.ON_FAILURE)
     )
     status = await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 2)
     assert status.phase is PodPhase.RUNNING
@@ -75,8 +75,8 @@ async def test_on_failure_restarts_on_error(kubelet: Kubelet) -> None:
 async def test_never_keeps_the_exit(
     kubelet: Kubelet, code: int, phase: PodPhase, reason: str
 ) -> None:
-    worker = await kubelet.add_pod(
-        pod("never", child("app", "--exit-code", str(code)), policy=RestartPolicy.NEVER)
+    worker = await start(
+        kubelet, pod("never", child("app", "--exit-code", str(code)), policy=RestartPolicy.NEVER)
     )
     await worker.wait_done()
     status = worker.status
@@ -90,8 +90,8 @@ async def test_never_keeps_the_exit(
 
 
 async def test_death_by_signal_is_128_plus_n(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(
-        pod("signal", child("app", "--kill-self", "6"), policy=RestartPolicy.NEVER)
+    worker = await start(
+        kubelet, pod("signal", child("app", "--kill-self", "6"), policy=RestartPolicy.NEVER)
     )
     await worker.wait_done()
     app = container(worker.status, "app")
@@ -103,7 +103,7 @@ async def test_missing_executable_is_a_start_error(kubelet: Kubelet, tmp_path: P
     from minikubelet.model.spec import Container
 
     missing = Container(name="app", command=("no-such-program-here",))
-    worker = await kubelet.add_pod(pod("missing", missing, policy=RestartPolicy.NEVER))
+    worker = await start(kubelet, pod("missing", missing, policy=RestartPolicy.NEVER))
     await worker.wait_done()
     app = container(worker.status, "app")
     assert isinstance(app.state, Terminated)
@@ -117,7 +117,7 @@ async def test_missing_executable_is_a_start_error(kubelet: Kubelet, tmp_path: P
 
 async def test_running_container_reports_running(kubelet: Kubelet, tmp_path: Path) -> None:
     ready = tmp_path / "ready"
-    worker = await kubelet.add_pod(pod("up", child("app", "--forever", "--ready-file", str(ready))))
+    worker = await start(kubelet, pod("up", child("app", "--forever", "--ready-file", str(ready))))
     status = await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
     app = container(status, "app")
     assert isinstance(app.state, Running)

@@ -12,7 +12,7 @@ from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import Lifecycle, RestartPolicy, SleepAction
 from minikubelet.model.status import PodPhase, Running, Terminated
 from minikubelet.testing import container, wait_for_file, wait_for_status
-from tests.helpers.pods import child, pod, py
+from tests.helpers.pods import child, pod, py, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -38,7 +38,7 @@ async def test_graceful_exit_on_sigterm(kubelet: Kubelet, tmp_path: Path) -> Non
         "--record",
         str(log),
     )
-    worker = await kubelet.add_pod(pod("graceful", app))
+    worker = await start(kubelet, pod("graceful", app))
     await wait_for_file(ready)
     worker.terminate()
     await worker.wait_done()
@@ -52,7 +52,7 @@ async def test_graceful_exit_on_sigterm(kubelet: Kubelet, tmp_path: Path) -> Non
 async def test_sigterm_ignored_means_sigkill_after_grace(kubelet: Kubelet, tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     app = child("app", "--forever", "--ignore-sigterm", "--ready-file", str(ready))
-    worker = await kubelet.add_pod(pod("stubborn", app, grace=1))
+    worker = await start(kubelet, pod("stubborn", app, grace=1))
     await wait_for_file(ready)
     began = anyio.current_time()
     worker.terminate()
@@ -79,7 +79,7 @@ async def test_pre_stop_runs_before_sigterm(kubelet: Kubelet, tmp_path: Path) ->
         str(log),
         lifecycle=Lifecycle(pre_stop=hook),
     )
-    worker = await kubelet.add_pod(pod("prestop", app, grace=5))
+    worker = await start(kubelet, pod("prestop", app, grace=5))
     await wait_for_file(ready)
     worker.terminate()
     await worker.wait_done()
@@ -99,7 +99,7 @@ async def test_pre_stop_time_counts_against_the_grace_period(
         str(ready),
         lifecycle=Lifecycle(pre_stop=SleepAction(1)),
     )
-    worker = await kubelet.add_pod(pod("budget", app, grace=2))
+    worker = await start(kubelet, pod("budget", app, grace=2))
     await wait_for_file(ready)
     began = anyio.current_time()
     worker.terminate()
@@ -115,7 +115,7 @@ async def test_stop_signal_from_lifecycle(kubelet: Kubelet, tmp_path: Path) -> N
     app = child(
         "app", "--forever", "--ready-file", str(ready), lifecycle=Lifecycle(stop_signal="SIGINT")
     )
-    worker = await kubelet.add_pod(pod("sigint", app))
+    worker = await start(kubelet, pod("sigint", app))
     await wait_for_file(ready)
     worker.terminate()
     await worker.wait_done()
@@ -140,7 +140,7 @@ async def test_nothing_outlives_a_stopped_container(kubelet: Kubelet, tmp_path: 
         "--ready-file",
         str(ready),
     )
-    worker = await kubelet.add_pod(pod("tree", app, grace=1))
+    worker = await start(kubelet, pod("tree", app, grace=1))
     await wait_for_file(ready)
     spawned = [int(pid) for pid in pids_file.read_text().split()]
     main = container(worker.status, "app").state
@@ -154,7 +154,7 @@ async def test_nothing_outlives_a_stopped_container(kubelet: Kubelet, tmp_path: 
 async def test_leftovers_die_when_the_main_process_exits(kubelet: Kubelet, tmp_path: Path) -> None:
     pids_file = tmp_path / "pids"
     app = child("app", "--spawn", "setsid", "--spawn", "double-fork", "--pids-file", str(pids_file))
-    worker = await kubelet.add_pod(pod("orphans", app, policy=RestartPolicy.NEVER))
+    worker = await start(kubelet, pod("orphans", app, policy=RestartPolicy.NEVER))
     await worker.wait_done()
     spawned = [int(pid) for pid in pids_file.read_text().split()]
     assert len(spawned) == 2
@@ -165,7 +165,7 @@ async def test_leftovers_die_when_the_main_process_exits(kubelet: Kubelet, tmp_p
 async def test_force_kill_skips_grace(kubelet: Kubelet, tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     app = child("app", "--forever", "--ignore-sigterm", "--ready-file", str(ready))
-    worker = await kubelet.add_pod(pod("forced", app, grace=30))
+    worker = await start(kubelet, pod("forced", app, grace=30))
     await wait_for_file(ready)
     worker.terminate()
     await wait_for_status(worker, lambda s: True)
@@ -188,7 +188,7 @@ async def test_active_deadline_kills_and_fails_the_pod(kubelet: Kubelet, tmp_pat
     base = pod("deadline", child("app", "--forever"), grace=1)
     deadlined = replace(base, spec=replace(base.spec, active_deadline_seconds=1))
     began = anyio.current_time()
-    worker = await kubelet.add_pod(deadlined)
+    worker = await start(kubelet, deadlined)
     await worker.wait_done()
     assert anyio.current_time() - began >= 1
     status = worker.status

@@ -10,7 +10,7 @@ from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import Lifecycle, RestartPolicy, SleepAction
 from minikubelet.model.trace import Step
 from minikubelet.testing import wait_for_file
-from tests.helpers.pods import child, pod
+from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -31,7 +31,7 @@ async def test_termination_timeline(kubelet: Kubelet, tmp_path: Path) -> None:
         str(ready),
         lifecycle=Lifecycle(pre_stop=SleepAction(1)),
     )
-    worker = await kubelet.add_pod(pod("timeline", app, grace=2, policy=RestartPolicy.NEVER))
+    worker = await start(kubelet, pod("timeline", app, grace=2, policy=RestartPolicy.NEVER))
     await wait_for_file(ready)
     main = int(ready.read_text())
     spawned = sorted(int(pid) for pid in pids_file.read_text().split())
@@ -60,7 +60,7 @@ async def test_termination_timeline(kubelet: Kubelet, tmp_path: Path) -> None:
 
 
 async def test_crash_loop_records_restart_decisions(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(pod("decisions", child("app", "--exit-code", "1")))
+    worker = await start(kubelet, pod("decisions", child("app", "--exit-code", "1")))
     seen: list[str] = []
     worker.on_trace(lambda entry: seen.append(f"{entry.step} {entry.detail}"))
     from minikubelet.testing import container, wait_for_status

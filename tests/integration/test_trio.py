@@ -10,7 +10,7 @@ from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import Lifecycle, RestartPolicy
 from minikubelet.model.status import PodPhase, Terminated
 from minikubelet.testing import container, wait_for_file, wait_for_status
-from tests.helpers.pods import child, pod, py
+from tests.helpers.pods import child, pod, py, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -21,7 +21,7 @@ def anyio_backend() -> str:
 
 
 async def test_crash_loop_under_trio(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(pod("trio-loop", child("app", "--exit-code", "1")))
+    worker = await start(kubelet, pod("trio-loop", child("app", "--exit-code", "1")))
     status = await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 2)
     assert status.phase is PodPhase.RUNNING
 
@@ -39,7 +39,7 @@ async def test_graceful_stop_with_pre_stop_under_trio(kubelet: Kubelet, tmp_path
         str(ready),
         lifecycle=Lifecycle(pre_stop=hook),
     )
-    worker = await kubelet.add_pod(pod("trio-stop", app, grace=1, policy=RestartPolicy.NEVER))
+    worker = await start(kubelet, pod("trio-stop", app, grace=1, policy=RestartPolicy.NEVER))
     await wait_for_file(ready)
     worker.terminate()
     await worker.wait_done()

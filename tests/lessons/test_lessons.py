@@ -33,6 +33,7 @@ from minikubelet.model.status import ConditionType, PodPhase, Running, Terminate
 from minikubelet.model.trace import Step, TraceEntry
 from minikubelet.pod_worker import PodWorker
 from minikubelet.testing import container, wait_for_file, wait_for_status
+from tests.helpers.pods import start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -129,7 +130,7 @@ def stopped_by_sigterm(name: str, pid: int, code: str, grace: int) -> list[tuple
 
 
 async def test_01_graceful_shutdown_finishes_the_job_in_flight(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(lesson("graceful-shutdown.yaml"))
+    worker = await start(kubelet, lesson("graceful-shutdown.yaml"))
     await wait_for_log(worker, "worker", "job 1: started")
     [pid] = spawned_pids(worker, "worker")
     worker.terminate()
@@ -147,7 +148,7 @@ async def test_01_graceful_shutdown_finishes_the_job_in_flight(kubelet: Kubelet)
 
 async def test_02_ignoring_sigterm_ends_in_sigkill_of_every_process(kubelet: Kubelet) -> None:
     """The issue's timeline, event by event, on the manifest's own 3 s grace period."""
-    worker = await kubelet.add_pod(lesson("ignores-sigterm.yaml"))
+    worker = await start(kubelet, lesson("ignores-sigterm.yaml"))
     lines = await wait_for_log(worker, "app", "worker pids")
     [pid] = spawned_pids(worker, "app")
     numbers = [int(n) for n in re.findall(r"\d+", line_with(lines, "worker pids"))]
@@ -177,7 +178,7 @@ async def test_02_ignoring_sigterm_ends_in_sigkill_of_every_process(kubelet: Kub
 
 
 async def test_03_shell_wrapper_swallows_sigterm_and_exec_fixes_it(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(lesson("shell-wrapper.yaml"))
+    worker = await start(kubelet, lesson("shell-wrapper.yaml"))
     wrapped_lines = await wait_for_log(worker, "wrapped", "app: pid")
     await wait_for_log(worker, "exec", "app: pid")
     [shell] = spawned_pids(worker, "wrapped")
@@ -209,7 +210,7 @@ async def test_03_shell_wrapper_swallows_sigterm_and_exec_fixes_it(kubelet: Kube
 
 async def test_04_prestop_drains_before_sigterm(kubelet: Kubelet) -> None:
     with holding_ports(18471):
-        worker = await kubelet.add_pod(lesson("prestop-drain.yaml"))
+        worker = await start(kubelet, lesson("prestop-drain.yaml"))
         await wait_for_status(worker, lambda s: container(s, "server").ready)
         await wait_for_log(worker, "server", "started")  # a request is in flight
         [pid] = spawned_pids(worker, "server")
@@ -243,7 +244,7 @@ async def test_04_prestop_drains_before_sigterm(kubelet: Kubelet) -> None:
 
 async def test_05_liveness_probe_restarts_a_deadlocked_app(kubelet: Kubelet) -> None:
     with holding_ports(18472):
-        worker = await kubelet.add_pod(lesson("liveness-deadlock.yaml"))
+        worker = await start(kubelet, lesson("liveness-deadlock.yaml"))
         await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 1)
         await wait_for_log(worker, "app", "listening", restart_count=1)
         worker.terminate()
@@ -280,7 +281,7 @@ def _spawned(trace: list[TraceEntry], pid: int) -> TraceEntry:
 
 async def test_06_startup_probe_protects_a_slow_starter(kubelet: Kubelet) -> None:
     with holding_ports(18473, 18474):
-        worker = await kubelet.add_pod(lesson("startup-probe.yaml"))
+        worker = await start(kubelet, lesson("startup-probe.yaml"))
         await wait_for_status(
             worker,
             lambda s: (
@@ -318,7 +319,7 @@ async def test_07_readiness_waits_for_the_warm_up(kubelet: Kubelet) -> None:
         seen.append((isinstance(status.state, Running), status.ready))
 
     with holding_ports(18475):
-        worker = await kubelet.add_pod(lesson("readiness-warmup.yaml"))
+        worker = await start(kubelet, lesson("readiness-warmup.yaml"))
         worker.on_status(record)
         status = await wait_for_status(worker, lambda s: container(s, "server").ready)
         ready = [c for c in status.conditions if c.type is ConditionType.READY]
@@ -340,7 +341,7 @@ async def test_07_readiness_waits_for_the_warm_up(kubelet: Kubelet) -> None:
 
 
 async def test_08_init_then_sidecar_then_app_and_sidecar_stops_last(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(lesson("sidecar-ordering.yaml"))
+    worker = await start(kubelet, lesson("sidecar-ordering.yaml"))
     await worker.wait_done()
 
     order = [
@@ -367,7 +368,7 @@ async def test_08_init_then_sidecar_then_app_and_sidecar_stops_last(kubelet: Kub
 
 async def test_09_crash_loop_backs_off_longer_each_time(kubelet: Kubelet) -> None:
     # The fixture's engine flags: back-off 0.1 s doubling up to 0.4 s (kubelet: 10 s .. 300 s).
-    worker = await kubelet.add_pod(lesson("crash-loop.yaml"))
+    worker = await start(kubelet, lesson("crash-loop.yaml"))
     waiting: list[str] = []
 
     def record(w: PodWorker) -> None:
@@ -405,7 +406,7 @@ async def test_09_crash_loop_backs_off_longer_each_time(kubelet: Kubelet) -> Non
 
 
 async def test_10_orphans_are_killed_with_their_container(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(lesson("orphans.yaml"))
+    worker = await start(kubelet, lesson("orphans.yaml"))
     await wait_for_log(worker, "app", "daemon: pid")
     lines = await wait_for_log(worker, "app", "worker: pid")
     [main] = spawned_pids(worker, "app")
@@ -436,7 +437,7 @@ async def test_10_orphans_are_killed_with_their_container(kubelet: Kubelet) -> N
 
 
 async def test_11_signals_make_exit_codes_of_128_plus_n(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(lesson("exit-codes.yaml"))
+    worker = await start(kubelet, lesson("exit-codes.yaml"))
     await worker.wait_done()
 
     expected = {"exit-3": (3, None), "segfault": (139, 11), "abort": (134, 6), "sigkill": (137, 9)}
@@ -457,7 +458,7 @@ def _signame(signum: int) -> str:
 
 
 async def test_12_stop_signal_sigint_lets_python_clean_up(kubelet: Kubelet) -> None:
-    worker = await kubelet.add_pod(lesson("stop-signal.yaml"))
+    worker = await start(kubelet, lesson("stop-signal.yaml"))
     await wait_for_log(worker, "sigterm", "resource acquired")
     await wait_for_log(worker, "sigint", "resource acquired")
     [term_pid] = spawned_pids(worker, "sigterm")

@@ -22,6 +22,7 @@ from minikubelet.sources.file import (
     scan,
 )
 from minikubelet.testing import wait_for_file
+from tests.helpers.pods import start
 from tests.serve.manifests import child_pod
 
 # -- listing and planning (no processes) ---------------------------------------------------
@@ -313,7 +314,9 @@ async def test_a_static_pod_deleted_through_the_api_comes_back(
     await wait_until(lambda: running(kubelet, "web"))
     first = running(kubelet, "web")
     assert first is not None
-    assert kubelet.delete_pod("default", "web") is first
+    deleted = kubelet.delete_pod("default", "web")
+    assert deleted is not None
+    assert deleted.uid == first.uid
     await wait_until(lambda: (w := running(kubelet, "web")) is not None and w is not first)
     second = running(kubelet, "web")
     assert second is not None
@@ -331,7 +334,7 @@ async def test_a_name_taken_by_an_api_pod(
     other = tmp_path / "other.yaml"
     other.write_text(child_pod("web", facts))
     api_pod = read_manifest(other).pods[0]
-    api_worker = await kubelet.add_pod(api_pod)
+    api_worker = await start(kubelet, api_pod)
     (manifests / "web.yaml").write_text(child_pod("web", facts, label="static"))
     await wait_until(lambda: refusals(kubelet, "web"))
     assert "already exists" in refusals(kubelet, "web")[0].message

@@ -11,6 +11,7 @@ import structlog.testing
 from minikubelet.kubelet import Kubelet
 from minikubelet.sources import ApiPodStore
 from minikubelet.sources.file import read_manifest
+from tests.helpers.pods import start
 from tests.serve.manifests import child_pod
 from tests.serve.test_static_source import wait_until
 
@@ -28,8 +29,8 @@ async def test_api_pods_are_saved_and_forgotten(kubelet: Kubelet, tmp_path: Path
     detach = store.attach(kubelet)
     api_pod = read_manifest(pod_file(tmp_path, "api")).pods[0]
     static_pod = read_manifest(pod_file(tmp_path, "static")).pods[0]
-    await kubelet.add_pod(api_pod)
-    await kubelet.add_pod(static_pod, is_static=True)
+    await start(kubelet, api_pod)
+    await start(kubelet, static_pod, is_static=True)
     saved = tmp_path / "state" / "pods-api" / "default_api.json"
     assert store.saved() == [saved]
     assert json.loads(saved.read_text()) == json.loads(child_pod("api", tmp_path))
@@ -51,7 +52,7 @@ async def test_restore_starts_saved_pods_and_keeps_what_it_cannot_load(
     broken.write_text(child_pod("broken", tmp_path).replace('"command"', '"comand"'))
     (store.directory / ".default_half.json.tmp").write_text("{")  # a write cut short
     taken = read_manifest(pod_file(tmp_path, "taken")).pods[0]
-    await kubelet.add_pod(taken, is_static=True)  # a static pod took the name meanwhile
+    await start(kubelet, taken, is_static=True)  # a static pod took the name meanwhile
     (store.directory / "default_taken.json").write_text(child_pod("taken", tmp_path))
 
     with structlog.testing.capture_logs() as logs:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
+import subprocess  # noqa: TID251 - the test runs the CLI as a user would
 import sys
 from pathlib import Path
 

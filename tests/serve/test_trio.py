@@ -11,6 +11,7 @@ from minikubelet.kubelet import Kubelet
 from minikubelet.sources import ApiPodStore, StaticPodSource
 from minikubelet.sources.file import read_manifest
 from minikubelet.testing import wait_for_file
+from tests.helpers.pods import start
 from tests.serve.manifests import child_pod
 from tests.serve.test_static_source import running, wait_until
 
@@ -42,7 +43,7 @@ async def test_static_pods_and_saved_api_pods_under_trio(kubelet: Kubelet, tmp_p
 
         other = tmp_path / "api.yaml"
         other.write_text(child_pod("api", facts))
-        await kubelet.add_pod(read_manifest(other).pods[0])
+        await start(kubelet, read_manifest(other).pods[0])
         assert [p.name for p in store.saved()] == ["default_api.json"]
         path.unlink()
         await wait_until(lambda: kubelet.worker("default", "web") is None)

@@ -34,9 +34,9 @@ def _wait_deleted(
         return bool(uid) and common.metadata_of(current).get("uid") != uid
 
     def remaining() -> float | None:
-        return None if deadline is None else max(0.01, deadline - time.monotonic())
+        return None if deadline is None else max(0.01, deadline - time.monotonic())  # noqa: TID251 - the client is synchronous: no event loop
 
-    while deadline is None or time.monotonic() < deadline:
+    while deadline is None or time.monotonic() < deadline:  # noqa: TID251 - the client is synchronous: no event loop
         try:
             with connection.watch(
                 common.pods_path(namespace),
@@ -60,11 +60,11 @@ def _wait_deleted(
             # No watch here: poll, as kubectl relists when its watch is refused.
             if gone():
                 return True
-            time.sleep(0.1)
+            time.sleep(0.1)  # noqa: TID251 - the client is synchronous: no event loop
             continue
         if gone():  # the server closed the watch: look, and watch again if needed
             return True
-        time.sleep(0.1)
+        time.sleep(0.1)  # noqa: TID251 - the client is synchronous: no event loop
     return gone()
 
 
@@ -152,7 +152,7 @@ def delete(
             uid = common.metadata_of(obj).get("uid") or details.get("uid")
             deleted.append((name, str(uid or "")))
         if wait:
-            deadline = time.monotonic() + timeout if timeout > 0 else None
+            deadline = time.monotonic() + timeout if timeout > 0 else None  # noqa: TID251 - the client is synchronous: no event loop
             for name, uid in deleted:
                 if not _wait_deleted(connection, namespace, name, uid, deadline):
                     click.echo(

@@ -1,0 +1,285 @@
+"""A scripted runtime on anyio's clock, for tests of the engine on virtual time.
+
+It stands where ``LocalRuntime`` stands (the ``ContainerRuntime`` seam) and keeps the same
+contract (``tests/runtime/test_contract.py`` runs one set of checks on both), but its
+processes are scripts: they exit with a given code after a given (virtual) time, ignore
+the signals they are told to ignore, leave "descendants" that only a whole-container
+kill ends, or fail to start. Under trio's ``MockClock(autojump_threshold=0)`` a test runs
+minutes of pod life in milliseconds and can assert exact times with ``==``::
+
+    runtime = FakeRuntime()
+    runtime.script("app", Script(exit_code=1, runs_for=2.0))   # every instance of "app"
+    runtime.script("web", Script(ignores={SIGTERM}))            # until SIGKILL
+    runtime.script("job", Script(exit_code=1), Script())        # 1st instance, then the rest
+    runtime.exec_script("check", ExecScript(exit_code=1))       # exec probes/hooks "check ..."
+
+A container's script is found by its name (the tag's last part), then by ``argv[0]``;
+with neither, it runs until signalled and exits 0 on SIGTERM. Everything that happens is
+recorded with its time: ``starts``, ``signals``, ``kills`` and ``execs``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import signal
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+
+from minikubelet.errors import RuntimeStartError
+from minikubelet.runtime.base import (
+    ContainerProcess,
+    ExecResult,
+    ExitStatus,
+    KillReport,
+    Launch,
+    LineSink,
+    LogProblem,
+    NodeUsage,
+    Usage,
+)
+
+__all__ = ["ExecScript", "FakeProcess", "FakeRuntime", "Script", "Signalled"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Script:
+    """How one instance behaves.
+
+    ``runs_for``: seconds until it exits by itself with ``exit_code`` (None: never).
+    A signal it does not ``ignore`` ends it ``stops_after`` seconds later, with 128+N, or
+    with ``exit_code_on_signal`` (a process that traps SIGTERM and exits 0).
+    ``descendants``: processes it leaves behind; they live until the container is killed.
+    ``unkillable``: even SIGKILL does not end it (a process stuck in the kernel).
+    ``start_error``: ``start`` raises RuntimeStartError with this message.
+    ``output``: (stream, line) pairs written at start.
+    """
+
+    exit_code: int = 0
+    runs_for: float | None = None
+    ignores: Collection[int] = frozenset()
+    stops_after: float = 0.0
+    exit_code_on_signal: int | None = None
+    descendants: int = 0
+    unkillable: bool = False
+    start_error: str | None = None
+    output: tuple[tuple[str, str], ...] = ()
+    cpu_seconds: float = 0.0
+    memory_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class ExecScript:
+    """How one exec (a probe or hook command) behaves: its result after ``runs_for``."""
+
+    exit_code: int = 0
+    runs_for: float = 0.0
+    output: bytes = b""
+    start_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Signalled:
+    at: float
+    pid: int
+    signum: int
+
+
+class _Turns(Generic[T]):
+    """Scripts handed out in turn; the last one repeats."""
+
+    def __init__(self, scripts: tuple[T, ...]) -> None:
+        self._scripts = scripts
+        self._used = 0
+
+    def next(self) -> T:
+        script = self._scripts[min(self._used, len(self._scripts) - 1)]
+        self._used += 1
+        return script
+
+
+class FakeProcess:
+    """One scripted container instance."""
+
+    def __init__(
+        self, runtime: FakeRuntime, launch: Launch, script: Script, pid: int, sink: LineSink | None
+    ) -> None:
+        self.launch = launch
+        self.script = script
+        self._runtime = runtime
+        self._pid = pid
+        self._started_at = anyio.current_time()
+        runs_for = script.runs_for
+        self._exit_at = math.inf if runs_for is None else self._started_at + runs_for
+        self._exit_code = script.exit_code
+        self._exit_signal: int | None = None
+        self._status: ExitStatus | None = None
+        self._changed = anyio.Event()
+        self._gone = anyio.Event()
+        self.descendants = set(range(pid + 1, pid + 1 + script.descendants))
+        self._sink = sink
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    @property
+    def started_at(self) -> float:
+        return self._started_at
+
+    @property
+    def status(self) -> ExitStatus | None:
+        return self._status
+
+    async def pump_logs(self) -> None:
+        if self._sink is not None:
+            for stream, line in self.script.output:
+                self._sink(stream, line)
+        await self._gone.wait()
+
+    async def wait(self) -> ExitStatus:
+        while self._status is None:
+            changed = self._changed
+            now = anyio.current_time()
+            if now >= self._exit_at:
+                self._finish(ExitStatus(self._exit_code, self._exit_signal))
+                break
+            with anyio.move_on_after(self._exit_at - now):
+                await changed.wait()
+        assert self._status is not None
+        return self._status
+
+    def signal_main(self, signum: int) -> bool:
+        if self._status is not None:
+            return False
+        self._runtime.signals.append(Signalled(anyio.current_time(), self._pid, signum))
+        if signum in self.script.ignores or (signum == signal.SIGKILL and self.script.unkillable):
+            return True
+        if signum == signal.SIGKILL:
+            self._exit_at, self._exit_code, self._exit_signal = anyio.current_time(), 137, 9
+        else:
+            at = anyio.current_time() + self.script.stops_after
+            if at < self._exit_at:
+                code = self.script.exit_code_on_signal
+                self._exit_at = at
+                self._exit_code = 128 + signum if code is None else code
+                self._exit_signal = signum if code is None else None
+        self._wake()
+        return True
+
+    async def kill_all(self, on_signal: Callable[[list[int]], None] | None = None) -> KillReport:
+        if self.script.unkillable:
+            await anyio.lowlevel.checkpoint()
+            alive = sorted(self._alive())
+            return KillReport((), tuple(alive))
+        pids = sorted(self._alive())
+        if pids:
+            self._runtime.kills.append((anyio.current_time(), tuple(pids)))
+            if on_signal is not None:
+                on_signal(pids)
+        if self._status is None:
+            self._finish(ExitStatus.from_signal(signal.SIGKILL))
+        self.descendants.clear()
+        self._check_gone()
+        await anyio.lowlevel.checkpoint()
+        return KillReport(tuple(pids))
+
+    async def processes(self) -> set[int]:
+        await anyio.lowlevel.checkpoint()
+        return self._alive()
+
+    def _alive(self) -> set[int]:
+        main = {self._pid} if self._status is None else set()
+        return main | self.descendants
+
+    def _finish(self, status: ExitStatus) -> None:
+        self._status = status
+        self._wake()
+        self._check_gone()
+
+    def _check_gone(self) -> None:
+        if self._status is not None and not self.descendants:
+            self._gone.set()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+
+@dataclass
+class FakeRuntime:
+    """The scripted runtime; see the module docstring."""
+
+    default: Script = field(default_factory=Script)
+    starts: list[FakeProcess] = field(default_factory=list)
+    signals: list[Signalled] = field(default_factory=list)
+    kills: list[tuple[float, tuple[int, ...]]] = field(default_factory=list)
+    execs: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
+    _scripts: dict[str, _Turns[Script]] = field(default_factory=dict)
+    _exec_scripts: dict[str, _Turns[ExecScript]] = field(default_factory=dict)
+    _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000, 10))
+
+    def script(self, key: str, *scripts: Script) -> None:
+        """How the instances of container ``key`` (or of argv[0] ``key``) behave, in turn."""
+        self._scripts[key] = _Turns(scripts)
+
+    def exec_script(self, command: str, *scripts: ExecScript) -> None:
+        """How execs whose argv[0] is ``command`` behave, in turn (the last repeats)."""
+        self._exec_scripts[command] = _Turns(scripts)
+
+    def started(self, container: str) -> list[FakeProcess]:
+        """Every instance of ``container`` started so far, oldest first."""
+        return [p for p in self.starts if p.launch.container_name == container]
+
+    def signalled(self, pid: int) -> list[Signalled]:
+        return [s for s in self.signals if s.pid == pid]
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        task_status.started()
+        await anyio.sleep_forever()
+
+    async def start(
+        self, launch: Launch, sink: LineSink | None = None, on_log_problem: LogProblem | None = None
+    ) -> FakeProcess:
+        await anyio.lowlevel.checkpoint()
+        entry = self._scripts.get(launch.container_name) or self._scripts.get(launch.argv[0])
+        script = entry.next() if entry is not None else self.default
+        if script.start_error is not None:
+            raise RuntimeStartError(script.start_error)
+        process = FakeProcess(self, launch, script, next(self._pids), sink)
+        self.starts.append(process)
+        return process
+
+    async def exec(self, launch: Launch, timeout: float | None) -> ExecResult:
+        self.execs.append((anyio.current_time(), launch.argv))
+        entry = self._exec_scripts.get(launch.argv[0])
+        script = entry.next() if entry is not None else ExecScript()
+        if script.start_error is not None:
+            await anyio.lowlevel.checkpoint()
+            raise RuntimeStartError(script.start_error)
+        if timeout is not None and script.runs_for > timeout:
+            await anyio.sleep(timeout)
+            return ExecResult(137, b"", timed_out=True)
+        await anyio.sleep(script.runs_for)
+        return ExecResult(script.exit_code, script.output)
+
+    async def usage(self, containers: Mapping[str, ContainerProcess]) -> dict[str, Usage]:
+        await anyio.lowlevel.checkpoint()
+        usages = {}
+        for key, process in containers.items():
+            assert isinstance(process, FakeProcess)
+            count = len(process._alive())
+            script = process.script
+            usages[key] = Usage(script.cpu_seconds, script.memory_bytes if count else 0, count)
+        return usages
+
+    async def node_usage(self) -> NodeUsage:
+        await anyio.lowlevel.checkpoint()
+        return NodeUsage(cpu_seconds=0.0, memory_used_bytes=0, memory_total_bytes=0, boot_time=0.0)

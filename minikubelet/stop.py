@@ -1,0 +1,235 @@
+"""The stop policy: preStop → stop signal → grace → SIGKILL the whole container → gone.
+
+Sources: ``pkg/kubelet/kuberuntime/kuberuntime_container.go killContainer`` and
+``executePreStopHook``, containerd's ``stopContainer``. The preStop hook's time counts
+against the grace period; whatever is left, the stop signal then gets at least the
+minimum window (2 s, ``minimumGracePeriodInSeconds``) before SIGKILL goes to *every*
+process of the container; sidecars first wait for their turn (``waitForTurn``).
+
+Why it is shaped like this:
+
+* **Shielded.** Cancellation (a second Ctrl-C, the daemon stopping) must never skip a
+  stop half-way and leave a container running: the whole policy runs in a shielded scope.
+* **Its own deadline.** Shielded code that waits can wait forever. The policy has a
+  deadline of grace + minimum window + two kill timeouts; past it, it reports a Warning
+  event ``ExceededGracePeriod`` (the kubelet's wording) and abandons the instance, whose
+  supervision then records it as lost, so the pod can finish. It never hangs.
+* **The stop signal goes to the main process only**, as containerd sends it to the
+  container's init; SIGKILL goes to all of them, as the kernel does when a PID
+  namespace's init dies.
+"""
+
+from __future__ import annotations
+
+import shlex
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, assert_never
+
+import anyio
+import structlog
+
+from minikubelet.instance import LiveInstance
+from minikubelet.lifecycle import run_hook
+from minikubelet.logic.termination import MINIMUM_GRACE_PERIOD, stop_window
+from minikubelet.model.events import EventType
+from minikubelet.model.spec import (
+    Container,
+    ExecAction,
+    HookHandler,
+    HTTPGetAction,
+    SleepAction,
+    TCPSocketAction,
+)
+from minikubelet.model.trace import Step
+from minikubelet.runtime.base import KILL_TIMEOUT, ContainerRuntime
+
+__all__ = [
+    "EXCEEDED_GRACE_MESSAGE",
+    "StopOrder",
+    "StopReporter",
+    "describe_hook",
+    "signal_number",
+    "stop_container",
+]
+
+_log = structlog.get_logger("minikubelet.pod")
+
+EXCEEDED_GRACE_MESSAGE = "Container runtime did not kill the pod within specified grace period."
+
+
+@dataclass(frozen=True)
+class StopOrder:
+    """How one container is to be stopped."""
+
+    grace: float
+    message: str  # the Killing event's message
+    minimum_window: float = MINIMUM_GRACE_PERIOD
+    kill_timeout: float = KILL_TIMEOUT
+
+    @property
+    def budget(self) -> float:
+        """The most the whole stop may take before it is given up."""
+        return self.grace + self.minimum_window + 2 * self.kill_timeout
+
+
+class StopReporter(Protocol):
+    """Where the policy reports: events, trace steps, and the start of a termination."""
+
+    @property
+    def label(self) -> str: ...  # namespace/name, for log lines
+
+    @property
+    def pod_label(self) -> str: ...  # name_namespace(uid), for hook messages
+
+    def event(self, container: Container, type: EventType, reason: str, message: str) -> None: ...
+
+    def step(self, container: str, step: Step, detail: str) -> None: ...
+
+    def begin_stop(self, container: str) -> None: ...
+
+
+async def stop_container(
+    live: LiveInstance,
+    order: StopOrder,
+    *,
+    runtime: ContainerRuntime,
+    report: StopReporter,
+    wait_turn: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Stop ``live`` as ``order`` says; returns once nothing of it is left (or it was
+    given up). A second call for the same instance only waits for the first."""
+    if live.stopping:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(order.budget):
+            await live.exited.wait()
+        return
+    live.stopping = True
+    with anyio.CancelScope(shield=True) as scope:
+        scope.deadline = anyio.current_time() + order.budget
+        await _stop(live, order, runtime, report, wait_turn)
+    if scope.cancelled_caught and not live.exited.is_set():
+        container = live.container
+        _log.error(
+            "container.stop_failed",
+            pod=report.label,
+            container=container.name,
+            pid=live.process.pid,
+            after=order.budget,
+            effect="given up: the container is reported lost",
+        )
+        report.event(container, EventType.WARNING, "ExceededGracePeriod", EXCEEDED_GRACE_MESSAGE)
+        live.abandon()
+
+
+async def _stop(
+    live: LiveInstance,
+    order: StopOrder,
+    runtime: ContainerRuntime,
+    report: StopReporter,
+    wait_turn: Callable[[], Awaitable[None]] | None,
+) -> None:
+    container = live.container
+    grace = order.grace
+    report.event(container, EventType.NORMAL, "Killing", order.message)
+    began = anyio.current_time()
+    pre_stop = container.lifecycle.pre_stop
+    first = f"preStop {describe_hook(pre_stop)}" if pre_stop is not None else order.message
+    report.begin_stop(container.name)
+    report.step(container.name, Step.KILLING, f"{first} (grace period {grace:g}s)")
+    if pre_stop is not None and grace > 0 and not live.exited.is_set():
+        await _pre_stop(live, pre_stop, grace, runtime, report)
+    if wait_turn is not None:
+        with anyio.move_on_after(grace - (anyio.current_time() - began)):
+            await wait_turn()
+    window = stop_window(grace, anyio.current_time() - began, order.minimum_window)
+    signum = signal_number(container.lifecycle.stop_signal)
+    if live.process.signal_main(signum):
+        name = signal.Signals(signum).name
+        report.step(container.name, Step.SIGNAL, f"{name} -> pid {live.process.pid}")
+        _log.info(
+            "container.signalled",
+            pod=report.label,
+            container=container.name,
+            signal=name,
+            pid=live.process.pid,
+            grace=window,
+        )
+    with anyio.move_on_after(window):
+        await live.exited.wait()
+    if not live.exited.is_set():
+        report.step(container.name, Step.GRACE, f"{window:g}s elapsed, process still alive")
+
+        def killing(pids: list[int]) -> None:
+            live.sigkilled = True
+            count = f"{len(pids)} process{'es' if len(pids) != 1 else ''}"
+            listed = " ".join(map(str, pids))
+            report.step(container.name, Step.SIGNAL, f"SIGKILL -> {count} (pids {listed})")
+
+        killed = await live.process.kill_all(killing)
+        _log.info(
+            "container.killed",
+            pod=report.label,
+            container=container.name,
+            signal="SIGKILL",
+            pids=list(killed.killed),
+            after=window,
+        )
+    await live.exited.wait()
+
+
+async def _pre_stop(
+    live: LiveInstance,
+    hook: HookHandler,
+    grace: float,
+    runtime: ContainerRuntime,
+    report: StopReporter,
+) -> None:
+    container = live.container
+    outcome = None
+    with anyio.move_on_after(grace):
+        async with anyio.create_task_group() as group:
+
+            async def abort_when_exited() -> None:
+                await live.exited.wait()
+                group.cancel_scope.cancel()  # the hook is pointless once it is gone
+
+            group.start_soon(abort_when_exited)
+            outcome = await run_hook(hook, container, runtime, live.launch, report.pod_label)
+            group.cancel_scope.cancel()
+    verdict = "timed out" if outcome is None else "succeeded" if outcome.ok else "failed"
+    report.step(container.name, Step.HOOK, f"preStop {verdict}")
+    if outcome is None:
+        _log.warning(
+            "container.pre_stop_timeout", pod=report.label, container=container.name, grace=grace
+        )
+    elif not outcome.ok:
+        _log.warning(
+            "container.pre_stop_failed",
+            pod=report.label,
+            container=container.name,
+            detail=outcome.detail,
+        )
+        report.event(container, EventType.WARNING, "FailedPreStopHook", "PreStopHook failed")
+
+
+def describe_hook(hook: HookHandler) -> str:
+    """A hook as the trace shows it: ``exec sh -c 'sleep 1'``, ``httpGet :8080/quit``."""
+    match hook:
+        case ExecAction(command=command):
+            return f"exec {shlex.join(command)}"
+        case HTTPGetAction(port=port, path=path):
+            return f"httpGet :{port}{path}"
+        case SleepAction(seconds=seconds):
+            return f"sleep {seconds}s"
+        case TCPSocketAction(port=port):
+            return f"tcpSocket :{port}"
+        case _:
+            assert_never(hook)
+
+
+def signal_number(name: str | None) -> int:
+    """``lifecycle.stopSignal`` as a number; SIGTERM when unset."""
+    if not name:
+        return signal.SIGTERM
+    return int(signal.Signals[name])
