@@ -1,27 +1,53 @@
-"""One running container instance, from its spawn to the moment nothing of it is left.
+"""One container instance, from its spawn to the moment nothing of it is left.
 
-``supervise`` pumps the instance's logs, waits for its main process to exit (an event:
-the pidfd becomes readable), kills whatever the container left behind (a PID namespace's
-init dying takes every other process with it; we do the same by hand), and lets the log
-pump drain what is left in the pipes. It never hangs on a process it cannot end: a
-descendant that escaped the kill and keeps the container's stdout open gets
-``LOG_DRAIN_TIMEOUT`` before the pipes are closed under it (``container.log_pipe_held``).
+``run_instance`` is the kubelet's ``startContainer`` plus what its PLEG sees afterwards:
+build the launch, spawn the process (``RunContainerError``/``StartError`` when it cannot
+run), report it (``Created``, ``Started``), then ``supervise`` it: pump its logs, wait for
+the main process to exit (an event: the pidfd becomes readable), kill whatever the
+container left behind (a PID namespace's init dying takes every other process with it;
+we do the same by hand), let the log pump drain what is left in the pipes, and read the
+termination message. The pod worker hears each step through ``InstanceOwner`` and keeps
+the records.
+
+It never hangs on a process it cannot end: a descendant that escaped the kill and keeps
+the container's stdout open gets ``LOG_DRAIN_TIMEOUT`` before the pipes are closed under
+it (``container.log_pipe_held``), and an instance the stop policy gave up on is recorded
+as lost (``ContainerStatusUnknown``, 137).
 """
 
 from __future__ import annotations
 
+import shlex
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
 import anyio
 import anyio.abc
+import anyio.to_thread
 import structlog
 
+from minikubelet.errors import RuntimeStartError
+from minikubelet.launching import Launcher
+from minikubelet.model.events import EventType
 from minikubelet.model.launch import ExitStatus, Launch
 from minikubelet.model.spec import Container
-from minikubelet.runtime.base import ContainerProcess, KillReport
+from minikubelet.model.status import Exit
+from minikubelet.model.trace import Step
+from minikubelet.pod_report import PodReporter
+from minikubelet.runtime.base import ContainerProcess, ContainerRuntime, KillReport, LineSink
 
-__all__ = ["LOG_DRAIN_TIMEOUT", "Ended", "LiveInstance", "supervise"]
+__all__ = [
+    "LOG_DRAIN_TIMEOUT",
+    "Ended",
+    "InstanceContext",
+    "InstanceOwner",
+    "LiveInstance",
+    "run_instance",
+    "supervise",
+]
 
 _log = structlog.get_logger("minikubelet.pod")
 
@@ -114,3 +140,122 @@ async def supervise(
             pids=list(leftovers.survivors),
         )
     return Ended(status, leftovers)
+
+
+class InstanceOwner(Protocol):
+    """What the pod worker hears of one instance's life."""
+
+    def start_failed(self, container: Container, restart_count: int, exit_: Exit) -> None: ...
+
+    def started(self, live: LiveInstance, started_at: datetime) -> None: ...
+
+    def running(self, live: LiveInstance, group: anyio.abc.TaskGroup) -> None:
+        """Start what lives only while the main process does (postStart, or the probes)."""
+
+    def exited(self, live: LiveInstance, exit_: Exit) -> None: ...
+
+
+@dataclass(frozen=True)
+class InstanceContext:
+    """What every instance of one pod shares."""
+
+    runtime: ContainerRuntime
+    launcher: Launcher
+    report: PodReporter
+    clock: Callable[[], datetime]
+    sink: Callable[[str], LineSink | None]  # container name -> its log-line sink
+
+
+async def run_instance(
+    context: InstanceContext, owner: InstanceOwner, container: Container, restart_count: int
+) -> None:
+    """Spawn instance ``restart_count`` of ``container`` and run it to its end."""
+    report = context.report
+    launch = context.launcher.launch(container, restart_count)
+    try:
+        await anyio.to_thread.run_sync(context.launcher.prepare, container, restart_count)
+        process = await context.runtime.start(launch, context.sink(container.name))
+    except RuntimeStartError as error:
+        # containerd reports a container that cannot start as exited 128, StartError.
+        exit_ = Exit(
+            128,
+            context.clock(),
+            reason="StartError",
+            message=str(error),
+            monotonic=anyio.current_time(),
+        )
+        _log.warning(
+            "container.start_failed", pod=report.label, container=container.name, error=str(error)
+        )
+        report.event(container, EventType.WARNING, "Failed", f"Error: {error}")
+        owner.start_failed(container, restart_count, exit_)
+        return
+    report.step(container.name, Step.SPAWNED, f"pid {process.pid}: {shlex.join(launch.argv)}")
+    _log.info(
+        "container.started",
+        pod=report.label,
+        container=container.name,
+        pid=process.pid,
+        argv=list(launch.argv),
+        restart_count=restart_count,
+    )
+    report.event(container, EventType.NORMAL, "Created", f"Created container: {container.name}")
+    report.event(container, EventType.NORMAL, "Started", f"Started container {container.name}")
+    live = LiveInstance(container, process, launch, restart_count)
+    owner.started(live, context.clock())
+
+    def on_exit(status: ExitStatus) -> None:
+        report.step(container.name, Step.EXITED, _describe_exit(status))
+
+    ended = await supervise(
+        live,
+        label=report.label,
+        while_running=lambda group: owner.running(live, group),
+        on_exit=on_exit,
+    )
+    leftovers = ended.leftovers.killed
+    if leftovers and not live.sigkilled:
+        pids = " ".join(map(str, sorted(leftovers)))
+        count = f"{len(leftovers)} process{'es' if len(leftovers) != 1 else ''}"
+        report.step(container.name, Step.SIGNAL, f"SIGKILL -> {count} left behind (pids {pids})")
+    exit_ = await _exit_of(context, live, ended.status)
+    _log.info(
+        "container.exited",
+        pod=report.label,
+        container=container.name,
+        pid=process.pid,
+        exit_code=exit_.exit_code,
+        signal=signal.Signals(exit_.signal).name if exit_.signal else None,
+        leftovers=list(leftovers) or None,
+    )
+    owner.exited(live, exit_)
+
+
+async def _exit_of(context: InstanceContext, live: LiveInstance, status: ExitStatus | None) -> Exit:
+    """The instance's ``Exit``, with its termination message (read in a thread)."""
+    finished = context.clock()
+    if status is None:
+        # The stop policy gave up on it: the kubelet's word for a container it lost.
+        return Exit(
+            137,
+            finished,
+            reason="ContainerStatusUnknown",
+            message="The container could not be killed within its grace period",
+            monotonic=anyio.current_time(),
+        )
+    message = await anyio.to_thread.run_sync(
+        context.launcher.message, live.container, live.restart_count, status.exit_code
+    )
+    return Exit(
+        exit_code=status.exit_code,
+        finished_at=finished,
+        signal=status.signal,
+        message=message,
+        monotonic=anyio.current_time(),
+    )
+
+
+def _describe_exit(status: ExitStatus) -> str:
+    if status.signal is None:
+        return f"code {status.exit_code}"
+    return f"code {status.exit_code} (killed by {signal.Signals(status.signal).name})"

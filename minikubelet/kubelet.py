@@ -212,7 +212,8 @@ class Kubelet:
             await worker.run(task_status=task_status)
         finally:
             key = (worker.pod.namespace, worker.pod.name)
-            if worker.deletion_timestamp is not None and self._workers.get(key) is worker:
+            deleted = worker.snapshot.deletion_timestamp is not None
+            if deleted and self._workers.get(key) is worker:
                 self._remove(key, worker)
             self._notify()
 

@@ -20,9 +20,6 @@ probes, and the ``PodStatusKeeper`` turns what this worker observed into the API
 
 from __future__ import annotations
 
-import os
-import shlex
-import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -35,36 +32,33 @@ import anyio.abc
 import anyio.to_thread
 import structlog
 
-from minikubelet.errors import RuntimeStartError
 from minikubelet.events import EventRecorder
-from minikubelet.instance import LiveInstance, supervise
+from minikubelet.instance import InstanceContext, LiveInstance, run_instance
+from minikubelet.launching import Launcher
 from minikubelet.lifecycle import run_hook
 from minikubelet.logic.actions import PodView, StartContainer, compute_pod_actions
-from minikubelet.logic.backoff import BackoffEntry
-from minikubelet.logic.environment import FieldContext
-from minikubelet.logic.launch import build_launch, termination_message_path
+from minikubelet.logic.backoff import BackoffEntry, crash_loop_message
+from minikubelet.logic.probing import apply_verdict, is_started
 from minikubelet.logic.termination import (
     DEADLINE_EXCEEDED_MESSAGE,
     active_deadline,
     container_kill_grace,
     pod_grace,
-    termination_order,
 )
 from minikubelet.model.duration import format_duration
 from minikubelet.model.events import EventType
-from minikubelet.model.launch import ExitStatus, Identity, Launch
 from minikubelet.model.observed import ContainerRecord
 from minikubelet.model.probe import ProbeKind, ProbeResult
 from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.spec import Container, Pod
 from minikubelet.model.status import Exit, Instance, PodStatus, StartFailure
 from minikubelet.model.trace import Step, TraceEntry
+from minikubelet.pod_report import PodReporter
 from minikubelet.prober.manager import ProbeListener, ProbeManager, ProbeTarget
 from minikubelet.runtime.base import ContainerProcess, ContainerRuntime, LineSink
-from minikubelet.runtime.logs import read_termination_message
 from minikubelet.settings import Settings
 from minikubelet.status_manager import PodStatusKeeper, TraceListener
-from minikubelet.stop import StopOrder, describe_hook, stop_container
+from minikubelet.stop import StopOrder, describe_hook, kill_pod, stop_container, stop_pod
 
 __all__ = ["LogLineSink", "PodLifecycle", "PodWorker", "Syncing", "Terminated", "Terminating"]
 
@@ -117,9 +111,11 @@ class PodWorker:
         self.pod = pod
         self.uid = uid
         self._runtime = runtime
-        self._recorder = recorder
         self._settings = settings
         self._keeper = keeper
+        self.report = PodReporter(pod, uid, recorder, keeper)
+        launcher = Launcher(pod, uid, settings, keeper.snapshot.log_dir)
+        self._instances = InstanceContext(runtime, launcher, self.report, clock, self._sink_for)
         self._clock = clock
         self._probes = probes
         self._log_sink = log_sink
@@ -136,7 +132,6 @@ class PodWorker:
         self._changed = anyio.Event()
         self._done = anyio.Event()
         self._group: anyio.abc.TaskGroup | None = None
-        self._started_at: float | None = None  # anyio time the worker began (the deadline's origin)
 
     # -- what others read ------------------------------------------------------------
 
@@ -151,14 +146,6 @@ class PodWorker:
     @property
     def status(self) -> PodStatus:
         return self._keeper.snapshot.status
-
-    @property
-    def is_static(self) -> bool:
-        return self._keeper.snapshot.is_static
-
-    @property
-    def deletion_timestamp(self) -> datetime | None:
-        return self._keeper.snapshot.deletion_timestamp
 
     @property
     def trace(self) -> tuple[TraceEntry, ...]:
@@ -221,8 +208,7 @@ class PodWorker:
                 self._state = Terminating(force=True)
             case Terminating(force=False):
                 self._state = replace(self._state, force=True)
-                assert self._group is not None
-                self._group.start_soon(self._kill_everything)
+                self._spawn(kill_pod, list(self._live.values()))
             case Terminating() | Terminated():
                 return
         self._notify()
@@ -243,7 +229,7 @@ class PodWorker:
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        _log.info("pod.added", pod=self._label, uid=self.uid)
+        _log.info("pod.added", pod=self.report.label, uid=self.uid)
         try:
             async with self.tasks():
                 task_status.started()
@@ -255,7 +241,7 @@ class PodWorker:
             self._report()
             self._keeper.mark_finished()
             self._done.set()
-            _log.info("pod.finished", pod=self._label, phase=self.status.phase.value)
+            _log.info("pod.finished", pod=self.report.label, phase=self.status.phase.value)
 
     async def _sync_loop(self) -> None:
         deadline = active_deadline(self.pod.spec, anyio.current_time())
@@ -309,23 +295,20 @@ class PodWorker:
     def _exceed_deadline(self) -> None:
         """activeDeadlineSeconds passed: the pod is killed and ends Failed, DeadlineExceeded."""
         self._state = Terminating(deadline_exceeded=True)
-        self._event(None, EventType.WARNING, "DeadlineExceeded", DEADLINE_EXCEEDED_MESSAGE)
+        self.report.event(None, EventType.WARNING, "DeadlineExceeded", DEADLINE_EXCEEDED_MESSAGE)
 
     def _back_off(self, name: str, delay: float, until: float) -> None:
         container = self.pod.spec.container(name)
-        message = (
-            f"back-off {format_duration(delay)} restarting failed container={name} "
-            f"pod={self.pod.full_name}({self.uid})"
-        )
-        record = self._records[name]
-        self._records[name] = replace(
-            record, start_failure=StartFailure("CrashLoopBackOff", message)
-        )
+        message = crash_loop_message(delay, name, self.report.pod_label)
+        failure = StartFailure("CrashLoopBackOff", message)
+        self._records[name] = replace(self._records[name], start_failure=failure)
         if self._backoff_reported.get(name) != until:
             self._backoff_reported[name] = until
-            self.step(name, Step.RESTART, f"in {format_duration(delay)} (crash-loop back-off)")
-            message = f"Back-off restarting failed container {name} in pod {self.pod_label}"
-            self._event(container, EventType.WARNING, "BackOff", message)
+            self.report.step(
+                name, Step.RESTART, f"in {format_duration(delay)} (crash-loop back-off)"
+            )
+            message = f"Back-off restarting failed container {name} in pod {self.report.pod_label}"
+            self.report.event(container, EventType.WARNING, "BackOff", message)
 
     # -- starting --------------------------------------------------------------------
 
@@ -340,7 +323,7 @@ class PodWorker:
             self._has_initialized = True
         restart_count = record.next_restart_count
         if record.latest is not None:
-            self.step(container.name, Step.RESTART, f"now (restart #{restart_count})")
+            self.report.step(container.name, Step.RESTART, f"now (restart #{restart_count})")
         created = Instance(
             container_name=container.name,
             restart_count=restart_count,
@@ -350,93 +333,50 @@ class PodWorker:
         )
         self._records[container.name] = record.with_new_instance(created)
         self._creating += 1
-        self._spawn(self._run_instance, container, created)
+        self._spawn(run_instance, self._instances, self, container, restart_count)
 
-    async def _run_instance(self, container: Container, created: Instance) -> None:
-        launch = self._launch(container, created.restart_count)
-        try:
-            if container.termination_message_path is not None:
-                await anyio.to_thread.run_sync(self._prepare_message_file, container, created)
-            process = await self._runtime.start(launch, self._sink_for(container.name))
-        except RuntimeStartError as error:
-            # containerd reports a container that cannot start as exited 128, StartError.
-            exit_ = Exit(
-                128,
-                self._clock(),
-                reason="StartError",
-                message=str(error),
-                monotonic=anyio.current_time(),
-            )
-            self._update_instance(replace(created, exit=exit_))
-            _log.warning(
-                "container.start_failed",
-                pod=self._label,
-                container=container.name,
-                error=str(error),
-            )
-            self._event(container, EventType.WARNING, "Failed", f"Error: {error}")
-            return
-        finally:
-            self._creating -= 1
-            self._notify()
-        started = replace(
-            created,
-            container_id=f"process://{process.pid}",
-            pid=process.pid,
-            started_at=self._clock(),
+    # -- what one instance tells (instance.InstanceOwner) ----------------------------
+
+    def start_failed(self, container: Container, restart_count: int, exit_: Exit) -> None:
+        self._creating -= 1
+        self._update_instance(container.name, restart_count, exit=exit_)
+        self._notify()
+
+    def started(self, live: LiveInstance, started_at: datetime) -> None:
+        self._creating -= 1
+        pid = live.process.pid
+        self._update_instance(
+            live.name,
+            live.restart_count,
+            container_id=f"process://{pid}",
+            pid=pid,
+            started_at=started_at,
         )
-        self._update_instance(started)
-        self.step(container.name, Step.SPAWNED, f"pid {process.pid}: {shlex.join(launch.argv)}")
-        _log.info(
-            "container.started",
-            pod=self._label,
-            container=container.name,
-            pid=process.pid,
-            argv=list(launch.argv),
-            restart_count=created.restart_count,
-        )
-        self._event(container, EventType.NORMAL, "Created", f"Created container: {container.name}")
-        self._event(container, EventType.NORMAL, "Started", f"Started container {container.name}")
-        live = LiveInstance(container, process, launch, created.restart_count)
-        self._live[container.name] = live
+        self._live[live.name] = live
         self._notify()  # a start is a change: the next init container may now be due
-        await self._supervise(live)
 
-    def _update_instance(self, instance: Instance) -> None:
-        """Replace the newest instance of its container, if it still is the newest."""
-        record = self._records[instance.container_name]
+    def running(self, live: LiveInstance, group: anyio.abc.TaskGroup) -> None:
+        if live.container.lifecycle.post_start is not None:
+            group.start_soon(self._post_start, live)
+        else:
+            self._start_probes(live)
+
+    def exited(self, live: LiveInstance, exit_: Exit) -> None:
+        if self._probes is not None:
+            self._probes.remove(self.uid, live.name)
+        self._update_instance(live.name, live.restart_count, exit=exit_)
+        del self._live[live.name]
+        self._keeper.end_stop(live.name)  # the stop (if any) is over
+        live.exited.set()
+        self._notify()
+
+    def _update_instance(self, name: str, restart_count: int, **changes: Any) -> None:
+        """Change the newest instance of container ``name``, if it still is instance
+        ``restart_count``."""
+        record = self._records[name]
         latest = record.latest
-        if latest is not None and latest.restart_count == instance.restart_count:
-            self._records[instance.container_name] = record.with_latest(instance)
-
-    def _launch(self, container: Container, restart_count: int) -> Launch:
-        settings = self._settings
-        context = settings.field_context or FieldContext(uid=self.uid, node_name=settings.node_name)
-        security = container.security_context
-        identity = None
-        if _is_root() and (security.run_as_user is not None or security.run_as_group is not None):
-            identity = _identity(security.run_as_user, security.run_as_group)
-        return build_launch(
-            self.pod,
-            container,
-            uid=self.uid,
-            restart_count=restart_count,
-            base_env=settings.base_env,
-            context=replace(context, uid=self.uid),
-            log_dir=self.snapshot.log_dir,
-            identity=identity,
-        )
-
-    def _prepare_message_file(self, container: Container, created: Instance) -> None:
-        """An explicit terminationMessagePath: a fresh, empty file before each start, as
-        the kubelet makes one per instance."""
-        path = self._message_path(container, created.restart_count)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"")
-        path.chmod(0o666)
-
-    def _message_path(self, container: Container, restart_count: int) -> Path:
-        return termination_message_path(self.pod, container, self.snapshot.log_dir, restart_count)
+        if latest is not None and latest.restart_count == restart_count:
+            self._records[name] = record.with_latest(replace(latest, **changes))
 
     def _sink_for(self, container: str) -> LineSink | None:
         if self._log_sink is None:
@@ -444,101 +384,31 @@ class PodWorker:
         sink, pod = self._log_sink, self.pod
         return lambda stream, text: sink(pod, container, stream, text)
 
-    # -- supervising one instance ----------------------------------------------------
-
-    async def _supervise(self, live: LiveInstance) -> None:
-        container = live.container
-
-        def while_running(group: anyio.abc.TaskGroup) -> None:
-            if container.lifecycle.post_start is not None:
-                group.start_soon(self._post_start, live)
-            else:
-                self._start_probes(live)
-
-        def on_exit(status: ExitStatus) -> None:
-            self.step(container.name, Step.EXITED, _describe_exit(status))
-
-        try:
-            ended = await supervise(
-                live, label=self._label, while_running=while_running, on_exit=on_exit
-            )
-        finally:
-            if self._probes is not None:
-                self._probes.remove(self.uid, container.name)
-        leftovers = ended.leftovers.killed
-        if leftovers and not live.sigkilled:
-            pids = " ".join(map(str, sorted(leftovers)))
-            count = f"{len(leftovers)} process{'es' if len(leftovers) != 1 else ''}"
-            self.step(container.name, Step.SIGNAL, f"SIGKILL -> {count} left behind (pids {pids})")
-        exit_ = await self._exit_of(live, ended.status)
-        latest = self._records[container.name].latest
-        if latest is not None and latest.restart_count == live.restart_count:
-            self._update_instance(replace(latest, exit=exit_))
-        del self._live[container.name]
-        self._keeper.end_stop(container.name)  # the stop (if any) is over
-        live.exited.set()
-        _log.info(
-            "container.exited",
-            pod=self._label,
-            container=container.name,
-            pid=live.process.pid,
-            exit_code=exit_.exit_code,
-            signal=signal.Signals(exit_.signal).name if exit_.signal else None,
-            leftovers=list(leftovers) or None,
-        )
-        self._notify()
-
-    async def _exit_of(self, live: LiveInstance, status: ExitStatus | None) -> Exit:
-        """The instance's ``Exit``, with its termination message (read in a thread)."""
-        container = live.container
-        finished = self._clock()
-        if status is None:
-            # The stop policy gave up on it: the kubelet's word for a container it lost.
-            return Exit(
-                137,
-                finished,
-                reason="ContainerStatusUnknown",
-                message="The container could not be killed within its grace period",
-                monotonic=anyio.current_time(),
-            )
-        message = await anyio.to_thread.run_sync(
-            read_termination_message,
-            self._message_path(container, live.restart_count),
-            self.log_path(container.name, live.restart_count),
-            container.termination_message_policy,
-            status.exit_code,
-        )
-        return Exit(
-            exit_code=status.exit_code,
-            finished_at=finished,
-            signal=status.signal,
-            message=message,
-            monotonic=anyio.current_time(),
-        )
+    # -- postStart and probes --------------------------------------------------------
 
     async def _post_start(self, live: LiveInstance) -> None:
         container = live.container
         hook = container.lifecycle.post_start
         assert hook is not None
-        self.step(container.name, Step.HOOK, f"postStart {describe_hook(hook)} started")
-        result = await run_hook(hook, container, self._runtime, live.launch, self.pod_label)
-        self.step(container.name, Step.HOOK, f"postStart {'succeeded' if result.ok else 'failed'}")
+        self.report.step(container.name, Step.HOOK, f"postStart {describe_hook(hook)} started")
+        result = await run_hook(hook, container, self._runtime, live.launch, self.report.pod_label)
+        self.report.step(
+            container.name, Step.HOOK, f"postStart {'succeeded' if result.ok else 'failed'}"
+        )
         if result.ok:
-            record = self._records[container.name]
-            if record.latest is not None:
-                self._records[container.name] = record.with_latest(
-                    replace(record.latest, post_start_done=True)
-                )
+            self._update_instance(container.name, live.restart_count, post_start_done=True)
             self._start_probes(live)  # the kubelet sees the container only now
             self._notify()
             return
         _log.warning(
             "container.post_start_failed",
-            pod=self._label,
+            pod=self.report.label,
             container=container.name,
             detail=result.detail,
         )
-        self._event(container, EventType.WARNING, "FailedPostStartHook", "PostStartHook failed")
+        self.report.event(
+            container, EventType.WARNING, "FailedPostStartHook", "PostStartHook failed"
+        )
         grace = container_kill_grace(self.pod.spec, container, None)
         self._spawn(self._stop, live, StopOrder(grace, "FailedPostStartHook", self._minimum))
 
@@ -550,34 +420,22 @@ class PodWorker:
         container = live.container
         listener = ProbeListener(
             verdict=lambda kind, result: self._probe_verdict(live, kind, result),
-            event=lambda reason, message: self._event(
+            event=lambda reason, message: self.report.event(
                 container, EventType.WARNING, reason, message
             ),
-            is_started=lambda: self._is_started(container),
+            is_started=lambda: is_started(container, self._records[container.name]),
         )
         target = ProbeTarget(
             self.uid, self.pod.namespace, self.pod.name, container, live.launch, live.started_at
         )
         self._probes.add(target, listener)
 
-    def _is_started(self, container: Container) -> bool:
-        return container.startup_probe is None or self._records[container.name].startup_succeeded
-
     def _probe_verdict(self, live: LiveInstance, kind: ProbeKind, result: ProbeResult) -> None:
         name = live.name
         if self._live.get(name) is not live:
             return  # a verdict on an instance that is already gone
-        self.step(name, Step.PROBE, f"{kind.value.lower()} probe: {result.value}")
-        record = self._records[name]
-        ok = result is ProbeResult.SUCCESS
-        match kind:
-            case ProbeKind.STARTUP:
-                record = replace(record, startup_succeeded=ok, unhealthy=None if ok else "startup")
-            case ProbeKind.LIVENESS:
-                record = replace(record, unhealthy=None if ok else "liveness")
-            case ProbeKind.READINESS:
-                record = replace(record, readiness_succeeded=ok)
-        self._records[name] = record
+        self.report.step(name, Step.PROBE, f"{kind.value.lower()} probe: {result.value}")
+        self._records[name] = apply_verdict(self._records[name], kind, result)
         self._notify()
 
     # -- stopping --------------------------------------------------------------------
@@ -586,22 +444,8 @@ class PodWorker:
     def _minimum(self) -> float:
         return self._settings.minimum_grace_period
 
-    async def _stop(
-        self, live: LiveInstance, order: StopOrder, wait_for: tuple[str, ...] = ()
-    ) -> None:
-        async def wait_turn() -> None:
-            for other in wait_for:
-                other_live = self._live.get(other)
-                if other_live is not None:
-                    await other_live.exited.wait()
-
-        await stop_container(
-            live,
-            order,
-            runtime=self._runtime,
-            report=self,
-            wait_turn=wait_turn if wait_for else None,
-        )
+    async def _stop(self, live: LiveInstance, order: StopOrder) -> None:
+        await stop_container(live, order, runtime=self._runtime, report=self.report)
 
     async def _terminate(self) -> None:
         """Stop every running container: regular ones at once, sidecars in reverse order."""
@@ -610,22 +454,24 @@ class PodWorker:
             self._report()
             if self._creating:
                 await self._changed.wait()
-        self._report()
         state = self._state
         assert isinstance(state, Terminating)
-        if state.force:
-            await self._kill_everything()
-            return
         if self._probes is not None:
             self._probes.stop_liveness_and_startup(self.uid)
-        grace = pod_grace(self.pod.spec, state.grace)
-        order = termination_order(self.pod.spec)
         async with anyio.create_task_group() as group:
             group.start_soon(self._report_while_stopping)
-            async with anyio.create_task_group() as stops:
-                for name, live in list(self._live.items()):
-                    stop = StopOrder(grace, f"Stopping container {name}", self._minimum)
-                    stops.start_soon(self._stop, live, stop, order.get(name, ()))
+            if state.force:
+                await kill_pod(self._live.values())
+            else:
+                grace = pod_grace(self.pod.spec, state.grace)
+                await stop_pod(
+                    self._live,
+                    self.pod.spec,
+                    grace,
+                    minimum_window=self._minimum,
+                    runtime=self._runtime,
+                    report=self.report,
+                )
             group.cancel_scope.cancel()
 
     async def _report_while_stopping(self) -> None:
@@ -634,13 +480,6 @@ class PodWorker:
             self._changed = anyio.Event()
             self._report()
             await self._changed.wait()
-
-    async def _kill_everything(self) -> None:
-        with anyio.CancelScope(shield=True):
-            for live in list(self._live.values()):
-                await live.process.kill_all()
-            for live in list(self._live.values()):
-                await live.exited.wait()
 
     # -- status, events, trace -------------------------------------------------------
 
@@ -662,61 +501,3 @@ class PodWorker:
             has_initialized=self._has_initialized,
             deadline_exceeded=deadline,
         )
-
-    @property
-    def _label(self) -> str:
-        return self._keeper.label
-
-    @property
-    def label(self) -> str:
-        """``namespace/name``, for log lines."""
-        return self._keeper.label
-
-    @property
-    def pod_label(self) -> str:
-        """``name_namespace(uid)``, as the kubelet names a pod in messages."""
-        return f"{self.pod.full_name}({self.uid})"
-
-    def step(self, container: str, step: Step, detail: str) -> None:
-        self._keeper.step(container, step, detail)
-
-    def begin_stop(self, container: str) -> None:
-        self._keeper.begin_stop(container)
-
-    def event(self, container: Container, type: EventType, reason: str, message: str) -> None:
-        self._event(container, type, reason, message)
-
-    def _event(
-        self, container: Container | None, type: EventType, reason: str, message: str
-    ) -> None:
-        field_path = ""
-        if container is not None:
-            kind = "initContainers" if container in self.pod.spec.init_containers else "containers"
-            field_path = f"spec.{kind}{{{container.name}}}"
-        self._recorder.record(
-            namespace=self.pod.namespace,
-            pod=self.pod.name,
-            pod_uid=self.uid,
-            type=type,
-            reason=reason,
-            message=message,
-            field_path=field_path,
-        )
-
-
-def _describe_exit(status: ExitStatus) -> str:
-    if status.signal is None:
-        return f"code {status.exit_code}"
-    return f"code {status.exit_code} (killed by {signal.Signals(status.signal).name})"
-
-
-def _is_root() -> bool:
-    return os.geteuid() == 0
-
-
-def _identity(user: int | None, group: int | None) -> Identity:
-    """``runAsUser``/``runAsGroup`` as given; what is not given stays minikubelet's own."""
-    return Identity(
-        uid=user if user is not None else os.getuid(),
-        gid=group if group is not None else os.getgid(),
-    )

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import shlex
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, assert_never
 
@@ -32,13 +32,14 @@ import structlog
 
 from minikubelet.instance import LiveInstance
 from minikubelet.lifecycle import run_hook
-from minikubelet.logic.termination import MINIMUM_GRACE_PERIOD, stop_window
+from minikubelet.logic.termination import MINIMUM_GRACE_PERIOD, stop_window, termination_order
 from minikubelet.model.events import EventType
 from minikubelet.model.spec import (
     Container,
     ExecAction,
     HookHandler,
     HTTPGetAction,
+    PodSpec,
     SleepAction,
     TCPSocketAction,
 )
@@ -50,8 +51,10 @@ __all__ = [
     "StopOrder",
     "StopReporter",
     "describe_hook",
+    "kill_pod",
     "signal_number",
     "stop_container",
+    "stop_pod",
 ]
 
 _log = structlog.get_logger("minikubelet.pod")
@@ -120,6 +123,61 @@ async def stop_container(
         )
         report.event(container, EventType.WARNING, "ExceededGracePeriod", EXCEEDED_GRACE_MESSAGE)
         live.abandon()
+
+
+async def stop_pod(
+    live: Mapping[str, LiveInstance],
+    spec: PodSpec,
+    grace: int,
+    *,
+    minimum_window: float,
+    runtime: ContainerRuntime,
+    report: StopReporter,
+) -> None:
+    """Stop every running container of a pod (``killContainersWithSyncResult``): regular
+    ones at once and in parallel, each sidecar after the regular containers and the next
+    sidecar (``kuberuntime_termination_order.go``), so sidecars stop in reverse order.
+
+    ``live`` is the pod's running instances by name, kept current by their supervision.
+    """
+    order = termination_order(spec)
+
+    async def stop(instance: LiveInstance) -> None:
+        waits_for = order.get(instance.name, ())
+
+        async def wait_turn() -> None:
+            for other in waits_for:
+                running = live.get(other)
+                if running is not None:
+                    await running.exited.wait()
+
+        message = f"Stopping container {instance.name}"
+        await stop_container(
+            instance,
+            StopOrder(grace, message, minimum_window),
+            runtime=runtime,
+            report=report,
+            wait_turn=wait_turn if waits_for else None,
+        )
+
+    async with anyio.create_task_group() as group:
+        for instance in list(live.values()):
+            group.start_soon(stop, instance)
+
+
+async def kill_pod(live: Iterable[LiveInstance], kill_timeout: float = KILL_TIMEOUT) -> None:
+    """SIGKILL every container at once, no hooks, no grace (a second Ctrl-C); an instance
+    that still has not ended after ``kill_timeout`` is abandoned, never waited for."""
+    instances = list(live)
+    with anyio.CancelScope(shield=True):
+        for instance in instances:
+            await instance.process.kill_all()
+        with anyio.move_on_after(kill_timeout):
+            for instance in instances:
+                await instance.exited.wait()
+        for instance in instances:
+            if not instance.exited.is_set():
+                instance.abandon()
 
 
 async def _stop(

@@ -14,8 +14,8 @@ import pytest
 
 from minikubelet.kubelet import Kubelet
 from minikubelet.logic.backoff import BackoffPolicy
-from minikubelet.pod_worker import Settings
 from minikubelet.runtime.process import become_subreaper
+from minikubelet.settings import Settings
 
 CHILD = str(Path(__file__).parent / "helpers" / "child.py")
 PYTHON = sys.executable

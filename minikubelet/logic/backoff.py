@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BackoffEntry", "BackoffPolicy", "StartNow", "Wait", "decide_restart"]
+from minikubelet.model.duration import format_duration
+
+__all__ = [
+    "BackoffEntry",
+    "BackoffPolicy",
+    "StartNow",
+    "Wait",
+    "crash_loop_message",
+    "decide_restart",
+]
 
 
 @dataclass(frozen=True)
@@ -59,3 +68,9 @@ def decide_restart(
     if entry is None or now - entry.last_update > policy.reset_after:
         return StartNow(BackoffEntry(delay=policy.first_delay, last_update=now))
     return StartNow(BackoffEntry(delay=min(entry.delay * 2, policy.maximum), last_update=now))
+
+
+def crash_loop_message(delay: float, container: str, pod: str) -> str:
+    """The ``CrashLoopBackOff`` waiting message; ``pod`` is ``name_namespace(uid)``
+    (``kuberuntime_manager.go doBackOff``)."""
+    return f"back-off {format_duration(delay)} restarting failed container={container} pod={pod}"

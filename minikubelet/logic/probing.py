@@ -13,10 +13,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from minikubelet.model.observed import ContainerRecord
 from minikubelet.model.probe import ProbeKind, ProbeResult
-from minikubelet.model.spec import Probe
+from minikubelet.model.spec import Container, Probe
 
-__all__ = ["ProbeState", "ProbeStep", "initial_state", "next_tick", "record_result", "should_probe"]
+__all__ = [
+    "ProbeState",
+    "ProbeStep",
+    "apply_verdict",
+    "initial_state",
+    "is_started",
+    "next_tick",
+    "record_result",
+    "should_probe",
+]
 
 
 @dataclass(frozen=True)
@@ -78,3 +88,24 @@ def next_tick(previous: float, period: float, now: float) -> float:
     """The next tick of a fixed-rate schedule strictly after ``now``: late runs never drift it."""
     missed = max(math.floor((now - previous) / period), 0)
     return previous + (missed + 1) * period
+
+
+def apply_verdict(record: ContainerRecord, kind: ProbeKind, result: ProbeResult) -> ContainerRecord:
+    """A container's record once a probe's cached result changed to ``result``.
+
+    A startup or liveness failure marks the instance ``unhealthy`` (to be killed, by
+    ``compute_pod_actions``); a startup success lets liveness and readiness begin.
+    """
+    ok = result is ProbeResult.SUCCESS
+    match kind:
+        case ProbeKind.STARTUP:
+            return replace(record, startup_succeeded=ok, unhealthy=None if ok else "startup")
+        case ProbeKind.LIVENESS:
+            return replace(record, unhealthy=None if ok else "liveness")
+        case ProbeKind.READINESS:
+            return replace(record, readiness_succeeded=ok)
+
+
+def is_started(container: Container, record: ContainerRecord) -> bool:
+    """Whether liveness and readiness may run: the startup probe succeeded, or there is none."""
+    return container.startup_probe is None or record.startup_succeeded

@@ -15,9 +15,9 @@ import pytest
 from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import Container, RestartPolicy
 from minikubelet.model.status import PodPhase, PodStatus
-from minikubelet.pod_worker import Settings
 from minikubelet.runtime.logs import LogRotation
 from minikubelet.server import ApiEndpoints, serve_api
+from minikubelet.settings import Settings
 from minikubelet.testing import container, wait_for_status
 from tests.api.conftest import Server, unix_client
 from tests.conftest import PYTHON

@@ -153,7 +153,7 @@ async def test_create_from_json(server: Server) -> None:
     worker = server.kubelet.worker("default", "made")
     assert worker is not None
     assert worker.uid == created["metadata"]["uid"]
-    assert not worker.is_static
+    assert not worker.snapshot.is_static
     await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
 
 

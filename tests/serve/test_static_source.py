@@ -128,7 +128,7 @@ async def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> 
 
 def running(kubelet: Kubelet, name: str) -> PodWorker | None:
     worker = kubelet.worker("default", name)
-    return worker if worker is not None and worker.deletion_timestamp is None else None
+    return worker if worker is not None and worker.snapshot.deletion_timestamp is None else None
 
 
 def refusals(kubelet: Kubelet, name: str) -> list[Event]:
@@ -170,7 +170,7 @@ async def test_initial_pods_are_started_before_run_reports_started(
     async with anyio.create_task_group() as group:
         await group.start(watcher.run)
         assert sorted(w.pod.name for w in kubelet.workers()) == ["a", "b"]
-        assert all(w.is_static for w in kubelet.workers())
+        assert all(p.is_static for p in kubelet.snapshots())
         await wait_for_file(facts / "a.uid")
         group.cancel_scope.cancel()
 
@@ -320,7 +320,7 @@ async def test_a_static_pod_deleted_through_the_api_comes_back(
     await wait_until(lambda: (w := running(kubelet, "web")) is not None and w is not first)
     second = running(kubelet, "web")
     assert second is not None
-    assert second.is_static
+    assert second.snapshot.is_static
     assert second.uid != first.uid
     assert first.done
     await wait_for_file(facts / "web.uid", contains=second.uid)
@@ -340,7 +340,7 @@ async def test_a_name_taken_by_an_api_pod(
     assert "already exists" in refusals(kubelet, "web")[0].message
     assert kubelet.worker("default", "web") is api_worker
     kubelet.delete_pod("default", "web")  # the name is free again: the static pod starts
-    await wait_until(lambda: (w := running(kubelet, "web")) is not None and w.is_static)
+    await wait_until(lambda: (w := running(kubelet, "web")) is not None and w.snapshot.is_static)
 
 
 @pytest.mark.anyio

@@ -57,7 +57,7 @@ async def test_restore_starts_saved_pods_and_keeps_what_it_cannot_load(
 
     with structlog.testing.capture_logs() as logs:
         assert await store.restore(kubelet) == 1
-    assert [w.pod.name for w in kubelet.workers() if not w.is_static] == ["good"]
+    assert [p.pod.name for p in kubelet.snapshots() if not p.is_static] == ["good"]
     failed = {
         line["file"]: line["error"] for line in logs if line["event"] == "api_pod.restore_failed"
     }
