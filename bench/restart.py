@@ -568,7 +568,7 @@ class Bench:
                     instances, _ = read_instances(record)
                     if instances:
                         seen[record] = instances[0]
-            return len(seen) == count
+            return bool(len(seen) == count)
 
         self.wait_for(kubelet, all_started, 60, 0.02, f"{count} containers to start")
         starts = sorted(i.start for i in seen.values())

@@ -27,11 +27,16 @@ async def test_list_read_and_logs(server: Server) -> None:
     api = core_api(server.url)
     try:
         pods = await anyio.to_thread.run_sync(functools.partial(api.list_namespaced_pod, "default"))
-        assert [p.metadata.name for p in pods.items] == ["web"]
+        assert [p.metadata.name for p in pods.items if p.metadata] == ["web"]
         read = await anyio.to_thread.run_sync(api.read_namespaced_pod, "web", "default")
+        assert read.metadata is not None
         assert read.metadata.uid == worker.uid
+        assert read.status is not None
         assert read.status.phase == "Running"
-        assert read.status.container_statuses[0].state.running is not None
+        assert read.status.container_statuses is not None
+        state = read.status.container_statuses[0].state
+        assert state is not None
+        assert state.running is not None
         everywhere = await anyio.to_thread.run_sync(api.list_pod_for_all_namespaces)
         assert len(everywhere.items) == 1
         read_log = functools.partial(api.read_namespaced_pod_log, "web", "default", container="app")
@@ -58,6 +63,6 @@ async def test_errors_come_back_as_api_exceptions(server: Server) -> None:
         with pytest.raises(k8s.ApiException) as caught:
             await anyio.to_thread.run_sync(api.read_namespaced_pod, "nope", "default")
         assert caught.value.status == 404
-        assert '"reason":"NotFound"' in caught.value.body
+        assert '"reason":"NotFound"' in (caught.value.body or "")
     finally:
         api.api_client.close()

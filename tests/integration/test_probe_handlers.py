@@ -148,7 +148,7 @@ def _serve(context: ssl.SSLContext | None = None) -> Iterator[Server]:
     server.daemon_threads = True
     port = server.server_address[1]
     scheme = "https" if context else "http"
-    handler.other_host = f"{scheme}://localhost:{port}"
+    setattr(handler, "other_host", f"{scheme}://localhost:{port}")  # noqa: B010 - a class made at run time
     if context is not None:
         server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)

@@ -142,7 +142,9 @@ async def test_readiness_not_ready_before_initial_delay(kubelet: Kubelet, tmp_pa
     running = await wait_for_status(
         worker, lambda s: isinstance(container(s, "app").state, Running)
     )
-    started_at = container(running, "app").state.started_at  # type: ignore[union-attr]
+    state = container(running, "app").state
+    assert isinstance(state, Running)
+    started_at = state.started_at
     assert not container(running, "app").ready
     await wait_for_status(worker, lambda s: container(s, "app").ready, timeout=30)
     ready_at = next(

@@ -8,7 +8,7 @@ import pytest
 
 from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import RestartPolicy
-from minikubelet.model.status import PodPhase, Running, Terminated, Waiting
+from minikubelet.model.status import PodPhase, PodStatus, Running, Terminated, Waiting
 from minikubelet.testing import container, wait_for_status
 from tests.helpers.pods import child, pod, start
 
@@ -28,13 +28,12 @@ async def test_always_restarts_after_any_exit(kubelet: Kubelet, code: int) -> No
 
 async def test_always_shows_crash_loop_back_off(kubelet: Kubelet) -> None:
     worker = await start(kubelet, pod("loop", child("app", "--exit-code", "2")))
-    status = await wait_for_status(
-        worker,
-        lambda s: (
-            isinstance(container(s, "app").state, Waiting)
-            and container(s, "app").state.reason == "CrashLoopBackOff"
-        ),  # type: ignore[union-attr]
-    )
+
+    def backing_off(status: PodStatus) -> bool:
+        state = container(status, "app").state
+        return isinstance(state, Waiting) and state.reason == "CrashLoopBackOff"
+
+    status = await wait_for_status(worker, backing_off)
     app = container(status, "app")
     assert isinstance(app.state, Waiting)
     assert app.state.message.startswith("back-off ")

@@ -28,6 +28,7 @@ import pytest
 
 from minikubelet.kubelet import Kubelet
 from minikubelet.manifest import load_file
+from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.spec import Pod
 from minikubelet.model.status import ConditionType, PodPhase, Running, Terminated, Waiting
 from minikubelet.model.trace import Step, TraceEntry
@@ -314,8 +315,8 @@ async def test_06_startup_probe_protects_a_slow_starter(kubelet: Kubelet) -> Non
 async def test_07_readiness_waits_for_the_warm_up(kubelet: Kubelet) -> None:
     seen: list[tuple[bool, bool]] = []  # (running, ready) of each status
 
-    def record(w: PodWorker) -> None:
-        status = container(w.status, "server")
+    def record(snapshot: PodSnapshot) -> None:
+        status = container(snapshot.status, "server")
         seen.append((isinstance(status.state, Running), status.ready))
 
     with holding_ports(18475):
@@ -371,8 +372,8 @@ async def test_09_crash_loop_backs_off_longer_each_time(kubelet: Kubelet) -> Non
     worker = await start(kubelet, lesson("crash-loop.yaml"))
     waiting: list[str] = []
 
-    def record(w: PodWorker) -> None:
-        state = container(w.status, "app").state
+    def record(snapshot: PodSnapshot) -> None:
+        state = container(snapshot.status, "app").state
         if isinstance(state, Waiting):
             waiting.append(state.reason)
 
