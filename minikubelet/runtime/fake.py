@@ -139,9 +139,11 @@ class FakeProcess:
         return self._status
 
     async def pump_logs(self) -> None:
+        """The output at once; then, like a pipe, EOF once every process of it is gone."""
         if self._sink is not None:
             for stream, line in self.script.output:
                 self._sink(stream, line)
+        await self.wait()  # a fake exits at its time whether or not anyone waits
         await self._gone.wait()
 
     async def wait(self) -> ExitStatus:

@@ -1,0 +1,208 @@
+"""The runtime contract: one set of checks, run on LocalRuntime and on FakeRuntime.
+
+The fake stands in for real processes in every component test, so it must behave as
+the real runtime does wherever the engine can tell: exit codes and signals, what
+``signal_main`` answers after an exit, descendants that outlive the main process until
+the whole container is killed, start failures, exec output and timeouts, usage keys.
+Each behaviour is written once (``Behaviour``) and realised twice: as the test child
+program on the local runtime, and as a ``Script`` on the fake.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+import pytest
+
+from minikubelet.errors import RuntimeStartError
+from minikubelet.model.launch import ExitStatus, Launch
+from minikubelet.runtime.base import ContainerProcess, ContainerRuntime
+from minikubelet.runtime.local import LocalRuntime
+from minikubelet.testing import ExecScript, FakeRuntime, Script, wait_for_file
+from tests.conftest import CHILD, PYTHON
+
+pytestmark = [pytest.mark.anyio]
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    exit_code: int = 0
+    forever: bool = False
+    ignores_sigterm: bool = False
+    descendants: int = 0
+    output: tuple[str, ...] = ()
+    unstartable: bool = False
+
+
+class Subject(Protocol):
+    runtime: ContainerRuntime
+
+    def launch(self, name: str, behaviour: Behaviour) -> Launch: ...
+
+    async def ready(self, name: str) -> None:
+        """Return once the process has set itself up (signal handlers, descendants)."""
+
+    def exec_launch(self, exit_code: int, output: str, runs_for: float) -> Launch: ...
+
+
+class Local:
+    def __init__(self, directory: Path) -> None:
+        self.runtime = LocalRuntime()
+        self._directory = directory
+
+    def launch(self, name: str, behaviour: Behaviour) -> Launch:
+        flags = ["--exit-code", str(behaviour.exit_code), "--ready-file", self._ready(name)]
+        if behaviour.forever:
+            flags.append("--forever")
+        if behaviour.ignores_sigterm:
+            flags.append("--ignore-sigterm")
+        flags += ["--spawn", "grandchild"] * behaviour.descendants
+        for line in behaviour.output:
+            flags += ["--print", line]
+        argv = ("/nonexistent/program",) if behaviour.unstartable else (PYTHON, CHILD, *flags)
+        return Launch(
+            tag=f"contract/{name}",
+            argv=argv,
+            cwd=str(self._directory),
+            env={"PATH": "/usr/bin:/bin"},
+            log_path=self._directory / name / "0.log",
+        )
+
+    async def ready(self, name: str) -> None:
+        await wait_for_file(Path(self._ready(name)))
+
+    def exec_launch(self, exit_code: int, output: str, runs_for: float) -> Launch:
+        code = f"import sys, time; print({output!r}); time.sleep({runs_for}); sys.exit({exit_code})"
+        return Launch(
+            tag="contract/exec", argv=(PYTHON, "-c", code), cwd=str(self._directory), env={}
+        )
+
+    def _ready(self, name: str) -> str:
+        return str(self._directory / f"{name}.ready")
+
+
+class Fake:
+    def __init__(self) -> None:
+        self.runtime = self._fake = FakeRuntime()
+
+    def launch(self, name: str, behaviour: Behaviour) -> Launch:
+        script = Script(
+            exit_code=behaviour.exit_code,
+            runs_for=None if behaviour.forever else 0.0,
+            ignores={signal.SIGTERM} if behaviour.ignores_sigterm else frozenset(),
+            descendants=behaviour.descendants,
+            output=tuple(("stdout", line) for line in behaviour.output),
+            start_error='exec: "x": not found' if behaviour.unstartable else None,
+        )
+        self._fake.script(name, script)
+        return Launch(tag=f"contract/{name}", argv=(name,), cwd="/")
+
+    async def ready(self, name: str) -> None:
+        await anyio.lowlevel.checkpoint()
+
+    def exec_launch(self, exit_code: int, output: str, runs_for: float) -> Launch:
+        self._fake.exec_script(
+            "probe", ExecScript(exit_code, runs_for=runs_for, output=f"{output}\n".encode())
+        )
+        return Launch(tag="contract/exec", argv=("probe",), cwd="/")
+
+
+@pytest.fixture(params=["local", "fake"])
+def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
+    yield Local(tmp_path) if request.param == "local" else Fake()
+
+
+@pytest.fixture
+async def running(subject: Subject) -> AsyncIterator[Subject]:
+    async with anyio.create_task_group() as group:
+        await group.start(subject.runtime.run)
+        yield subject
+        group.cancel_scope.cancel()
+
+
+async def started(subject: Subject, name: str, behaviour: Behaviour) -> ContainerProcess:
+    before = anyio.current_time()
+    process = await subject.runtime.start(subject.launch(name, behaviour))
+    assert process.pid > 0
+    assert before - 0.5 <= process.started_at <= anyio.current_time()
+    await subject.ready(name)
+    return process
+
+
+async def test_an_exit_code_is_reported(running: Subject) -> None:
+    process = await started(running, "app", Behaviour(exit_code=3))
+    assert await process.wait() == ExitStatus(3)
+    assert not process.signal_main(signal.SIGTERM)  # already gone
+
+
+async def test_the_stop_signal_ends_a_process_that_keeps_the_default(running: Subject) -> None:
+    process = await started(running, "app", Behaviour(forever=True))
+    assert process.signal_main(signal.SIGTERM)
+    assert await process.wait() == ExitStatus(143, signal.SIGTERM)
+
+
+async def test_a_process_ignoring_sigterm_ends_only_when_killed(running: Subject) -> None:
+    process = await started(running, "stubborn", Behaviour(forever=True, ignores_sigterm=True))
+    assert process.signal_main(signal.SIGTERM)
+    with anyio.move_on_after(0.3) as waited:
+        await process.wait()
+    assert waited.cancelled_caught
+    report = await process.kill_all()
+    assert process.pid in report.killed
+    assert not report.survivors
+    assert await process.wait() == ExitStatus(137, signal.SIGKILL)
+    assert await process.processes() == set()
+
+
+async def test_descendants_outlive_the_main_process_until_the_container_is_killed(
+    running: Subject,
+) -> None:
+    process = await started(running, "parent", Behaviour(exit_code=0, descendants=2))
+    assert await process.wait() == ExitStatus(0)
+    left = await process.processes()
+    assert len(left) == 2
+    assert process.pid not in left
+    seen: list[list[int]] = []
+    report = await process.kill_all(seen.append)
+    assert sorted(report.killed) == sorted(left) == seen[0]
+    assert await process.processes() == set()
+
+
+async def test_logs_reach_the_sink(running: Subject) -> None:
+    lines: list[tuple[str, str]] = []
+    launch = running.launch("talker", Behaviour(output=("hello", "world")))
+    process = await running.runtime.start(launch, lambda stream, text: lines.append((stream, text)))
+    with anyio.fail_after(10):
+        await process.pump_logs()
+        await process.wait()
+    assert lines == [("stdout", "hello"), ("stdout", "world")]
+
+
+async def test_a_process_that_cannot_start_raises(running: Subject) -> None:
+    with pytest.raises(RuntimeStartError):
+        await running.runtime.start(running.launch("broken", Behaviour(unstartable=True)))
+
+
+async def test_exec_returns_the_exit_code_and_output(running: Subject) -> None:
+    result = await running.runtime.exec(running.exec_launch(4, "checked", 0.0), timeout=10)
+    assert (result.exit_code, result.timed_out) == (4, False)
+    assert result.output == b"checked\n"
+
+
+async def test_exec_times_out(running: Subject) -> None:
+    result = await running.runtime.exec(running.exec_launch(0, "slow", 5.0), timeout=0.2)
+    assert result.timed_out
+
+
+async def test_usage_is_keyed_by_the_caller(running: Subject) -> None:
+    process = await started(running, "idle", Behaviour(forever=True))
+    usage = await running.runtime.usage({"mine": process})
+    assert set(usage) == {"mine"}
+    assert usage["mine"].processes == 1
+    await process.kill_all()
+    await process.wait()
