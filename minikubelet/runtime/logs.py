@@ -329,9 +329,27 @@ class CriLogWriter:
             self._append([b"\n"])
 
     def _append(self, records: list[bytes]) -> None:
-        if not records:
-            return
-        payload = b"".join(records)
+        """Write records in order, rotating between two records when the file is full.
+
+        A pipe read can bring 64 KiB of records; cutting them at the limit keeps every
+        file within one record of ``max_size``.
+        """
+        batch: list[bytes] = []
+        batch_size = 0
+        for index, record in enumerate(records):
+            batch.append(record)
+            batch_size += len(record)
+            full = self._rotation.max_size >= 0 and self._size + batch_size >= self._rotate_at
+            if full or index == len(records) - 1:
+                if not self._write(batch):
+                    rest = records[index + 1 :]
+                    self._failed(None, sum(map(len, rest)), len(rest))
+                    return
+                batch, batch_size = [], 0
+
+    def _write(self, batch: list[bytes]) -> bool:
+        """Append one batch; rotate if the file is full. False if it could not be written."""
+        payload = b"".join(batch)
         try:
             if self._fd is None:  # the last rotation could not open a new file
                 self._fd = self._open_live()
@@ -341,13 +359,14 @@ class CriLogWriter:
                 written += os.write(self._fd, payload[written:])
         except OSError as error:
             self._cut_back()
-            self._failed(error, len(payload), len(records))
-            return
+            self._failed(error, len(payload), len(batch))
+            return False
         self._size += len(payload)
         if self._failure is not None:
             self._resumed()
         if self._rotation.max_size >= 0 and self._size >= self._rotate_at:
             self._rotate()
+        return True
 
     def _cut_back(self) -> None:
         """Drop a record written in part (the disk filled up in the middle of it)."""
@@ -356,10 +375,11 @@ class CriLogWriter:
         with contextlib.suppress(OSError):
             os.ftruncate(self._fd, self._size)
 
-    def _failed(self, error: OSError, lost_bytes: int, lost_records: int) -> None:
+    def _failed(self, error: OSError | None, lost_bytes: int, lost_records: int) -> None:
+        """Count what is lost; the first error of an episode is logged and reported."""
         self._lost_bytes += lost_bytes
         self._lost_records += lost_records
-        if self._failure is not None:
+        if self._failure is not None or error is None:
             return
         self._failure = error
         _log.warning(

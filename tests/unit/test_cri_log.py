@@ -295,9 +295,7 @@ def three_files(tmp_path: Path) -> Path:
         pytest.param(1, b"line3\n", id="tail 1"),
     ],
 )
-def test_reading_spans_the_rotated_files(
-    tmp_path: Path, tail: int | None, expected: bytes
-) -> None:
+def test_reading_spans_the_rotated_files(tmp_path: Path, tail: int | None, expected: bytes) -> None:
     assert content(three_files(tmp_path), tail) == expected
 
 
