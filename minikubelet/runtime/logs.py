@@ -206,8 +206,12 @@ class CriLogWriter:
         """Whether ``stream`` has an unfinished line in memory."""
         return bool(self._pending[stream])
 
-    def write(self, stream: str, data: bytes) -> None:
-        """Record a chunk read from ``stream``; complete lines are written at once."""
+    def write(self, stream: str, data: bytes) -> int:
+        """Record a chunk read from ``stream``; complete lines are written at once.
+
+        Returns the number of records it made (an unfinished line left in memory after
+        some is newer than they are).
+        """
         buffer = self._pending[stream] + data
         records: list[bytes] = []
         while True:
@@ -224,6 +228,7 @@ class CriLogWriter:
                 break
         self._pending[stream] = buffer
         self._append(records)
+        return len(records)
 
     def flush_partial(self, stream: str) -> None:
         """Write an unfinished line as a ``P`` record now (see ``PARTIAL_FLUSH_DELAY``)."""
@@ -576,10 +581,10 @@ async def pump_stream(writer: CriLogWriter, stream: str, fd: int) -> None:
                 continue
             if not data:
                 break
-            writer.write(stream, data)
+            made = writer.write(stream, data)
             if not writer.holds_partial(stream):
                 partial_since = None
-            elif partial_since is None:
+            elif made or partial_since is None:  # the unfinished line is a new one
                 partial_since = anyio.current_time()
             if writer.maintenance_due:
                 await writer.maintain()

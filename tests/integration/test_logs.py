@@ -17,7 +17,13 @@ from minikubelet.model.spec import Container, RestartPolicy, TerminationMessageP
 from minikubelet.model.status import Terminated
 from minikubelet.pod_worker import Settings
 from minikubelet.runtime.logfiles import LogReader, record_content, rotated_files
-from minikubelet.runtime.logs import MAX_LINE, PARTIAL_FLUSH_DELAY, LogRotation
+from minikubelet.runtime.logs import (
+    MAX_LINE,
+    PARTIAL_FLUSH_DELAY,
+    CriLogWriter,
+    LogRotation,
+    pump_stream,
+)
 from minikubelet.testing import container, wait_for_status
 from tests.conftest import PYTHON
 from tests.helpers.pods import child, pod
@@ -272,3 +278,42 @@ async def test_log_files_are_owner_only(kubelet: Kubelet) -> None:
     path = worker.log_path("app", 0)
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert os.stat(path.parent).st_mode & 0o777 == 0o700
+
+
+async def pump_paced(tmp_path: Path, chunks: list[bytes], pause: float) -> Path:
+    """Feed ``chunks`` through a pipe into ``pump_stream``, ``pause`` seconds apart."""
+    path = tmp_path / "0.log"
+    writer = CriLogWriter(path)
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+
+    async def feed() -> None:
+        try:
+            for chunk in chunks:
+                os.write(write_end, chunk)
+                await anyio.sleep(pause)
+        finally:
+            os.close(write_end)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(feed)
+        await pump_stream(writer, "stdout", read_end)
+    await writer.aclose()
+    return path
+
+
+async def test_reads_that_end_mid_line_are_not_split(tmp_path: Path) -> None:
+    """A busy writer's reads end inside lines for longer than PARTIAL_FLUSH_DELAY."""
+    count = int(PARTIAL_FLUSH_DELAY / 0.05) * 2
+    chunks = [b"%03d-end\n%03d-start " % (i, i + 1) for i in range(count)]
+    path = await pump_paced(tmp_path, [b"000-start ", *chunks], 0.05)
+    tags = {tag for _, tag, _ in records(path)}
+    assert tags == {"F", "P"}  # the last, unfinished line only
+    assert records(path)[-1] == ("stdout", "P", f"{count:03d}-start ")
+    assert len(records(path)) == count + 1
+
+
+async def test_a_stale_unfinished_line_is_flushed(tmp_path: Path) -> None:
+    path = await pump_paced(tmp_path, [b"progress 1%", b" 2%\n"], PARTIAL_FLUSH_DELAY + 0.3)
+    assert records(path) == [("stdout", "P", "progress 1%"), ("stdout", "F", " 2%")]
+    assert content(path) == b"progress 1% 2%\n"
