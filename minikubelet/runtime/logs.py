@@ -214,18 +214,22 @@ class CriLogWriter:
         """
         buffer = self._pending[stream] + data
         records: list[bytes] = []
+        # One reading of the clock per chunk: its lines arrived together.
+        header = self._header(stream)
+        start, end = 0, len(buffer)
         while True:
             # A line of exactly MAX_LINE bytes is one F record, as in containerd: cut only
             # once more than MAX_LINE bytes are waiting without a newline.
-            newline = buffer.find(b"\n", 0, MAX_LINE + 1)
+            newline = buffer.find(b"\n", start, start + MAX_LINE + 1)
             if newline >= 0:
-                records.append(self._record(stream, "F", buffer[:newline]))
-                buffer = buffer[newline + 1 :]
-            elif len(buffer) > MAX_LINE:
-                records.append(self._record(stream, "P", buffer[:MAX_LINE]))
-                buffer = buffer[MAX_LINE:]
+                records.append(self._record(header, stream, "F", buffer[start:newline]))
+                start = newline + 1
+            elif end - start > MAX_LINE:
+                records.append(self._record(header, stream, "P", buffer[start : start + MAX_LINE]))
+                start += MAX_LINE
             else:
                 break
+        buffer = buffer[start:]
         self._pending[stream] = buffer
         self._append(records)
         return len(records)
@@ -234,7 +238,7 @@ class CriLogWriter:
         """Write an unfinished line as a ``P`` record now (see ``PARTIAL_FLUSH_DELAY``)."""
         rest, self._pending[stream] = self._pending[stream], b""
         if rest:
-            self._append([self._record(stream, "P", rest)])
+            self._append([self._record(self._header(stream), stream, "P", rest)])
 
     def close_stream(self, stream: str) -> None:
         """EOF on ``stream``: what is left is a ``P`` record, as containerd writes it."""
@@ -283,11 +287,13 @@ class CriLogWriter:
 
     # -- records -------------------------------------------------------------------------
 
-    def _record(self, stream: str, tag: str, text: bytes) -> bytes:
+    def _header(self, stream: str) -> bytes:
+        return f"{format_timestamp(self._clock())} {stream} ".encode()
+
+    def _record(self, header: bytes, stream: str, tag: str, text: bytes) -> bytes:
         if self._sink is not None:
             self._to_sink(stream, tag, text)
-        stamp = format_timestamp(self._clock())
-        return f"{stamp} {stream} {tag} ".encode() + text + b"\n"
+        return b"%s%s %s\n" % (header, b"F" if tag == "F" else b"P", text)
 
     def _to_sink(self, stream: str, tag: str, text: bytes) -> None:
         assert self._sink is not None
