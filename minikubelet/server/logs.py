@@ -1,7 +1,7 @@
 """Container logs over HTTP: ``pods/{name}/log`` and the kubelet's ``/containerLogs``.
 
-Follows the apiserver and kubelet (reference kubelet-semantics §11-12, kubectl-protocol
-§4.5):
+Follows the apiserver and the kubelet (``pkg/kubelet/server/server.go getContainerLogs``,
+``kubelet_pods.go validateContainerLogStatus``, ``kuberuntime/logs/logs.go ReadLogs``):
 
 * The request is ``PodLogOptions``: ``container``, ``follow``, ``previous``, ``timestamps``,
   ``tailLines`` (legacy alias ``tail``, ``tail=all``), ``sinceSeconds`` / ``sinceTime``,
