@@ -577,13 +577,14 @@ async def pump_stream(writer: CriLogWriter, stream: str, fd: int) -> None:
                 deadline = partial_since + PARTIAL_FLUSH_DELAY
             with anyio.move_on_at(deadline):
                 await anyio.wait_readable(fd)
-            if anyio.current_time() >= deadline:
-                writer.flush_partial(stream)
-                partial_since = None
-                continue
             try:
                 data = os.read(fd, _READ_SIZE)
             except BlockingIOError:
+                # Flush only when nothing is waiting: after a stall, the rest of the line
+                # may be in the pipe already.
+                if anyio.current_time() >= deadline:
+                    writer.flush_partial(stream)
+                    partial_since = None
                 continue
             if not data:
                 break
