@@ -30,7 +30,7 @@ from minikubelet.runtime.base import (
     NodeUsage,
     Usage,
 )
-from minikubelet.runtime.logs import CriLogWriter, LogRotation
+from minikubelet.runtime.logs import CriLogWriter, LogRotation, pump_stream
 from minikubelet.runtime.process import (
     ChildProcess,
     ProcessTable,
@@ -97,11 +97,10 @@ class LocalContainer:
                 for stream, fd in self._pipes.items():
                     group.start_soon(self._pump, stream, fd)
         finally:
-            self._log.close()
+            await self._log.aclose()
 
     async def _pump(self, stream: str, fd: int) -> None:
-        await _drain(fd, lambda data: self._log.write(stream, data))
-        self._log.close_stream(stream)
+        await pump_stream(self._log, stream, fd)
 
     async def wait(self) -> ExitStatus:
         return await self._child.wait()

@@ -1,5 +1,8 @@
 """Wake up when a log file grows: inotify where the kernel has it, a slow poll elsewhere.
 
+Watch a file, or a directory to see changes to the files in it (a log follower watches
+the instance's directory, so one watch covers the live file and its rotations).
+
 ``logs -f`` must show a new line as soon as the container writes it, without a busy
 loop. The kubelet uses fsnotify for the same job (``kuberuntime/logs/logs.go``); we call
 the kernel's inotify through ctypes (no dependency for three syscalls) and wait for the
@@ -25,9 +28,19 @@ POLL_INTERVAL = 0.25  # seconds; only without inotify
 _IN_MODIFY = 0x00000002
 _IN_ATTRIB = 0x00000004
 _IN_CLOSE_WRITE = 0x00000008
+_IN_MOVED_TO = 0x00000080  # these two only happen in a watched directory
+_IN_CREATE = 0x00000100
 _IN_DELETE_SELF = 0x00000400
 _IN_MOVE_SELF = 0x00000800
-_MASK = _IN_MODIFY | _IN_ATTRIB | _IN_CLOSE_WRITE | _IN_DELETE_SELF | _IN_MOVE_SELF
+_MASK = (
+    _IN_MODIFY
+    | _IN_ATTRIB
+    | _IN_CLOSE_WRITE
+    | _IN_MOVED_TO
+    | _IN_CREATE
+    | _IN_DELETE_SELF
+    | _IN_MOVE_SELF
+)
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -44,7 +57,7 @@ _LIBC = _libc()
 
 
 class FileWatch:
-    """Changes to one file (writes, rotation by rename, deletion); use as a context."""
+    """Changes to one file or directory (writes, renames, deletion); use as a context."""
 
     def __init__(self, path: Path) -> None:
         self._fd: int | None = None

@@ -1,7 +1,7 @@
 """Container logs over HTTP: ``pods/{name}/log`` and the kubelet's ``/containerLogs``.
 
-Follows the apiserver and kubelet (reference kubelet-semantics §11-12, kubectl-protocol
-§4.5):
+Follows the apiserver and the kubelet (``pkg/kubelet/server/server.go getContainerLogs``,
+``kubelet_pods.go validateContainerLogStatus``, ``kuberuntime/logs/logs.go ReadLogs``):
 
 * The request is ``PodLogOptions``: ``container``, ``follow``, ``previous``, ``timestamps``,
   ``tailLines`` (legacy alias ``tail``, ``tail=all``), ``sinceSeconds`` / ``sinceTime``,
@@ -12,29 +12,35 @@ Follows the apiserver and kubelet (reference kubelet-semantics §11-12, kubectl-
 * The instance is chosen as ``validateContainerLogStatus`` does: ``previous`` → the one in
   ``lastState.terminated``; else the running one; else the terminated one; a container
   still waiting answers ``container "c" in pod "x" is waiting to start: <reason>`` (400).
-* Only the selected instance's live file is read (rotated files are not), record by
-  record: ``tailLines`` counts records from the end, ``sinceTime`` drops older records,
-  ``timestamps`` prefixes each new line with the record's time in the fixed 9-digit form,
-  ``limitBytes`` caps everything written, prefixes included.
-* ``follow`` keeps the response open while that instance runs, woken by inotify when the
-  file grows and by the pod worker's status change when the instance exits; then it sends
-  what is left and ends, as the kubelet does, so ``kubectl logs -f`` ends at a restart.
-  A rotation (the live file renamed) is followed into the new file.
+* The selected instance's whole log is read, record by record: its rotated files
+  (compressed ones included) in order, then the live one (``logfiles.py``), so a
+  finished container's log is there even when it rotated right at the end. The kubelet
+  reads the live file only (its ``ReadLogs`` says so: "It will not retrieve logs in
+  rotated log file"); we read what we kept. ``tailLines`` counts records from the end,
+  across files; ``sinceTime`` drops older records; ``timestamps`` prefixes each new line
+  with the record's time in the fixed 9-digit form; ``limitBytes`` caps everything
+  written, prefixes included.
+* ``follow`` keeps the response open while that instance runs, woken by inotify when its
+  directory changes (a write, a rotation) and by the pod worker's status change when the
+  instance exits; then it sends what is left and ends, as the kubelet does, so
+  ``kubectl logs -f`` ends at a restart. Rotations are followed into the next file: each
+  line is sent once.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 import anyio
+import anyio.to_thread
 
 from minikubelet.errors import FieldError
+from minikubelet.logfiles import LogReader
 from minikubelet.logic.status import terminated_state
 from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.status import Instance, Running, Terminated, Waiting
@@ -42,7 +48,15 @@ from minikubelet.server.filewatch import FileWatch
 from minikubelet.server.status import bad_request, invalid
 from minikubelet.server.streaming import Write
 
-__all__ = ["LogRequest", "LogSource", "PodFeed", "parse_log_request", "select_log", "stream_log"]
+__all__ = [
+    "LogRequest",
+    "LogSource",
+    "LogTarget",
+    "PodFeed",
+    "parse_log_request",
+    "select_log",
+    "stream_log",
+]
 
 _CHUNK = 64 * 1024
 _RECHECK = 1.0  # seconds: the kubelet re-checks "still running?" every second while following
@@ -172,6 +186,19 @@ def parse_log_request(query: Mapping[str, str], pod: str, now: datetime) -> LogR
     )
 
 
+class LogTarget(Protocol):
+    """What the reading code needs from an instance: its log and whether it still runs."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def is_running(self) -> bool: ...
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` when the instance may have changed; returns an unsubscribe."""
+        ...
+
+
 class PodFeed(Protocol):
     """Where a follower learns whether the instance still runs (the kubelet)."""
 
@@ -184,7 +211,7 @@ class PodFeed(Protocol):
 
 @dataclass(frozen=True)
 class LogSource:
-    """The file to read, and how to tell whether its instance still writes to it."""
+    """The instance chosen by ``select_log``: a ``LogTarget`` backed by the pod's feed."""
 
     feed: PodFeed
     uid: str
@@ -201,6 +228,9 @@ class LogSource:
             if candidate.restart_count == self.instance.restart_count:
                 return candidate.exit is None
         return False
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        return self.feed.on_change(self.uid, lambda _: listener())
 
 
 def _container_name(pod: PodSnapshot, requested: str | None) -> str:
@@ -314,70 +344,34 @@ def _stamp_out(match: re.Match[bytes]) -> bytes:
     return _to_datetime(match).strftime("%Y-%m-%dT%H:%M:%S.").encode() + fraction + b"Z"
 
 
-def _tail_offset(file: BinaryIO, lines: int) -> int:
-    """Where the last ``lines`` records begin (``tail.FindTailLineStartIndex``)."""
-    size = file.seek(0, os.SEEK_END)
-    if lines == 0:
-        return size
-    position, found = size, 0
-    # A final newline ends the last record; it does not start another one.
-    skip_last = True
-    while position > 0:
-        step = min(_CHUNK, position)
-        position -= step
-        file.seek(position)
-        block = file.read(step)
-        index = len(block)
-        while True:
-            index = block.rfind(b"\n", 0, index)
-            if index < 0:
-                break
-            if skip_last and position + index == size - 1:
-                skip_last = False
-                continue
-            skip_last = False
-            found += 1
-            if found == lines:
-                return position + index + 1
-    return 0
-
-
 async def stream_log(
-    source: LogSource, request: LogRequest, write: Write, closing: anyio.Event
+    source: LogTarget, request: LogRequest, write: Write, closing: anyio.Event
 ) -> None:
     """Write the selected log to ``write``; with ``follow``, until the instance exits."""
     formatter = _Formatter(request)
+    reader = LogReader(source.path)
     try:
-        file = source.path.open("rb")
-    except FileNotFoundError:
-        return
-    try:
-        if request.tail_lines is not None:
-            file.seek(_tail_offset(file, request.tail_lines))
-        else:
-            file.seek(0)
-        follow = request.follow and source.is_running()
-        if not follow:
-            await _copy(file, formatter, write, b"", final=True)
+        # Finding the tail may decompress a rotated file: not on the event loop.
+        await anyio.to_thread.run_sync(reader.open, request.tail_lines)
+        if not (request.follow and source.is_running()):
+            await _copy(reader, formatter, write, b"", final=True)
             return
-        await _follow(source, file, formatter, write, closing)
+        await _follow(source, reader, formatter, write, closing)
     finally:
-        file.close()
+        reader.close()
 
 
 async def _copy(
-    file: BinaryIO, formatter: _Formatter, write: Write, pending: bytes, *, final: bool
+    reader: LogReader, formatter: _Formatter, write: Write, pending: bytes, *, final: bool
 ) -> bytes:
-    """Send every complete record from the file's position on; return an unfinished one."""
+    """Send every complete record up to the end of the live file; return an unfinished one."""
     while not formatter.full:
-        block = file.read(_CHUNK)
+        block = reader.read(_CHUNK)
         if not block:
             break
-        data = pending + block
-        records = data.split(b"\n")
+        records = (pending + block).split(b"\n")
         pending = records.pop()
-        out = b"".join(formatter.format(record) for record in records)
-        await write(out)
+        await write(b"".join(formatter.format(record) for record in records))
     if final and pending and not formatter.full:
         await write(formatter.format(pending))
         pending = b""
@@ -390,7 +384,7 @@ class _Wake:
     def __init__(self) -> None:
         self._event = anyio.Event()
 
-    def set(self, _: object = None) -> None:
+    def set(self) -> None:
         self._event.set()
 
     async def wait(self, timeout: float) -> None:
@@ -413,59 +407,29 @@ async def _forward(watch: FileWatch, closing: anyio.Event, wake: _Wake) -> None:
 
 
 async def _follow(
-    source: LogSource, file: BinaryIO, formatter: _Formatter, write: Write, closing: anyio.Event
-) -> None:
-    wake = _Wake()
-    unsubscribe = source.feed.on_change(source.uid, wake.set)
-    try:
-        pending = b""
-        while True:
-            with FileWatch(source.path) as watch:
-                async with anyio.create_task_group() as group:
-                    group.start_soon(_forward, watch, closing, wake)
-                    pending, rotated = await _follow_file(
-                        source, file, formatter, write, closing, wake, pending
-                    )
-                    group.cancel_scope.cancel()
-            if not rotated:
-                return
-            # Rotated: finish the old file, then go on with the new live one.
-            pending = await _copy(file, formatter, write, pending, final=True)
-            file.close()
-            try:
-                file = source.path.open("rb")
-            except FileNotFoundError:
-                return
-    finally:
-        unsubscribe()
-        file.close()
-
-
-async def _follow_file(
-    source: LogSource,
-    file: BinaryIO,
+    source: LogTarget,
+    reader: LogReader,
     formatter: _Formatter,
     write: Write,
     closing: anyio.Event,
-    wake: _Wake,
-    pending: bytes,
-) -> tuple[bytes, bool]:
-    """Copy as the file grows; return (unfinished record, whether the file was rotated)."""
-    while not formatter.full and not closing.is_set():
-        pending = await _copy(file, formatter, write, pending, final=False)
-        if not source.is_running():
-            # Its log pump finished before the exit was recorded: what is in the file
-            # now is everything the instance wrote.
-            await _copy(file, formatter, write, pending, final=True)
-            return b"", False
-        if _rotated(source.path, file):
-            return pending, True
-        await wake.wait(_RECHECK)
-    return pending, False
-
-
-def _rotated(path: Path, file: BinaryIO) -> bool:
+) -> None:
+    wake = _Wake()
+    unsubscribe = source.subscribe(wake.set)
     try:
-        return os.stat(path).st_ino != os.fstat(file.fileno()).st_ino
-    except FileNotFoundError:
-        return False  # between the rename and the new file: check again on the next wake
+        # The directory, not the file: one watch sees the writes to whichever file is
+        # live and the rotations between them.
+        with FileWatch(source.path.parent) as watch:
+            async with anyio.create_task_group() as group:
+                group.start_soon(_forward, watch, closing, wake)
+                pending = b""
+                while not formatter.full and not closing.is_set():
+                    pending = await _copy(reader, formatter, write, pending, final=False)
+                    if not source.is_running():
+                        # Its log pump finished before the exit was recorded: what is on
+                        # disk now is everything the instance wrote.
+                        await _copy(reader, formatter, write, pending, final=True)
+                        break
+                    await wake.wait(_RECHECK)
+                group.cancel_scope.cancel()
+    finally:
+        unsubscribe()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
 import tempfile
 import textwrap
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +16,7 @@ import anyio
 import pytest
 
 from minikubelet.kubelet import Kubelet
+from minikubelet.logfiles import rotated_files
 from minikubelet.model.spec import Container, RestartPolicy
 from minikubelet.model.status import PodPhase, PodStatus
 from minikubelet.runtime.logs import LogRotation
@@ -241,3 +245,117 @@ async def test_follow_goes_on_across_rotation(settings: Settings, tmp_path: Path
     assert received.splitlines() == expected
     rotated = list(worker.log_path("app", 0).parent.glob("0.log.*"))
     assert rotated, "the log never rotated: the test proves nothing"
+
+
+@contextlib.asynccontextmanager
+async def rotating_server(settings: Settings, rotation: LogRotation) -> AsyncIterator[Server]:
+    socket_dir = Path(tempfile.mkdtemp(prefix="mk", dir="/tmp"))
+    try:
+        async with (
+            Kubelet(replace(settings, log_rotation=rotation)) as kubelet,
+            anyio.create_task_group() as group,
+        ):
+            endpoints = ApiEndpoints(socket=socket_dir / "mk.sock")
+            listening = await group.start(serve_api, kubelet, endpoints)
+            async with unix_client(socket_dir / "mk.sock") as client:
+                yield Server(kubelet, listening, client)
+            group.cancel_scope.cancel()
+    finally:
+        shutil.rmtree(socket_dir, ignore_errors=True)
+
+
+# The first run prints 300 numbered lines and fails; the second one stays up.
+TWO_RUNS = textwrap.dedent(
+    """\
+    import os, sys, time
+    if not os.path.exists(sys.argv[1]):
+        for i in range(300):
+            print(f"first {i:03d} " + "x" * 40, flush=True)
+        open(sys.argv[1], "w").close()
+        sys.exit(1)
+    print("second run", flush=True)
+    time.sleep(30)
+    """
+)
+FIRST = [f"first {i:03d} " + "x" * 40 for i in range(300)]
+
+
+async def test_previous_tail_and_limits_span_the_rotated_files(
+    settings: Settings, tmp_path: Path
+) -> None:
+    rotation = LogRotation(max_size=1024, max_files=1000)
+    app = Container(name="app", command=(PYTHON, "-c", TWO_RUNS, str(tmp_path / "ran")))
+    async with rotating_server(settings, rotation) as server:
+        worker = await start(server.kubelet, pod("two", app, policy=RestartPolicy.ON_FAILURE))
+        await wait_for_status(worker, lambda s: container(s, "app").restart_count == 1, timeout=10)
+        assert await wait_for_log(server, "two", "second run") == "second run\n"
+        found = rotated_files(worker.log_path("app", 0))
+        assert sum(f.compressed for f in found.values()) > 10  # it proves something
+
+        def text(lines: list[str]) -> str:
+            return "".join(line + "\n" for line in lines)
+
+        assert await log(server, "two", previous="true") == text(FIRST)
+        assert await log(server, "two", previous="true", tailLines="5") == text(FIRST[-5:])
+        assert await log(server, "two", previous="true", tailLines="250") == text(FIRST[-250:])
+        assert await log(server, "two", previous="true", tailLines="1000") == text(FIRST)
+        assert await log(server, "two", previous="true", limitBytes="30") == text(FIRST)[:30]
+        assert await log(server, "two", previous="true", sinceSeconds="600") == text(FIRST)
+        assert await log(server, "two", previous="true", stream="Stderr") == ""
+        stamped = await log(server, "two", previous="true", timestamps="true", tailLines="2")
+        assert re.fullmatch(f"{STAMP} {FIRST[-2]}\n{STAMP} {FIRST[-1]}\n", stamped)
+        response = await server.client.get(
+            "/containerLogs/default/two/app", params={"previous": "true", "tail": "3"}
+        )
+        assert response.text == text(FIRST[-3:])
+
+
+async def test_a_log_rotated_at_the_very_end_is_not_empty(settings: Settings) -> None:
+    """Every write rotates, so the finished container's live file is empty."""
+    rotation = LogRotation(max_size=1, max_files=1000)
+    lines = [f"line {i}" for i in range(20)]
+    app = child("app", *(arg for line in lines for arg in ("--print", line)))
+    async with rotating_server(settings, rotation) as server:
+        worker = await start(server.kubelet, pod("end", app, policy=RestartPolicy.NEVER))
+        await worker.wait_done()
+        assert worker.log_path("app", 0).read_bytes() == b""
+        assert await log(server, "end") == "".join(line + "\n" for line in lines)
+        assert await log(server, "end", tailLines="3") == "".join(f"{x}\n" for x in lines[-3:])
+        assert await log(server, "end", follow="true") == "".join(f"{x}\n" for x in lines)
+
+
+# Waits for the gate, then writes 3000 numbered lines, a little at a time.
+PACED = textwrap.dedent(
+    """\
+    import os, sys, time
+    deadline = time.time() + 30
+    while not os.path.exists(sys.argv[1]) and time.time() < deadline:
+        time.sleep(0.02)
+    for i in range(3000):
+        print(f"n {i:04d} " + "y" * 30, flush=True)
+        if i % 100 == 99:
+            time.sleep(0.01)
+    """
+)
+
+
+async def test_follow_gets_every_line_once_across_many_rotations(
+    settings: Settings, tmp_path: Path
+) -> None:
+    rotation = LogRotation(max_size=2048, max_files=1000)
+    gate = tmp_path / "gate"
+    app = Container(name="app", command=(PYTHON, "-c", PACED, str(gate)))
+    async with rotating_server(settings, rotation) as server:
+        worker = await start(server.kubelet, pod("paced", app, policy=RestartPolicy.NEVER))
+        await wait_for_status(worker, lambda s: bool(container(s, "app").started))
+        received = ""
+        with anyio.fail_after(30):
+            async with server.client.stream(
+                "GET", f"{PODS}/paced/log", params={"follow": "true"}, timeout=None
+            ) as response:
+                gate.write_text("go")
+                async for chunk in response.aiter_text():
+                    received += chunk
+        rotations = max(rotated_files(worker.log_path("app", 0)))
+    assert rotations > 20
+    assert received.splitlines() == [f"n {i:04d} " + "y" * 30 for i in range(3000)]

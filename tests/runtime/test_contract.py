@@ -11,7 +11,7 @@ program on the local runtime, and as a ``Script`` on the fake.
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -40,7 +40,8 @@ class Behaviour:
 
 
 class Subject(Protocol):
-    runtime: ContainerRuntime
+    @property
+    def runtime(self) -> ContainerRuntime: ...
 
     def launch(self, name: str, behaviour: Behaviour) -> Launch: ...
 
@@ -113,8 +114,8 @@ class Fake:
 
 
 @pytest.fixture(params=["local", "fake"])
-def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
-    yield Local(tmp_path) if request.param == "local" else Fake()
+def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Subject:
+    return Local(tmp_path) if request.param == "local" else Fake()
 
 
 @pytest.fixture
