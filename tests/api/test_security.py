@@ -248,15 +248,16 @@ async def test_a_cross_origin_request_is_refused_and_nothing_runs(
         unix_client(socket_dir / "mk.sock") as unix,
     ):
         server = Server(kubelet, listening, unix)
-        url = str(listening.url)
+        url, port = str(listening.url), listening.port
+        assert port is not None
         markers = []
         async with httpx.AsyncClient(base_url=url) as client:
             for index, headers in enumerate(
                 [
                     {"Origin": "http://evil.example"},
                     {"Origin": "null"},
-                    {"Origin": f"http://127.0.0.1:{listening.port + 1}"},  # another port
-                    {"Origin": f"https://127.0.0.1:{listening.port}"},  # another scheme
+                    {"Origin": f"http://127.0.0.1:{port + 1}"},  # another port
+                    {"Origin": f"https://127.0.0.1:{port}"},  # another scheme
                     {"Sec-Fetch-Site": "cross-site"},
                 ]
             ):
@@ -348,7 +349,7 @@ async def test_the_kubeconfig_comes_over_the_socket_only(server: Server) -> None
 
 async def test_the_kubeconfig_works_for_the_official_client(server: Server) -> None:
     config = (await server.client.get("/kubeconfig")).json()
-    api_client = k8s_config.new_client_from_config_dict(config)
+    api_client = k8s_config.new_client_from_config_dict(config)  # type: ignore[no-untyped-call]
     try:
         api = k8s.CoreV1Api(api_client)
         pods = await anyio.to_thread.run_sync(api.list_namespaced_pod, "default")
@@ -408,7 +409,7 @@ async def test_tls_serves_https_with_the_token(
             with pytest.raises(httpx.HTTPError):
                 await client.get("/healthz", headers=headers)
 
-        api_client = k8s_config.new_client_from_config_dict(config)
+        api_client = k8s_config.new_client_from_config_dict(config)  # type: ignore[no-untyped-call]
         try:
             pods = await anyio.to_thread.run_sync(
                 k8s.CoreV1Api(api_client).list_pod_for_all_namespaces
@@ -442,10 +443,32 @@ async def test_tls_serves_https_with_the_token(
         version = await anyio.to_thread.run_sync(kubectl, kubeconfig, "get", "--raw", "/version")
         assert version.returncode == 0, version.stderr
         assert json.loads(version.stdout)["major"] == "1"
-        pods = await anyio.to_thread.run_sync(kubectl, kubeconfig, "get", "--raw", PODS)
-        assert pods.returncode == 0, pods.stderr  # the token went over TLS
-        assert json.loads(pods.stdout)["kind"] == "PodList"
+        listed = await anyio.to_thread.run_sync(kubectl, kubeconfig, "get", "--raw", PODS)
+        assert listed.returncode == 0, listed.stderr  # the token went over TLS
+        assert json.loads(listed.stdout)["kind"] == "PodList"
         refused = await anyio.to_thread.run_sync(kubectl, wrong, "get", "--raw", PODS)
         # (gcloud's kubectl dispatcher does not always pass the exit status on: the output)
         assert "PodList" not in refused.stdout
         assert "Unauthorized" in refused.stderr
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_the_guard_and_tls_under_both_event_loops(
+    kubelet: Kubelet, socket_dir: Path, tmp_path: Path, tls: tuple[TlsFiles, trustme.CA]
+) -> None:
+    files, ca = tls
+    path = socket_dir / "mk.sock"
+    endpoints = ApiEndpoints(socket=path, port=0, tls=files, token=TOKEN)
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    async with (
+        serving(kubelet, endpoints) as listening,
+        unix_client(path) as unix,
+        httpx.AsyncClient(base_url=str(listening.url), verify=context) as client,
+    ):
+        assert (await unix.get(PODS)).status_code == 200  # the socket: no credentials
+        assert_status(await client.get(PODS), 401, "Unauthorized")
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        assert (await client.get(PODS, headers=headers)).status_code == 200
+        response = await client.get(PODS, headers={**headers, "Host": "evil.example"})
+        assert_status(response, 403, "Forbidden")
