@@ -23,6 +23,7 @@ under the pod's uid), so ``minikubelet run app.yaml`` works beside the user's da
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import secrets
@@ -56,6 +57,8 @@ def make_private_dir(path: Path) -> bool:
     """
     if path.is_dir():
         return False
+    if path.exists():
+        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory", str(path))
     missing = []
     parent = path
     while not parent.exists():

@@ -60,6 +60,12 @@ def test_an_existing_root_dir_keeps_its_mode_with_a_warning(tmp_path: Path) -> N
     assert not make_private_dir(root)
 
 
+def test_a_root_dir_that_is_a_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "root").write_text("")
+    with pytest.raises(NotADirectoryError, match="exists and is not a directory"):
+        prepare_root_dir(tmp_path / "root")
+
+
 @pytest.mark.usefixtures("open_umask")
 def test_private_files_are_0600_and_replace_atomically(tmp_path: Path) -> None:
     path = tmp_path / "secret"
