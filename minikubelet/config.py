@@ -6,6 +6,12 @@
     fileCheckFrequency: 20s                         # --file-check-frequency
     address: 127.0.0.1                              # --address
     port: 10250                                     # --port (absent: no TCP listener)
+    tlsCertFile: /etc/minikubelet/tls.crt           # --tls-cert-file
+    tlsPrivateKeyFile: /etc/minikubelet/tls.key     # --tls-private-key-file
+    authentication:
+      anonymous:
+        enabled: false                              # --anonymous-auth / --no-anonymous-auth
+      tokenFile: /etc/minikubelet/token             # --token-file (absent: generated)
     crashLoopBackOff:
       maxContainerRestartPeriod: 300s               # --max-container-restart-period
     containerLogMaxSize: 10Mi
@@ -21,16 +27,22 @@ Field names, meanings and value syntax are the kubelet's: durations are Go strin
 file are relative to the file's own directory (the kubelet's ``resolveRelativePaths``).
 A flag given on the command line wins over the file, the file wins over the defaults.
 
+Every option is one row of ``OPTIONS``: its field path in the file, its flag, the
+attribute of ``KubeletConfiguration``, how a value is read and checked, whether SIGHUP
+applies it live, and whether it is a path. The file's schema, the flag table, the names in
+error messages and the set of settings a reload cannot change are all derived from it.
+
 Nothing is coerced: an unknown field is an error naming the file and the field with a
-"did you mean", a bad value names the file, the field and the value, and every problem is
-listed at once (``ConfigError``). ``serve`` turns that into exit status 2 before anything
-starts; on SIGHUP, into a log line that keeps the running configuration.
+"did you mean", a bad value names the file (or the flag), the field and the value, and
+every problem is listed at once (``ConfigError``). Settings that are fine alone but unsafe
+together (a non-loopback ``address`` without TLS, anonymous requests on one) are refused
+the same way. ``serve`` and ``run`` turn that into exit status 2 before anything starts;
+on SIGHUP, into a log line that keeps the running configuration.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -38,22 +50,25 @@ from typing import Any
 
 import yaml
 
-from minikubelet.cli.options import default_root_dir, default_socket
 from minikubelet.errors import ConfigError, FieldError
 from minikubelet.logic.backoff import BackoffPolicy
 from minikubelet.manifest.quantity import parse_quantity
 from minikubelet.manifest.suggest import did_you_mean
 from minikubelet.model.duration import parse_duration
+from minikubelet.paths import default_root_dir, default_socket, default_static_pod_path
 from minikubelet.runtime.logs import LogRotation
 
 __all__ = [
     "API_VERSION",
     "FLAGS",
     "KIND",
+    "OPTIONS",
     "RESTART_REQUIRED",
     "KubeletConfiguration",
+    "Option",
     "build_config",
     "default_static_pod_path",
+    "is_loopback",
     "load_config",
     "read_config_file",
 ]
@@ -63,16 +78,9 @@ KIND = "KubeletConfiguration"
 DEFAULT_SHUTDOWN_SLACK = 30.0  # shutdownGracePeriod default: 30 s + the longest pod grace
 
 
-def default_static_pod_path() -> Path:
-    if os.geteuid() == 0:
-        return Path("/etc/minikubelet/manifests")
-    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(config) / "minikubelet" / "manifests"
-
-
 @dataclass(frozen=True)
 class KubeletConfiguration:
-    """The settings ``serve`` runs with, after defaults, the file and the flags."""
+    """The settings ``serve`` (and ``run``) run with, after defaults, the file and the flags."""
 
     static_pod_path: Path
     root_dir: Path
@@ -80,11 +88,19 @@ class KubeletConfiguration:
     file_check_frequency: float = 20.0
     address: str = "127.0.0.1"
     port: int | None = None  # None: no TCP listener; 0: any free port
+    tls_cert_file: Path | None = None  # both or neither: the TCP listener then serves HTTPS
+    tls_private_key_file: Path | None = None
+    anonymous_auth: bool = False  # TCP requests without a token are allowed (loopback only)
+    token_file: Path | None = None  # None: a token is generated at each start
     initial_container_restart_period: float = 10.0
     max_container_restart_period: float = 300.0
     container_log_max_size: int = 10 * 1024 * 1024
     container_log_max_files: int = 5
     shutdown_grace_period: float | None = None  # None: 30 s + the longest pod grace
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None and self.tls_private_key_file is not None
 
     @property
     def backoff(self) -> BackoffPolicy:
@@ -108,15 +124,16 @@ class KubeletConfiguration:
     def changed_fields(self, other: KubeletConfiguration) -> list[str]:
         """Names (the file's spelling) of the fields whose value differs in ``other``."""
         return [
-            _FILE_NAMES[item.name]
+            _BY_ATTRIBUTE[item.name].field
             for item in fields(self)
             if getattr(self, item.name) != getattr(other, item.name)
         ]
 
 
-# -- the file ------------------------------------------------------------------------
+# -- reading and checking one value ---------------------------------------------------
 
-Parser = Callable[[object], Any]  # raises ValueError with the detail of a FieldError
+Parser = Callable[[object], Any]  # a file's value -> the attribute's; ValueError: the detail
+Check = Callable[[Any], Any]  # a typed value (a flag's, or a parsed one) -> itself, or ValueError
 
 
 def _duration(value: object) -> float:
@@ -129,30 +146,30 @@ def _duration(value: object) -> float:
         raise ValueError(str(error).split(": ", 1)[-1]) from None
 
 
-def _positive_duration(value: object) -> float:
-    seconds = _duration(value)
-    if seconds <= 0:
-        raise ValueError("must be greater than 0")
-    return seconds
-
-
 def _path(value: object) -> Path:
     if not isinstance(value, str) or not value:
         raise ValueError("must be a non-empty path string")
-    return Path(value).expanduser()
+    return Path(value)
 
 
-def _address(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError("must be an IP address string")
-    _check_address(value)
+def _string(what: str) -> Parser:
+    def parse(value: object) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return parse
+
+
+def _integer(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be an integer")
     return value
 
 
-def _port(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("must be an integer")
-    _check_port(value)
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
     return value
 
 
@@ -165,62 +182,150 @@ def _size(value: object) -> int:
     return size
 
 
-def _max_files(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("must be an integer")
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _expand(value: Path) -> Path:
+    return Path(value).expanduser()
+
+
+def _address(value: str) -> str:
+    if value == "localhost":
+        return value
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("must be a valid IP address") from None
+    return value
+
+
+def _port(value: int) -> int:
+    if not 0 <= value <= 65535:
+        raise ValueError("must be between 0 and 65535, inclusive")
+    return value
+
+
+def _max_files(value: int) -> int:
     if value < 2:
         raise ValueError("must be greater than 1")  # the kubelet's own rule
     return value
 
 
-def _check_address(value: str) -> None:
-    if value == "localhost":
-        return
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` (an IP or ``localhost``) only reaches this machine."""
+    if address == "localhost":
+        return True
     try:
-        ipaddress.ip_address(value)
+        return ipaddress.ip_address(address).is_loopback
     except ValueError:
-        raise ValueError("must be a valid IP address") from None
+        return False
 
 
-def _check_port(value: int) -> None:
-    if not 0 <= value <= 65535:
-        raise ValueError("must be between 0 and 65535, inclusive")
+# -- the table ------------------------------------------------------------------------
 
 
-# file field -> (KubeletConfiguration attribute, parser); nested objects are dicts.
-_SCHEMA: dict[str, tuple[str, Parser] | dict[str, tuple[str, Parser]]] = {
-    "staticPodPath": ("static_pod_path", _path),
-    "fileCheckFrequency": ("file_check_frequency", _positive_duration),
-    "address": ("address", _address),
-    "port": ("port", _port),
-    "crashLoopBackOff": {
-        "maxContainerRestartPeriod": ("max_container_restart_period", _duration),
-    },
-    "containerLogMaxSize": ("container_log_max_size", _size),
-    "containerLogMaxFiles": ("container_log_max_files", _max_files),
-    "shutdownGracePeriod": ("shutdown_grace_period", _duration),
-    "rootDir": ("root_dir", _path),
-    "socket": ("socket", _path),
-    "initialContainerRestartPeriod": ("initial_container_restart_period", _duration),
-}
-_PATH_FIELDS = ("static_pod_path", "root_dir", "socket")
-_FILE_NAMES = {
-    "static_pod_path": "staticPodPath",
-    "file_check_frequency": "fileCheckFrequency",
-    "address": "address",
-    "port": "port",
-    "max_container_restart_period": "crashLoopBackOff.maxContainerRestartPeriod",
-    "container_log_max_size": "containerLogMaxSize",
-    "container_log_max_files": "containerLogMaxFiles",
-    "shutdown_grace_period": "shutdownGracePeriod",
-    "root_dir": "rootDir",
-    "socket": "socket",
-    "initial_container_restart_period": "initialContainerRestartPeriod",
-}
+@dataclass(frozen=True)
+class Option:
+    """One setting: where it is in the file, its flag, and how it is read and checked."""
+
+    field: str  # path in the file, dotted for nested objects: "crashLoopBackOff.maxContainer…"
+    attribute: str  # of KubeletConfiguration
+    parse: Parser  # the file's value -> a typed one (the type is checked here)
+    check: Check | None = None  # the typed value, from the file or a flag: range, syntax
+    flag: str | None = None  # "--pod-manifest-path"; None: the file only
+    live: bool = False  # SIGHUP applies it; otherwise a change waits for the next start
+    path: bool = False  # "~" expanded; relative in a file: to the file's directory
+
+    @property
+    def parameter(self) -> str | None:
+        """The flag's click parameter name (``pod_manifest_path``)."""
+        return None if self.flag is None else self.flag.removeprefix("--").replace("-", "_")
+
+    def read(self, value: object) -> Any:
+        typed = self.parse(value)
+        return self.check(typed) if self.check is not None else typed
+
+
+OPTIONS = (
+    Option(
+        "staticPodPath",
+        "static_pod_path",
+        _path,
+        _expand,
+        "--pod-manifest-path",
+        live=True,
+        path=True,
+    ),
+    Option(
+        "fileCheckFrequency",
+        "file_check_frequency",
+        _duration,
+        _positive,
+        "--file-check-frequency",
+        live=True,
+    ),
+    Option("address", "address", _string("an IP address string"), _address, "--address"),
+    Option("port", "port", _integer, _port, "--port"),
+    Option("tlsCertFile", "tls_cert_file", _path, _expand, "--tls-cert-file", path=True),
+    Option(
+        "tlsPrivateKeyFile",
+        "tls_private_key_file",
+        _path,
+        _expand,
+        "--tls-private-key-file",
+        path=True,
+    ),
+    Option("authentication.anonymous.enabled", "anonymous_auth", _boolean, flag="--anonymous-auth"),
+    Option("authentication.tokenFile", "token_file", _path, _expand, "--token-file", path=True),
+    Option(
+        "crashLoopBackOff.maxContainerRestartPeriod",
+        "max_container_restart_period",
+        _duration,
+        flag="--max-container-restart-period",
+    ),
+    Option("containerLogMaxSize", "container_log_max_size", _size),
+    Option("containerLogMaxFiles", "container_log_max_files", _integer, _max_files),
+    Option("shutdownGracePeriod", "shutdown_grace_period", _duration),
+    Option("rootDir", "root_dir", _path, _expand, "--root-dir", path=True),
+    Option("socket", "socket", _path, _expand, "--socket", path=True),
+    Option(
+        "initialContainerRestartPeriod",
+        "initial_container_restart_period",
+        _duration,
+        flag="--initial-container-restart-period",
+    ),
+)
+
+_BY_ATTRIBUTE = {option.attribute: option for option in OPTIONS}
+_BY_PARAMETER = {option.parameter: option for option in OPTIONS if option.parameter}
+
+# serve's (and run's) flag parameter name -> KubeletConfiguration attribute.
+FLAGS = {parameter: option.attribute for parameter, option in _BY_PARAMETER.items()}
 
 # Changing these needs a restart of the daemon: they are fixed when the API listens and the
-# engine starts. SIGHUP applies staticPodPath and fileCheckFrequency, and logs the others.
-RESTART_REQUIRED = frozenset(_FILE_NAMES.values()) - {"staticPodPath", "fileCheckFrequency"}
+# engine starts. SIGHUP applies the live ones and logs the others.
+RESTART_REQUIRED = frozenset(option.field for option in OPTIONS if not option.live)
+
+
+def _tree(options: tuple[Option, ...]) -> dict[str, Any]:
+    """The file's schema: nested dicts of field names, with an Option at each leaf."""
+    tree: dict[str, Any] = {}
+    for option in options:
+        *parents, leaf = option.field.split(".")
+        node = tree
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = option
+    return tree
+
+
+_SCHEMA = _tree(OPTIONS)
+
+
+# -- the file ------------------------------------------------------------------------
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -249,124 +354,127 @@ def read_config_file(path: Path) -> dict[str, Any]:
         elif value != expected:
             detail = f'supported values: "{expected}"'
             errors.append(FieldError(name, "Unsupported value", detail, value, show_value=True))
+    body = {key: value for key, value in document.items() if key not in ("apiVersion", "kind")}
     values: dict[str, Any] = {}
-    known = [*_SCHEMA, "apiVersion", "kind"]
-    for name, value in document.items():
-        if name in ("apiVersion", "kind"):
-            continue
-        entry = _SCHEMA.get(str(name))
-        if entry is None:
-            errors.append(_unknown(str(name), str(name), known))
-        elif isinstance(entry, dict):
-            _read_object(str(name), value, entry, values, errors)
-        else:
-            _read_value(str(name), value, entry, values, errors)
+    _read_object("", body, _SCHEMA, values, errors, extra=("apiVersion", "kind"))
     if errors:
         raise ConfigError("\n".join(f"{path}: {error}" for error in errors))
     base = path.parent
-    for attribute in _PATH_FIELDS:
-        if attribute in values and not values[attribute].is_absolute():
-            values[attribute] = base / values[attribute]
+    for attribute, value in values.items():
+        if _BY_ATTRIBUTE[attribute].path and not value.is_absolute():
+            values[attribute] = base / value
     return values
 
 
-def _unknown(field_path: str, name: str, known: list[str]) -> FieldError:
-    suggestion = did_you_mean(name, known)
-    detail = f'did you mean "{suggestion}"?' if suggestion else ""
-    return FieldError(field_path, "Unknown field", detail)
-
-
 def _read_object(
-    name: str,
-    value: object,
-    schema: Mapping[str, tuple[str, Parser]],
+    prefix: str,
+    value: Mapping[Any, Any],
+    schema: Mapping[str, Any],
     values: dict[str, Any],
     errors: list[FieldError],
+    extra: tuple[str, ...] = (),
 ) -> None:
-    if value is None:
-        return
-    if not isinstance(value, dict):
-        errors.append(FieldError(name, "Invalid value", "must be a mapping", value, True))
-        return
     for key, item in value.items():
-        entry = schema.get(str(key))
+        name = str(key)
+        field_path = f"{prefix}{name}"
+        entry = schema.get(name)
         if entry is None:
-            errors.append(_unknown(f"{name}.{key}", str(key), list(schema)))
+            suggestion = did_you_mean(name, [*schema, *extra])
+            detail = f'did you mean "{suggestion}"?' if suggestion else ""
+            errors.append(FieldError(field_path, "Unknown field", detail))
+        elif item is None:
+            continue  # null means "not set", as in the kubelet's JSON decoding
+        elif isinstance(entry, Option):
+            try:
+                values[entry.attribute] = entry.read(item)
+            except ValueError as error:
+                errors.append(FieldError(field_path, "Invalid value", str(error), item, True))
+        elif not isinstance(item, dict):
+            errors.append(FieldError(field_path, "Invalid value", "must be a mapping", item, True))
         else:
-            _read_value(f"{name}.{key}", item, entry, values, errors)
+            _read_object(f"{field_path}.", item, entry, values, errors)
 
 
-def _read_value(
-    field_path: str,
-    value: object,
-    entry: tuple[str, Parser],
-    values: dict[str, Any],
-    errors: list[FieldError],
-) -> None:
-    attribute, parse = entry
-    if value is None:
-        return  # null means "not set", as in the kubelet's JSON decoding
-    try:
-        values[attribute] = parse(value)
-    except ValueError as error:
-        errors.append(FieldError(field_path, "Invalid value", str(error), value, True))
-
-
-# -- flags ---------------------------------------------------------------------------
-
-# serve's flag parameter name -> KubeletConfiguration attribute.
-FLAGS = {
-    "pod_manifest_path": "static_pod_path",
-    "file_check_frequency": "file_check_frequency",
-    "root_dir": "root_dir",
-    "address": "address",
-    "port": "port",
-    "socket": "socket",
-    "max_container_restart_period": "max_container_restart_period",
-    "initial_container_restart_period": "initial_container_restart_period",
-}
-_FLAG_NAMES = {attribute: "--" + flag.replace("_", "-") for flag, attribute in FLAGS.items()}
+# -- flags, and the whole ---------------------------------------------------------------
 
 
 def build_config(
-    file_values: Mapping[str, Any], flag_values: Mapping[str, Any]
+    file_values: Mapping[str, Any],
+    flag_values: Mapping[str, Any],
+    *,
+    file: Path | None = None,
 ) -> KubeletConfiguration:
     """Defaults, overridden by the file's values, overridden by the flags given.
 
     ``flag_values`` holds only the flags given on the command line, keyed by parameter name
-    (``pod_manifest_path``); their values are already parsed by click.
+    (``pod_manifest_path``); their values are already typed by click. ``file`` names the
+    file in the errors about settings that are unsafe together.
     """
     values = dict(file_values)
     errors: list[str] = []
-    for flag, value in flag_values.items():
-        attribute = FLAGS[flag]
+    from_flags: set[str] = set()
+    for parameter, value in flag_values.items():
+        option = _BY_PARAMETER[parameter]
         if value is None:
             continue
         try:
-            values[attribute] = _check_flag(attribute, value)
+            values[option.attribute] = option.check(value) if option.check else value
+            from_flags.add(option.attribute)
         except ValueError as error:
-            errors.append(f"{_FLAG_NAMES[attribute]}: Invalid value: {value}: {error}")
+            errors.append(f"{option.flag}: Invalid value: {value}: {error}")
     if errors:
         raise ConfigError("\n".join(errors))
     values.setdefault("static_pod_path", default_static_pod_path())
     values.setdefault("root_dir", default_root_dir())
     values.setdefault("socket", default_socket())
-    return KubeletConfiguration(**values)
+    config = KubeletConfiguration(**values)
+
+    def where(attribute: str) -> str:
+        option = _BY_ATTRIBUTE[attribute]
+        if attribute in from_flags or (file is None and option.flag):
+            return str(option.flag)
+        return f"{file}: {option.field}" if file is not None else option.field
+
+    problems = [f"{where(attribute)}: {text}" for attribute, text in _unsafe(config)]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return config
 
 
-def _check_flag(attribute: str, value: Any) -> Any:
-    if attribute == "file_check_frequency" and value <= 0:
-        raise ValueError("must be greater than 0")
-    if attribute == "port":
-        _check_port(int(value))
-    if attribute == "address":
-        _check_address(str(value))
-    if attribute in _PATH_FIELDS:
-        return Path(value).expanduser()
-    return value
+def _unsafe(config: KubeletConfiguration) -> list[tuple[str, str]]:
+    """Settings that are fine one by one but not together: (attribute, error text)."""
+    problems = []
+    cert, key = config.tls_cert_file, config.tls_private_key_file
+    if (cert is None) != (key is None):
+        given, missing = ("tls_cert_file", "tlsPrivateKeyFile (--tls-private-key-file)")
+        if cert is None:
+            given, missing = ("tls_private_key_file", "tlsCertFile (--tls-cert-file)")
+        value = cert or key
+        problems.append((given, f'Invalid value: "{value}": needs {missing} too'))
+    if config.port is not None and not is_loopback(config.address):
+        # Off this machine, a token in clear text could be read on the way, and anyone on
+        # the network could try its luck: TLS and a token, or no TCP listener at all.
+        if not config.tls:
+            problems.append(
+                (
+                    "address",
+                    f'Invalid value: "{config.address}": a non-loopback address needs TLS: '
+                    "set tlsCertFile and tlsPrivateKeyFile (--tls-cert-file, "
+                    "--tls-private-key-file), or listen on 127.0.0.1",
+                )
+            )
+        if config.anonymous_auth:
+            problems.append(
+                (
+                    "anonymous_auth",
+                    "Forbidden: anonymous requests cannot be allowed on the non-loopback "
+                    f'address "{config.address}"',
+                )
+            )
+    return problems
 
 
 def load_config(path: Path | None, flag_values: Mapping[str, Any]) -> KubeletConfiguration:
     """The configuration of ``serve --config PATH`` with ``flag_values`` given."""
     file_values = read_config_file(path) if path is not None else {}
-    return build_config(file_values, flag_values)
+    return build_config(file_values, flag_values, file=path)

@@ -6,6 +6,7 @@
     ├── ConfigError                  a flag or config file value is invalid
     ├── SocketInUseError             the API socket belongs to another live minikubelet
     │                                (also an OSError: "could not listen")
+    ├── RootDirInUseError            another daemon holds the root dir's lock
     └── RuntimeStartError            a container process could not be started (bad argv,
                                      missing executable, working dir, user); the pod worker
                                      turns it into RunContainerError / StartError
@@ -29,6 +30,7 @@ __all__ = [
     "ManifestError",
     "ManifestWarning",
     "MinikubeletError",
+    "RootDirInUseError",
     "RuntimeStartError",
     "SocketInUseError",
 ]
@@ -185,3 +187,20 @@ class SocketInUseError(MinikubeletError, OSError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class RootDirInUseError(MinikubeletError):
+    """Raised at start-up when another daemon holds the lock on the same root dir.
+
+    Stop that daemon, or give this one another ``--root-dir``. ``pid`` is the holder's,
+    when it could be read.
+    """
+
+    def __init__(self, root_dir: Path, pid: int | None) -> None:
+        self.root_dir = root_dir
+        self.pid = pid
+        holder = f"minikubelet pid {pid}" if pid is not None else "another minikubelet"
+        super().__init__(
+            f"{root_dir}: the root dir is in use by {holder} "
+            "(stop it, or choose another --root-dir)"
+        )

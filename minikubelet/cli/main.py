@@ -26,6 +26,7 @@ _COMMANDS = {
     "delete": "minikubelet.cli.client.commands.delete:delete",
     "apply": "minikubelet.cli.client.commands.apply:apply",
     "top": "minikubelet.cli.client.commands.top:top",
+    "kubeconfig": "minikubelet.cli.client.commands.kubeconfig:kubeconfig",
 }
 
 

@@ -1,8 +1,12 @@
-"""Options shared by ``run`` and ``serve`` (the kubelet's flag names)."""
+"""Options shared by ``run`` and ``serve`` (the kubelet's flag names).
+
+Their meaning, checks and config-file spelling are ``minikubelet.config.OPTIONS``; this
+module only says how click reads them. Each defaults to ``None`` ("not given") so that a
+flag given on the command line can be told apart from the file's value.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -10,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from minikubelet.model.duration import parse_duration
+from minikubelet.paths import default_root_dir, default_socket
 
 __all__ = ["DURATION", "default_root_dir", "default_socket", "engine_options"]
 
@@ -31,24 +36,6 @@ class _Duration(click.ParamType):  # type: ignore[type-arg]
 
 
 DURATION = _Duration()
-
-
-def default_root_dir() -> Path:
-    if os.geteuid() == 0:
-        return Path("/var/lib/minikubelet")
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "minikubelet"
-
-
-def default_socket() -> Path:
-    """The API socket: ``/run/minikubelet/minikubelet.sock`` as root, else in the user's
-    runtime dir, else (no ``XDG_RUNTIME_DIR``) beside the state in ~/.local/state."""
-    if os.geteuid() == 0:
-        return Path("/run/minikubelet/minikubelet.sock")
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        return Path(runtime) / "minikubelet.sock"
-    return Path.home() / ".local" / "state" / "minikubelet" / "minikubelet.sock"
 
 
 def engine_options(function: F) -> F:
@@ -92,14 +79,42 @@ def engine_options(function: F) -> F:
         click.option(
             "--address",
             default=None,
-            help="Address of the API's TCP listener, with --port. [default: 127.0.0.1]",
+            help="Address of the API's TCP listener, with --port; anything but loopback "
+            "needs --tls-cert-file. [default: 127.0.0.1]",
         ),
         click.option(
             "--port",
             type=int,
             default=None,
-            help="Also serve the API on TCP, on this port (0: any free port). "
-            "[default: no TCP listener]",
+            help="Also serve the API on TCP, on this port (0: any free port); requests "
+            "there need the token. [default: no TCP listener]",
+        ),
+        click.option(
+            "--tls-cert-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Certificate (chain) the TCP listener serves HTTPS with (tlsCertFile); "
+            "with --tls-private-key-file. Required for a non-loopback --address.",
+        ),
+        click.option(
+            "--tls-private-key-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="The private key of --tls-cert-file (tlsPrivateKeyFile).",
+        ),
+        click.option(
+            "--token-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="A file holding the bearer token TCP clients must send "
+            "(authentication.tokenFile). [default: a new token at each start, saved 0600 "
+            "as <root-dir>/api-token; 'minikubelet kubeconfig' hands it out]",
+        ),
+        click.option(
+            "--anonymous-auth/--no-anonymous-auth",
+            default=None,
+            help="Let TCP requests without a token in, with this process's privileges, on "
+            "a loopback address only (authentication.anonymous.enabled). [default: off]",
         ),
         click.option(
             "--log-format",

@@ -7,37 +7,46 @@ second one kills them at once. Exit status: 0 if every pod Succeeded, 1 otherwis
 
 ``run`` serves the same HTTP API as ``serve`` (``minikubelet.server``), so the client
 commands work against it: on ``--socket`` (default: the daemon's default socket) and,
-with ``--port``, on loopback TCP. When the *default* socket is already served by another
-minikubelet (a ``serve`` daemon, another ``run`` in another terminal), this one warns and
-goes on without it; a ``--socket`` given explicitly that is in use is an error (exit 1).
+with ``--port``, on TCP, with the same flags and the same rules as ``serve`` (a token,
+TLS off loopback; ``minikubelet.daemon.api_endpoints``). When the *default* socket is
+already served by another minikubelet (a ``serve`` daemon, another ``run`` in another
+terminal), this one warns and goes on without it; a ``--socket`` given explicitly that is
+in use is an error (exit 1). Bad or unsafe flags exit 2 before anything starts.
+
+``run`` shares the daemon's default root dir but not its lock (``minikubelet.rootdir``):
+it never touches the daemon's saved API pods, and its own files are per pod instance. Its
+token is kept in memory only (``minikubelet kubeconfig --server <its socket>`` hands it
+out), so it never replaces the daemon's ``api-token``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.abc
 import click
 
 from minikubelet.capabilities import unimplemented_warnings
-from minikubelet.cli.options import default_root_dir, default_socket, engine_options
-from minikubelet.errors import ManifestError, MinikubeletError
+from minikubelet.cli.options import engine_options
+from minikubelet.config import FLAGS, build_config
+from minikubelet.daemon import api_endpoints
+from minikubelet.errors import ConfigError, ManifestError, MinikubeletError
 from minikubelet.kubelet import Kubelet
 from minikubelet.log import LogFormat, configure_logging
-from minikubelet.logic.backoff import BackoffPolicy
 from minikubelet.logic.environment import CLEAN_ENV_VARIABLES
 from minikubelet.manifest import load_file
 from minikubelet.model.events import Event, EventType
 from minikubelet.model.spec import Pod
 from minikubelet.model.status import PodPhase
 from minikubelet.model.trace import TraceEntry
+from minikubelet.rootdir import prepare_root_dir
 from minikubelet.server import ApiEndpoints, SocketInUseError, serve_api
 from minikubelet.settings import Settings
 
@@ -202,16 +211,11 @@ async def _supervise(
 )
 def run(
     files: tuple[Path, ...],
-    root_dir: Path | None,
-    initial_container_restart_period: float,
-    max_container_restart_period: float,
     clean_env: bool,
-    socket: Path | None,
-    address: str | None,
-    port: int | None,
     log_format: LogFormat,
     log_level: str,
     trace: bool,
+    **flags: Any,
 ) -> None:
     """Run the pods in FILE... in the foreground, streaming their logs and events.
 
@@ -220,37 +224,31 @@ def run(
     them at once.
     """
     configure_logging(log_level, log_format)
-    api = _api_options(socket, address, port)
+    try:
+        config = build_config({}, {name: value for name, value in flags.items() if name in FLAGS})
+    except ConfigError as error:
+        for line in str(error).splitlines():
+            click.echo(f"error: {line}", err=True)
+        sys.exit(2)
     try:
         pods = load_pods(files)
     except MinikubeletError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
+    try:
+        prepare_root_dir(config.root_dir)
+        endpoints = api_endpoints(config, save_token=False)
+    except (ConfigError, OSError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    api = ApiOptions(endpoints, explicit_socket=flags.get("socket") is not None)
     base_env = dict(os.environ)
     if clean_env:
         base_env = {key: value for key, value in base_env.items() if key in CLEAN_ENV_VARIABLES}
     settings = Settings(
-        root_dir=root_dir or default_root_dir(),
-        backoff=BackoffPolicy(
-            initial=initial_container_restart_period, maximum=max_container_restart_period
-        ),
+        root_dir=config.root_dir,
+        backoff=config.backoff,
         base_env=base_env,
         node_name=os.uname().nodename,
     )
     sys.exit(anyio.run(_supervise, pods, settings, api, trace))
-
-
-def _api_options(socket: Path | None, address: str | None, port: int | None) -> ApiOptions:
-    if port is not None and not 0 <= port <= 65535:
-        raise click.BadParameter(
-            f"{port}: must be between 0 and 65535, inclusive", param_hint="--port"
-        )
-    address = address or "127.0.0.1"
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        raise click.BadParameter(
-            f"{address!r}: must be an IP address", param_hint="--address"
-        ) from None
-    endpoints = ApiEndpoints(socket=socket or default_socket(), address=address, port=port)
-    return ApiOptions(endpoints, explicit_socket=socket is not None)

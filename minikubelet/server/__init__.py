@@ -1,14 +1,17 @@
-"""The HTTP API: Kubernetes-shaped JSON on a unix socket and, when asked, loopback TCP.
+"""The HTTP API: Kubernetes-shaped JSON on a unix socket and, when asked, TCP.
 
     serve_api(kubelet, endpoints)   run the API until cancelled (use with TaskGroup.start)
-    ApiEndpoints                    where to listen: socket path, TCP address and port
+    ApiEndpoints                    where to listen (socket path, TCP address and port),
+                                    with TLS or not, and who may use TCP (token, anonymous)
     Listening                       where it listens (what ``task_status.started`` reports)
     SocketInUseError                the socket belongs to another live minikubelet
 
 Modules: ``app`` (routes, errors, discovery, events, metrics), ``pods`` (pod endpoints
 and logs), ``logs`` (log selection and reading), ``watch`` and ``changes`` (resource
 versions and watch streams), ``selectors``, ``metrics``, ``summary`` (``/stats/summary``),
-``listen`` (the sockets), ``streaming`` and ``filewatch`` (long-lived responses).
+``listen`` (the sockets), ``auth`` (who may talk over which transport, and what a request
+must look like), ``tls``, ``kubeconfig`` (credentials handed out over the socket),
+``streaming`` and ``filewatch`` (long-lived responses).
 
 The server is a Starlette app run by hypercorn inside minikubelet's own event loop,
 asyncio or trio (whichever is running, through sniffio), so handlers read the kubelet's
@@ -18,6 +21,7 @@ state directly, between its steps, with no locking.
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +34,19 @@ from hypercorn.config import Config, Sockets
 
 from minikubelet.kubelet import Kubelet
 from minikubelet.server.app import build_app
+from minikubelet.server.auth import TcpEndpoint
 from minikubelet.server.changes import ChangeLog
 from minikubelet.server.listen import Listeners, SocketInUseError, open_listeners
+from minikubelet.server.tls import TlsFiles
 
-__all__ = ["SHUTDOWN_GRACE", "ApiEndpoints", "Listening", "SocketInUseError", "serve_api"]
+__all__ = [
+    "SHUTDOWN_GRACE",
+    "ApiEndpoints",
+    "Listening",
+    "SocketInUseError",
+    "TlsFiles",
+    "serve_api",
+]
 
 _log = structlog.get_logger("minikubelet.server")
 
@@ -42,11 +55,20 @@ SHUTDOWN_GRACE = 2.0  # seconds open requests get to finish once the server stop
 
 @dataclass(frozen=True)
 class ApiEndpoints:
-    """Where the API listens: the unix socket (None: none), and TCP only with a port."""
+    """Where the API listens: the unix socket (None: none), and TCP only with a port.
+
+    Over TCP, requests must carry ``token`` (``Authorization: Bearer``) unless
+    ``anonymous``; with ``tls`` the TCP listener serves HTTPS. Without a token and
+    anonymous requests, TCP answers only ``/healthz`` and ``/version``. Whether a
+    non-loopback address is safe is for the caller to decide (``minikubelet.config``).
+    """
 
     socket: Path | None
     address: str = "127.0.0.1"
     port: int | None = None  # 0: any free port (``Listening.port`` says which)
+    tls: TlsFiles | None = None
+    token: str | None = None
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,13 +78,14 @@ class Listening:
     socket: Path | None
     address: str | None
     port: int | None  # the real TCP port, also when 0 was asked for
+    tls: bool = False
 
     @property
     def url(self) -> str | None:
         if self.port is None or self.address is None:
             return None
         host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
 
 async def serve_api(
@@ -74,24 +97,39 @@ async def serve_api(
     """Serve the API until cancelled; ``task_status.started(Listening(...))`` once listening.
 
     Raises ``SocketInUseError`` (an OSError) when another minikubelet serves the socket,
-    ``ConfigError`` for an unusable socket path, ``OSError`` when binding fails — all
-    before ``started``, with nothing left open. Cancelled, it stops accepting, ends open
-    streams (watches, ``logs -f``), gives requests ``SHUTDOWN_GRACE`` to finish, and
-    removes its socket file.
+    ``ConfigError`` for an unusable socket path or TLS files, ``OSError`` when binding
+    fails — all before ``started``, with nothing left open. Cancelled, it stops accepting,
+    ends open streams (watches, ``logs -f``), gives requests ``SHUTDOWN_GRACE`` to finish,
+    and removes its socket file.
     """
+    tls = endpoints.tls if endpoints.port is not None else None
+    ssl_context = tls.context() if tls is not None else None
+    authority = tls.certificates() if tls is not None else None
     listeners = open_listeners(endpoints.socket, endpoints.address, endpoints.port)
     changes = ChangeLog(kubelet)
     detach = changes.attach()
     try:
-        app = build_app(kubelet, changes)
-        config = _config()
+        tcp = None
+        if listeners.port is not None:
+            tcp = TcpEndpoint(
+                address=endpoints.address,
+                port=listeners.port,
+                tls=tls is not None,
+                token=endpoints.token,
+                anonymous=endpoints.anonymous,
+                certificate_authority=authority,
+            )
+        app = build_app(kubelet, changes, tcp=tcp, unix=listeners.unix is not None)
+        config = _config(ssl_context)
         stop = anyio.Event()
         async with anyio.create_task_group() as group:
             # Shielded so that cancelling serve_api stops it gracefully (below) rather
             # than tearing hypercorn down mid-response; the deadline bounds the grace.
             serving = anyio.CancelScope(shield=True)
             group.start_soon(_serve, app, config, listeners, stop, serving)
-            listening = Listening(endpoints.socket, listeners.address, listeners.port)
+            listening = Listening(
+                endpoints.socket, listeners.address, listeners.port, tls=tls is not None
+            )
             _log.info(
                 "api.listening",
                 socket=str(listening.socket) if listening.socket else None,
@@ -110,8 +148,28 @@ async def serve_api(
         _log.info("api.stopped")
 
 
-def _config() -> Config:
-    config = Config()
+class _Config(Config):
+    """hypercorn's configuration, with a TLS context we built (and checked) ourselves.
+
+    hypercorn would build one from file names of its own (``certfile``, ``keyfile``) each
+    time it starts; ours is loaded once, before anything listens, so a bad file is a
+    start-up error that names it.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext | None) -> None:
+        super().__init__()
+        self._ssl_context = ssl_context
+
+    @property
+    def ssl_enabled(self) -> bool:
+        return self._ssl_context is not None
+
+    def create_ssl_context(self) -> ssl.SSLContext | None:
+        return self._ssl_context
+
+
+def _config(ssl_context: ssl.SSLContext | None) -> Config:
+    config = _Config(ssl_context)
     config.graceful_timeout = SHUTDOWN_GRACE
     config.accesslog = None
     # hypercorn's own lines ("Running on …") stay quiet; its errors still show.
@@ -128,7 +186,13 @@ async def _serve(
     # which it calls, takes ready sockets, which we need (see ``listen``).
     from hypercorn.utils import wrap_app
 
-    sockets = Sockets(secure_sockets=[], insecure_sockets=listeners.sockets, quic_sockets=[])
+    # The unix socket never carries TLS; the TCP one does when a context was given.
+    secure = config.ssl_enabled and listeners.tcp is not None
+    sockets = Sockets(
+        secure_sockets=[listeners.tcp] if secure and listeners.tcp else [],
+        insecure_sockets=[s for s in listeners.sockets if not (secure and s is listeners.tcp)],
+        quic_sockets=[],
+    )
     wrapped = wrap_app(app, config.wsgi_max_body_size, "asgi")
     with scope:
         if sniffio.current_async_library() == "trio":

@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minikubelet import __version__
 from minikubelet.kubelet import Kubelet
-from minikubelet.server import pods
+from minikubelet.server import kubeconfig, pods
+from minikubelet.server.auth import RequestGuard, TcpEndpoint
 from minikubelet.server.changes import ChangeLog, Snapshot
 from minikubelet.server.context import Api, api_of, json_response, list_response
 from minikubelet.server.metrics import metrics_registries, render
@@ -217,17 +218,29 @@ ROUTES = [
     Route("/metrics", metrics),
     Route("/metrics/probes", probe_metrics),
     Route("/stats/summary", stats_summary),
+    Route("/kubeconfig", kubeconfig.kubeconfig),
 ]
 
 
-def build_app(kubelet: Kubelet, changes: ChangeLog) -> Starlette:
-    """The API for ``kubelet``; ``changes`` must be attached to it by the caller."""
+def build_app(
+    kubelet: Kubelet,
+    changes: ChangeLog,
+    *,
+    tcp: TcpEndpoint | None = None,
+    unix: bool = True,
+) -> Starlette:
+    """The API for ``kubelet``; ``changes`` must be attached to it by the caller.
+
+    ``tcp`` is the TCP listener (None: there is none) and ``unix`` whether a unix socket
+    is served: the guard (``server.auth``) refuses what either may not do, before routing.
+    """
     everything, probes = metrics_registries(kubelet)
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(_CatchAll)],
+        middleware=[Middleware(_CatchAll), Middleware(RequestGuard, tcp=tcp, unix=unix)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
+    app.state.tcp = tcp
     app.state.api = Api(
         kubelet=kubelet,
         changes=changes,

@@ -12,13 +12,14 @@ without deleting them, so the files stay and ``restore`` starts the pods again n
 each with a fresh uid (a new process is a new pod instance). Writes are atomic (a hidden
 temporary file renamed over the old one) so a crash never leaves half a manifest; they are
 small and done inline by the listener, which keeps them in the order the kubelet told them.
+The directory is created 0700 and the files 0600 (``minikubelet.rootdir``): a manifest
+can hold secrets in its ``env``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from minikubelet.errors import DuplicatePodError, ManifestError
 from minikubelet.kubelet import Kubelet
 from minikubelet.manifest import load_text
 from minikubelet.model.snapshot import PodSnapshot, WatchEventType
+from minikubelet.rootdir import make_private_dir, write_private
 
 __all__ = ["API_PODS_DIR", "ApiPodStore"]
 
@@ -69,11 +71,9 @@ class ApiPodStore:
             return
         try:
             path = self.path_for(pod.namespace, pod.name)
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dir(self.directory)
             text = json.dumps(pod.manifest, indent=2, sort_keys=False, default=str) + "\n"
-            temporary = path.with_name(f".{path.name}.tmp")
-            temporary.write_text(text)
-            os.replace(temporary, path)
+            write_private(path, text.encode())
         except (OSError, ValueError) as error:
             _log.error("api_pod.not_saved", pod=f"{pod.namespace}/{pod.name}", error=str(error))
 

@@ -1,4 +1,8 @@
-"""A real API server on a real unix socket (and loopback TCP, port 0) over a real kubelet."""
+"""A real API server on a real unix socket (and loopback TCP, port 0) over a real kubelet.
+
+TCP requests need the server's bearer token (``Server.token``; ``Server.tcp_client()``
+sends it), as they do from a daemon.
+"""
 
 from __future__ import annotations
 
@@ -28,11 +32,15 @@ def socket_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+TOKEN = "test-token-0123456789abcdef"
+
+
 @dataclass
 class Server:
     kubelet: Kubelet
     listening: Listening
     client: httpx.AsyncClient  # over the unix socket
+    token: str = TOKEN
 
     @property
     def socket(self) -> Path:
@@ -43,6 +51,11 @@ class Server:
     def url(self) -> str:
         assert self.listening.url is not None
         return self.listening.url
+
+    def tcp_client(self, token: str | None = TOKEN) -> httpx.AsyncClient:
+        """A client of the TCP listener, with ``token`` (None: no credentials)."""
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10)
 
     async def json(self, path: str, **params: Any) -> Any:
         response = await self.client.get(path, params=params)
@@ -57,7 +70,7 @@ def unix_client(socket: Path) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def server(kubelet: Kubelet, socket_dir: Path) -> AsyncIterator[Server]:
-    endpoints = ApiEndpoints(socket=socket_dir / "run" / "minikubelet.sock", port=0)
+    endpoints = ApiEndpoints(socket=socket_dir / "run" / "minikubelet.sock", port=0, token=TOKEN)
     async with anyio.create_task_group() as group:
         listening = await group.start(serve_api, kubelet, endpoints)
         async with unix_client(listening.socket) as client:

@@ -16,15 +16,17 @@ from tests.helpers.pods import child, pod, start
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
-def core_api(url: str) -> k8s.CoreV1Api:
-    configuration = k8s.Configuration(host=url)
+def core_api(url: str, token: str) -> k8s.CoreV1Api:
+    configuration = k8s.Configuration(
+        host=url, api_key={"authorization": token}, api_key_prefix={"authorization": "Bearer"}
+    )
     return k8s.CoreV1Api(k8s.ApiClient(configuration))
 
 
 async def test_list_read_and_logs(server: Server) -> None:
     worker = await start(server.kubelet, pod("web", child("app", "--print", "hello", "--forever")))
     await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
-    api = core_api(server.url)
+    api = core_api(server.url, server.token)
     try:
         pods = await anyio.to_thread.run_sync(functools.partial(api.list_namespaced_pod, "default"))
         assert [p.metadata.name for p in pods.items if p.metadata] == ["web"]
@@ -58,7 +60,7 @@ async def test_list_read_and_logs(server: Server) -> None:
 
 
 async def test_errors_come_back_as_api_exceptions(server: Server) -> None:
-    api = core_api(server.url)
+    api = core_api(server.url, server.token)
     try:
         with pytest.raises(k8s.ApiException) as caught:
             await anyio.to_thread.run_sync(api.read_namespaced_pod, "nope", "default")

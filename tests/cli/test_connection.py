@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
+import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -110,3 +113,51 @@ def test_read_timeout_of_a_stream(stub: StubServer) -> None:
     with pytest.raises(TimeoutError), connection.stream("/silent", read_timeout=0.2) as chunks:
         list(chunks)
     silent.put(None)
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers ``{}`` to every GET and remembers the headers it was sent."""
+
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.seen.append(dict(self.headers.items()))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+
+def test_the_token_goes_to_a_url_server_only(stub: StubServer) -> None:
+    environ = {"MINIKUBELET_TOKEN": "t0ken", "MINIKUBELET_CERTIFICATE_AUTHORITY": "/ca.pem"}
+    assert resolve_server("http://127.0.0.1:1", environ) == Server(
+        url="http://127.0.0.1:1", token="t0ken", certificate_authority="/ca.pem"
+    )
+    assert resolve_server("/tmp/x.sock", environ) == Server(socket="/tmp/x.sock")
+    assert "t0ken" not in repr(resolve_server("http://127.0.0.1:1", environ))
+
+    _Recorder.seen = []
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder) as tcp:
+        thread = threading.Thread(target=tcp.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{tcp.server_address[1]}"
+            Connection(resolve_server(url, environ)).get("/api/v1/pods")
+            Connection(resolve_server(url, {})).get("/api/v1/pods")
+        finally:
+            tcp.shutdown()
+            thread.join()
+    assert _Recorder.seen[0]["Authorization"] == "Bearer t0ken"
+    assert "Authorization" not in _Recorder.seen[1]
+
+
+def test_a_bad_certificate_authority_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    server = resolve_server("https://127.0.0.1:1", {"MINIKUBELET_CERTIFICATE_AUTHORITY": str(bad)})
+    with pytest.raises(Unreachable, match=f"CERTIFICATE_AUTHORITY {bad}: not a PEM"):
+        Connection(server).get("/api/v1/pods")

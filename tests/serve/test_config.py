@@ -7,6 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import click
 import pytest
 
 from minikubelet.config import (
@@ -243,3 +244,188 @@ def test_serve_refuses_a_bad_config_with_status_2(tmp_path: Path) -> None:
         in result.stderr
     )
     assert not root.exists()  # nothing started, nothing created
+
+
+# -- the TCP listener's security options -----------------------------------------------
+
+
+def test_tls_and_authentication_fields(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        address: 0.0.0.0
+        port: 10250
+        tlsCertFile: tls/server.crt
+        tlsPrivateKeyFile: /etc/minikubelet/server.key
+        authentication:
+          anonymous:
+            enabled: false
+          tokenFile: ~/token
+        """,
+    )
+    config = load_config(path, {})
+    assert config.tls_cert_file == tmp_path / "tls" / "server.crt"  # relative to the file
+    assert config.tls_private_key_file == Path("/etc/minikubelet/server.key")
+    assert config.tls
+    assert config.anonymous_auth is False
+    assert config.token_file == Path.home() / "token"
+
+
+def test_security_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), {})
+    assert (config.tls_cert_file, config.tls_private_key_file) == (None, None)
+    assert not config.tls
+    assert config.anonymous_auth is False  # unlike the kubelet's: see docs/security.md
+    assert config.token_file is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "authentication:\n  anonymus: {enabled: true}\n",
+            'authentication.anonymus: Unknown field: did you mean "anonymous"?',
+        ),
+        (
+            "authentication:\n  anonymous: {enabled: 1}\n",
+            "authentication.anonymous.enabled: Invalid value: 1: must be true or false",
+        ),
+        ("authentication: on\n", "authentication: Invalid value: true: must be a mapping"),
+        (
+            "authentication:\n  webhook: {enabled: true}\n",
+            "authentication.webhook: Unknown field",
+        ),
+        ("tlsCertFile: ''\n", 'tlsCertFile: Invalid value: "": must be a non-empty path string'),
+    ],
+)
+def test_bad_security_fields_name_the_field(tmp_path: Path, body: str, message: str) -> None:
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError) as caught:
+        read_config_file(path)
+    assert str(caught.value).startswith(f"{path}: {message}")
+
+
+@pytest.mark.parametrize(
+    ("body", "flags", "lines"),
+    [
+        (
+            "address: 0.0.0.0\nport: 1\n",
+            {},
+            [
+                '{file}: address: Invalid value: "0.0.0.0": a non-loopback address needs TLS: '
+                "set tlsCertFile and tlsPrivateKeyFile (--tls-cert-file, "
+                "--tls-private-key-file), or listen on 127.0.0.1"
+            ],
+        ),
+        (
+            "port: 1\n",
+            {"address": "::"},
+            ['--address: Invalid value: "::": a non-loopback address needs TLS: set '],
+        ),
+        (
+            "address: 10.0.0.1\nport: 1\ntlsCertFile: /c\ntlsPrivateKeyFile: /k\n"
+            "authentication: {anonymous: {enabled: true}}\n",
+            {},
+            [
+                "{file}: authentication.anonymous.enabled: Forbidden: anonymous requests "
+                'cannot be allowed on the non-loopback address "10.0.0.1"'
+            ],
+        ),
+        (
+            "tlsCertFile: /c\n",
+            {},
+            ['{file}: tlsCertFile: Invalid value: "/c": needs tlsPrivateKeyFile '],
+        ),
+        (
+            "",
+            {"tls_private_key_file": Path("/k")},
+            ['--tls-private-key-file: Invalid value: "/k": needs tlsCertFile (--tls-cert-file)'],
+        ),
+    ],
+)
+def test_unsafe_combinations_are_refused(
+    tmp_path: Path, body: str, flags: dict[str, object], lines: list[str]
+) -> None:
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, flags)
+    got = str(caught.value).splitlines()
+    assert len(got) == len(lines)
+    for line, expected in zip(got, lines, strict=True):
+        assert line.startswith(expected.format(file=path))
+
+
+@pytest.mark.parametrize(
+    ("body", "flags"),
+    [
+        ("address: 0.0.0.0\n", {}),  # no port: no listener, nothing exposed
+        ("address: ::1\nport: 1\nauthentication: {anonymous: {enabled: true}}\n", {}),
+        ("address: localhost\nport: 1\n", {}),
+        ("port: 1\ntlsCertFile: /c\ntlsPrivateKeyFile: /k\n", {"address": "0.0.0.0"}),
+        ("address: 0.0.0.0\nport: 1\n", {"address": "127.0.0.2"}),  # the flag wins
+    ],
+)
+def test_safe_combinations_are_accepted(
+    tmp_path: Path, body: str, flags: dict[str, object]
+) -> None:
+    load_config(write(tmp_path, body), flags)
+
+
+def test_flags_override_the_file_s_security_settings(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "authentication:\n  anonymous: {enabled: true}\n  tokenFile: /from/file\n",
+    )
+    config = load_config(path, {"anonymous_auth": False, "token_file": Path("~/flag")})
+    assert config.anonymous_auth is False
+    assert config.token_file == Path.home() / "flag"
+    assert load_config(path, {"anonymous_auth": None}).anonymous_auth is True
+
+
+def test_one_row_per_setting() -> None:
+    import dataclasses
+
+    from minikubelet.config import FLAGS, OPTIONS, RESTART_REQUIRED
+
+    attributes = [option.attribute for option in OPTIONS]
+    assert sorted(attributes) == sorted(f.name for f in dataclasses.fields(KubeletConfiguration))
+    assert len({option.field for option in OPTIONS}) == len(OPTIONS)
+    assert len({option.flag for option in OPTIONS if option.flag}) == len(FLAGS)
+    live = {"staticPodPath", "fileCheckFrequency"}
+    assert frozenset(option.field for option in OPTIONS if option.field not in live) == (
+        RESTART_REQUIRED
+    )
+    assert {"tlsCertFile", "authentication.tokenFile"} <= RESTART_REQUIRED
+
+
+def test_every_flag_of_the_table_is_a_flag_of_serve_and_run() -> None:
+    from minikubelet.cli.run import run
+    from minikubelet.cli.serve import serve
+    from minikubelet.config import OPTIONS
+
+    def flags(command: object) -> set[str]:
+        assert isinstance(command, click.Command)
+        return {name for p in command.params for name in (*p.opts, *p.secondary_opts)}
+
+    table = {option.flag for option in OPTIONS if option.flag}
+    assert table <= flags(serve)
+    # run takes the same flags, but for the static pods' (it runs the files it is given).
+    assert table - {"--pod-manifest-path", "--file-check-frequency"} <= flags(run)
+    assert "--no-anonymous-auth" in flags(serve) & flags(run)
+
+
+def test_config_does_not_import_the_cli() -> None:
+    import ast
+
+    import minikubelet.config
+
+    tree = ast.parse(Path(minikubelet.config.__file__).read_text())
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert not {name for name in imported if name.startswith("minikubelet.cli")}

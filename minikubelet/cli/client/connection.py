@@ -5,6 +5,12 @@ else ``$MINIKUBELET_SERVER``, else the default socket: ``/run/minikubelet/miniku
 as root, ``$XDG_RUNTIME_DIR/minikubelet.sock`` otherwise, and
 ``~/.local/state/minikubelet/minikubelet.sock`` when ``XDG_RUNTIME_DIR`` is unset.
 
+Over the socket no credentials are needed: whoever may open it may use the API. Over TCP
+the daemon wants its bearer token: ``$MINIKUBELET_TOKEN`` (what ``minikubelet kubeconfig``
+hands out) is sent as ``Authorization: Bearer`` to a URL server, never to a socket; an
+``https://`` server's certificate is checked against the system's CAs, or against
+``$MINIKUBELET_CERTIFICATE_AUTHORITY`` (a PEM file) when it is set.
+
 Failures come out as two exceptions: ``ApiError`` carries the server's ``Status`` object (a
 synthetic one when the body is not a Status), ``Unreachable`` says why nothing answered.
 
@@ -27,11 +33,12 @@ import socket
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from minikubelet.cli.client.messages import synthetic_status
+from minikubelet.paths import default_socket as _default_socket
 
 __all__ = [
     "ApiError",
@@ -43,6 +50,8 @@ __all__ = [
 ]
 
 ENVIRONMENT_VARIABLE = "MINIKUBELET_SERVER"
+TOKEN_VARIABLE = "MINIKUBELET_TOKEN"
+CERTIFICATE_AUTHORITY_VARIABLE = "MINIKUBELET_CERTIFICATE_AUTHORITY"
 _HINT = "is 'minikubelet serve' or 'minikubelet run' running?"
 
 
@@ -72,10 +81,12 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class Server:
-    """Where the daemon listens: a unix socket path, or a base URL."""
+    """Where the daemon listens: a unix socket path, or a base URL (with its credentials)."""
 
     socket: str | None = None
     url: str | None = None
+    token: str | None = field(default=None, repr=False)  # sent to a URL server only
+    certificate_authority: str | None = None  # a PEM file checking an https server
 
     def __str__(self) -> str:
         return self.socket if self.socket is not None else str(self.url)
@@ -87,23 +98,22 @@ def default_socket(
     home: Path | None = None,
 ) -> str:
     """The socket a daemon started without ``--socket`` listens on."""
-    euid = os.geteuid() if euid is None else euid
-    environ = os.environ if environ is None else environ
-    if euid == 0:
-        return "/run/minikubelet/minikubelet.sock"
-    runtime = environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        return str(Path(runtime) / "minikubelet.sock")
-    home = Path.home() if home is None else home
-    return str(home / ".local" / "state" / "minikubelet" / "minikubelet.sock")
+    return str(_default_socket(euid, environ, home))
 
 
 def resolve_server(flag: str | None, environ: Mapping[str, str] | None = None) -> Server:
-    """``--server``, then ``$MINIKUBELET_SERVER``, then the default socket."""
+    """``--server``, then ``$MINIKUBELET_SERVER``, then the default socket.
+
+    A URL comes with ``$MINIKUBELET_TOKEN`` and ``$MINIKUBELET_CERTIFICATE_AUTHORITY``.
+    """
     environ = os.environ if environ is None else environ
     value = flag or environ.get(ENVIRONMENT_VARIABLE) or default_socket(environ=environ)
     if value.startswith(("http://", "https://")):
-        return Server(url=value.rstrip("/"))
+        return Server(
+            url=value.rstrip("/"),
+            token=environ.get(TOKEN_VARIABLE) or None,
+            certificate_authority=environ.get(CERTIFICATE_AUTHORITY_VARIABLE) or None,
+        )
     return Server(socket=value.removeprefix("unix://"))
 
 
@@ -174,7 +184,19 @@ class Connection:
             return _UnixConnection(self.server.socket, _CONNECT_TIMEOUT)
         host, port = self._url.hostname or "localhost", self._url.port
         if self._url.scheme == "https":
-            return http.client.HTTPSConnection(host, port, timeout=_CONNECT_TIMEOUT)
+            import ssl  # only https pays for it
+
+            authority = self.server.certificate_authority
+            try:
+                context = ssl.create_default_context(cafile=authority)
+            except OSError as error:  # ssl.SSLError included
+                raise Unreachable(
+                    f"${CERTIFICATE_AUTHORITY_VARIABLE} {authority}: not a PEM certificate "
+                    f"file: {error.strerror or error}"
+                ) from None
+            return http.client.HTTPSConnection(
+                host, port, timeout=_CONNECT_TIMEOUT, context=context
+            )
         return http.client.HTTPConnection(host, port, timeout=_CONNECT_TIMEOUT)
 
     def _send(
@@ -191,6 +213,8 @@ class Connection:
             target += "?" + urllib.parse.urlencode(params)
         content = None if body is None else json.dumps(body, default=str).encode()
         headers = {"Accept": "application/json", "User-Agent": "minikubelet"}
+        if self.server.url is not None and self.server.token:
+            headers["Authorization"] = f"Bearer {self.server.token}"
         if content is not None:
             headers["Content-Type"] = "application/json"
         connection = self._open()
