@@ -212,6 +212,22 @@ class PodWorker:
         self._force = True
         self._notify()
 
+    def restart_container(self, name: str) -> bool:
+        """Stop container ``name``'s running instance gracefully; its restart policy then
+        applies to that exit as to any other (minikubelet's addition: the API's restart).
+
+        The normal kill path, as for a failed liveness probe (``killContainer`` in
+        pkg/kubelet/kuberuntime/kuberuntime_container.go): Killing event, preStop, the
+        stop signal, the grace period, SIGKILL. False when the container is not running,
+        is already stopping, or the pod is terminating.
+        """
+        live = self._live.get(name)
+        if live is None or live.stopping or self._stop_requested or self._group is None:
+            return False
+        grace = container_kill_grace(self.pod.spec, live.container, None)
+        self._group.start_soon(self._stop, live, grace, f"Container {name} restart requested")
+        return True
+
     # -- the loop --------------------------------------------------------------------
 
     async def run(
