@@ -26,6 +26,8 @@ _COMMANDS = {
     "delete": "minikubelet.cli.client.commands.delete:delete",
     "apply": "minikubelet.cli.client.commands.apply:apply",
     "top": "minikubelet.cli.client.commands.top:top",
+    "trace": "minikubelet.cli.trace:trace",
+    "ui": "minikubelet.cli.ui:ui",
 }
 
 
