@@ -25,11 +25,12 @@ the run closes the dashboard once they are gone.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import anyio
 from rich.text import Text
@@ -223,10 +224,21 @@ class Dashboard(App[None]):
         self.query_one("#events", DataTable).add_columns("TYPE", "REASON", "AGE", "MESSAGE")
         pods.focus()
         self._show_topbar()
-        self.run_worker(self._watch_pods(), group="pods", exclusive=True)
-        self.run_worker(self._poll_usage(), group="usage", exclusive=True)
-        self.run_worker(self._poll_details(), group="details", exclusive=True)
+        self._work(self._watch_pods, "pods")
+        self._work(self._poll_usage, "usage")
+        self._work(self._poll_details, "details")
         self.set_interval(1.0, self._tick)
+
+    def _work(
+        self, work: Callable[[], Awaitable[None]], group: str, exclusive: bool = True
+    ) -> None:
+        """Run ``work()`` in a Textual worker (an asyncio task), cancelled at exit.
+
+        A function, not a coroutine: an exclusive worker replaced before it started must
+        leave behind no coroutine that was never awaited. (``cast``: Textual's ``WorkType``
+        does not accept a plain ``async def`` under mypy's strict mode.)
+        """
+        self.run_worker(cast(Any, work), group=group, exclusive=exclusive)
 
     async def on_unmount(self) -> None:
         await self.api.__aexit__(None, None, None)
@@ -342,7 +354,7 @@ class Dashboard(App[None]):
         self.trace, self.events = {}, []
         self._refresh_details()
         self._restart_logs()
-        self.run_worker(self._fetch_details(), group="fetch", exclusive=True)
+        self._work(self._fetch_details, "fetch")
 
     def selected_pod(self) -> JSON | None:
         return self.store.pods.get(self.selected) if self.selected else None
@@ -438,9 +450,8 @@ class Dashboard(App[None]):
         if key is None or container is None:
             self._log_status("no pod selected")
             return
-        self.run_worker(
-            self._follow_logs(key, container, self.previous), group="logs", exclusive=True
-        )
+        follow = functools.partial(self._follow_logs, key, container, self.previous)
+        self._work(follow, "logs")
 
     def _log_status(self, text: str | None = None) -> None:
         """The line above the log: what is shown, and the wrap and search settings."""
@@ -601,10 +612,10 @@ class Dashboard(App[None]):
         text = describe_pod(pod, self.events, self.clock(), self.trace or None)
         self.push_screen(TextScreen(f"describe pod {self.selected}", text))
 
-    def _confirm_then(self, question: str, work: Callable[[], Any]) -> None:
+    def _confirm_then(self, question: str, work: Callable[[], Awaitable[None]]) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_worker(work(), group="actions")
+                self._work(work, "actions", exclusive=False)
 
         self.push_screen(Confirm(question), answered)
 
@@ -617,7 +628,7 @@ class Dashboard(App[None]):
         self._confirm_then(
             f"Delete pod {key}? It stops gracefully: preStop, stop signal, "
             f"grace period {grace}s, then SIGKILL.",
-            lambda: self._delete(key, None),
+            functools.partial(self._delete, key, None),
         )
 
     def action_kill(self) -> None:
@@ -626,7 +637,7 @@ class Dashboard(App[None]):
         key = self.selected
         self._confirm_then(
             f"Kill pod {key} now? Deleted with grace period 0: no preStop, SIGKILL.",
-            lambda: self._delete(key, 0),
+            functools.partial(self._delete, key, 0),
         )
 
     async def _delete(self, key: str, grace: int | None) -> None:
@@ -650,7 +661,7 @@ class Dashboard(App[None]):
         self._confirm_then(
             f"Restart container {container} of pod {key}? It stops gracefully, then its "
             "restart policy applies.",
-            lambda: self._restart(key, container),
+            functools.partial(self._restart, key, container),
         )
 
     async def _restart(self, key: str, container: str) -> None:
