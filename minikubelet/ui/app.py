@@ -212,7 +212,7 @@ class Dashboard(App[None]):
                 yield events
             with TabPane("4 Timeline", id="tab-timeline"):
                 yield RichLog(id="timeline", wrap=False, markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         pods = self.pods_table
@@ -297,12 +297,15 @@ class Dashboard(App[None]):
 
     async def _poll_usage(self) -> None:
         while True:
+            polled = False
             if self.connected:
                 try:
                     self.usage = usage_by_pod(await self.api.get("/stats/summary"))
+                    polled = True
                 except (Disconnected, ApiError):
                     self.usage = {}
-            await anyio.sleep(2.0)
+                self._refresh_pods()
+            await anyio.sleep(2.0 if polled else 0.2)
 
     def _tick(self) -> None:
         self._refresh_pods()
