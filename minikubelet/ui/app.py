@@ -81,25 +81,27 @@ _STEP_STYLES = {
 }
 
 _HELP = """\
-Pods table (arrows to select a pod)
-  /          filter pods by name, or by labels: app=web,tier!=db (esc clears)
-  d          describe the selected pod (kubectl describe)
-  ctrl+d     delete the pod gracefully (preStop, stop signal, grace period)
-  ctrl+k     kill the pod: delete with grace period 0 (SIGKILL)
-  r          restart the selected container (a graceful stop; the restart policy applies)
-  c          select the next container of the pod
-  t          write the pod's timeline picture to ./<pod>-timeline.svg
+Pods (the arrows select one)
+  /          filter by name, or by labels: app=web,tier!=db (esc: clear)
+  d          describe the pod (as kubectl describe)
+  ctrl+d     delete it gracefully: preStop, stop signal, grace, SIGKILL
+  ctrl+k     kill it: delete with grace period 0
+  r          restart the selected container (a graceful stop, then
+             the restart policy applies)
+  c          select the pod's next container
+  t          write its timeline picture to ./<pod>-timeline.svg
 
 Panes
-  tab        switch pane (pods table, then the pane below)
+  tab        switch pane: the pods, then the pane below
   1 2 3 4    Containers, Logs, Events, Timeline
-  l          logs of the selected container (followed)
-  p          toggle the previous instance's log (--previous)
-  w          toggle line wrapping in the logs
-  /          in the logs pane: search (show only the lines that match)
+  l          the selected container's log, followed
+  p          the previous instance's log (--previous), or back
+  w          wrap long log lines, or not
+  /          in the log: search (only the lines that match)
 
-  q, ctrl+c  quit (under `run --ui`: stop the pods gracefully; again: kill them)
-  ?          this help
+  q, ctrl+c  quit; under run --ui: stop the pods gracefully,
+             and a second time: kill them
+  ?          these keys (esc or q: close)
 """
 
 
