@@ -333,9 +333,8 @@ def build_timeline(trace: JSON, pod: JSON | None = None, *, name: str = "") -> T
     still_going = any(
         builder.open[0] in (BarKind.RUNNING, BarKind.BACKOFF) for builder in builders.values()
     )
-    end = max(observed, last) if still_going else last
-    if end <= 0:
-        end = 1.0
+    # A little room after the last step, so that the final states show as bars too.
+    end = max(observed, last) if still_going else last + max(last * 0.04, 0.05)
     rows = tuple(
         builders[container].finish(end, statuses.get(container, {})) for container in order
     )
@@ -349,10 +348,10 @@ def build_timeline(trace: JSON, pod: JSON | None = None, *, name: str = "") -> T
 
 
 def _initial_reason(roles: Mapping[str, str], container: str) -> str:
-    """The kubelet's reason for a container not started yet."""
-    if roles.get(container) == "container" and any(
-        role in ("init", "sidecar") for role in roles.values()
-    ):
+    """The kubelet's reason for a container not started yet: ``PodInitializing`` for any
+    container behind an init container, else ``ContainerCreating``."""
+    first_init = next((name for name, role in roles.items() if role != "container"), None)
+    if first_init is not None and container != first_init:
         return "PodInitializing"
     return "ContainerCreating"
 

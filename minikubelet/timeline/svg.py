@@ -153,7 +153,7 @@ def _bar(canvas: _Canvas, bar: Bar, y: float) -> None:
     width = max(right - left, 1.0)
     height, top = (_BAR, y)
     if bar.kind is BarKind.HOOK:
-        height, top = 5, y + 1
+        height, top = 5, y + _BAR - 5  # along the bottom of the running bar
     seconds = f"+{bar.start:.3f}s to +{bar.end:.3f}s"
     kind = {
         BarKind.WAITING: "Waiting",
