@@ -1,4 +1,6 @@
-"""Snapshot of the dashboard at 80x24 over fixed data (a stub API and a fixed clock).
+"""The dashboard over a stub API: its snapshot at 80x24, and a daemon that does not answer.
+
+The snapshot is taken over fixed data (a stub API and a fixed clock).
 
 The picture is Textual's own SVG screenshot (pytest-textual-snapshot); Textual is pinned in
 the ``test`` extra so that a new Textual release is a deliberate snapshot update
@@ -8,6 +10,8 @@ the ``test`` extra so that a new Textual release is a deliberate snapshot update
 from __future__ import annotations
 
 import queue
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +20,8 @@ from textual.pilot import Pilot
 
 from minikubelet.cli.client.connection import Server
 from minikubelet.ui.app import Dashboard
+from minikubelet.ui.client import REQUEST_TIMEOUT
+from minikubelet.ui.screens import TextScreen
 from tests.cli.samples import (
     NOW,
     container_status,
@@ -26,6 +32,7 @@ from tests.cli.samples import (
     waiting,
 )
 from tests.cli.stub import Reply, Request, StubServer
+from tests.ui.dashboard import until
 from tests.ui.samples import TRACE
 
 PODS = [
@@ -140,3 +147,32 @@ def test_the_pods_table_at_80x24(fixed_api: StubServer, snap_compare: Any) -> No
             raise AssertionError("the dashboard did not load the stub's data")
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=loaded)
+
+
+@pytest.mark.anyio
+async def test_a_daemon_that_does_not_answer_never_blocks_the_keys(stub: StubServer) -> None:
+    release = threading.Event()
+
+    def hang(request: Request) -> Reply:
+        release.wait(30)  # a daemon that accepted the connection and says nothing
+        return Reply(body={"kind": "PodList", "metadata": {}, "items": []})
+
+    stub.route("GET", "/api/v1/pods", hang)
+    app = Dashboard(Server(socket=stub.path), title="minikubelet ui")
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            started = time.monotonic()
+            await pilot.press("question_mark")  # the keys answer while the request waits
+            await until(pilot, lambda: isinstance(app.screen, TextScreen), "the help", 2)
+            assert time.monotonic() - started < 2
+            await pilot.press("escape")
+            note = await until(
+                pilot,
+                lambda: "timed out" in app.connection_note and app.connection_note,
+                "the timeout",
+                timeout=REQUEST_TIMEOUT + 5,
+            )
+            assert "reconnecting" in note
+            await pilot.press("q")
+    finally:
+        release.set()

@@ -8,6 +8,7 @@ Ctrl-C).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -42,13 +43,14 @@ class Tmux:
         )
         return done.stdout
 
-    def start(self, command: str, width: int = 80, height: int = 24) -> None:
-        shell = f"cd {REPO} && {command}; echo EXITED $?; sleep 120"
+    def start(self, command: str, width: int = 80, height: int = 24, env: str = "") -> None:
+        shell = f"cd {REPO} && {env} {command}; echo EXITED $?; sleep 120"
         self.tmux("new-session", "-d", "-x", str(width), "-y", str(height), "-s", "t", shell)
         self.server_pid = int(self.tmux("display-message", "-p", "#{pid}").strip())
 
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "t")
+    def screen(self, escapes: bool = False) -> str:
+        """The pane's text; with ``escapes``, its colours and attributes as SGR sequences."""
+        return self.tmux("capture-pane", "-p", *(["-e"] if escapes else []), "-t", "t")
 
     def keys(self, *keys: str) -> None:
         self.tmux("send-keys", "-t", "t", *keys)
@@ -124,6 +126,45 @@ def test_ui_in_a_terminal_quits_without_stopping_the_pods(daemon: Daemon, tmux: 
     with httpx.Client(transport=transport, base_url="http://minikubelet") as client:
         web = client.get("/api/v1/namespaces/default/pods/web").json()
     assert web["status"]["phase"] == "Running"  # quitting the dashboard left it alone
+
+
+def _colours(screen: str) -> set[str]:
+    """The colour parameters of every SGR sequence on the screen (30-37, 38;2;r;g;b, ...)."""
+    found = set()
+    for sequence in re.findall(r"\x1b\[([0-9;]*)m", screen):
+        parts = sequence.split(";")
+        index = 0
+        while index < len(parts):
+            part = parts[index]
+            if part in ("38", "48"):  # extended: 5;n or 2;r;g;b
+                width = 3 if parts[index + 1 : index + 2] == ["5"] else 5
+                found.add(";".join(parts[index : index + width]))
+                index += width
+                continue
+            if (
+                part
+                and (30 <= int(part) <= 49 or 90 <= int(part) <= 107)
+                and part not in ("39", "49")
+            ):
+                found.add(part)
+            index += 1
+    return found
+
+
+@pytest.mark.parametrize("no_color", [False, True], ids=["ansi", "NO_COLOR"])
+def test_the_terminals_own_colours_or_none(daemon: Daemon, tmux: Tmux, no_color: bool) -> None:
+    daemon.start().wait_ready()
+    create_pod(daemon.socket, child_pod_json("crash", "--exit-code", "1"))
+    env = "NO_COLOR=1" if no_color else ""
+    tmux.start(f"{sys.executable} -m minikubelet ui --server {daemon.socket}", env=env)
+    tmux.wait("quit")
+    tmux.wait("crash")
+    colours = _colours(tmux.screen(escapes=True))
+    if no_color:
+        assert colours == set()
+    else:
+        assert colours  # there are colours, and each is one of the terminal's 16
+        assert all(";" not in colour for colour in colours), colours
 
 
 def _run_ui(tmp_path: Path, short_tmp: Path, tmux: Tmux, *flags: str) -> Path:
