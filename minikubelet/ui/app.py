@@ -511,7 +511,7 @@ class Dashboard(App[None]):
                 async for line in self.api.log_lines(namespace, name, params):
                     self._add_log_line(line)
                 if not previous:
-                    self._log_status(f"logs {label} · ended; waiting for a new instance")
+                    self._log_status(f"logs {label} · ended")
             except (ApiError, Disconnected) as error:
                 self._log_status(f"logs {label}: {error}")
             if previous:
