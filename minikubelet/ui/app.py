@@ -52,7 +52,8 @@ from minikubelet.cli.client.connection import Server
 from minikubelet.cli.client.describe import describe_pod
 from minikubelet.timeline import build_timeline, render_svg, trace_steps
 from minikubelet.ui.client import ApiClient, ApiError, Disconnected
-from minikubelet.ui.screens import Confirm, TextScreen
+from minikubelet.ui.panes import show_containers, show_events, show_steps
+from minikubelet.ui.screens import KEYS, Confirm, TextScreen
 from minikubelet.ui.state import (
     POD_COLUMNS,
     PodStore,
@@ -71,38 +72,6 @@ QuitHook = Callable[[], bool]  # True: close the dashboard now; False: stay (pod
 
 _LOG_LINES = 5000
 _TONES = {"good": "green", "busy": "yellow", "bad": "bold red"}
-_STEP_STYLES = {
-    "Signal": "bold yellow",
-    "Killing": "yellow",
-    "Grace": "bold red",
-    "Exited": "cyan",
-    "Spawned": "green",
-    "Probe": "magenta",
-}
-
-_HELP = """\
-Pods (the arrows select one)
-  /          filter by name, or by labels: app=web,tier!=db (esc: clear)
-  d          describe the pod (as kubectl describe)
-  ctrl+d     delete it gracefully: preStop, stop signal, grace, SIGKILL
-  ctrl+k     kill it: delete with grace period 0
-  r          restart the selected container (a graceful stop, then
-             the restart policy applies)
-  c          select the pod's next container
-  t          write its timeline picture to ./<pod>-timeline.svg
-
-Panes
-  tab        switch pane: the pods, then the pane below
-  1 2 3 4    Containers, Logs, Events, Timeline
-  l          the selected container's log, followed
-  p          the previous instance's log (--previous), or back
-  w          wrap long log lines, or not
-  /          in the log: search (only the lines that match)
-
-  q, ctrl+c  quit; under run --ui: stop the pods gracefully,
-             and a second time: kill them
-  ?          these keys (esc or q: close)
-"""
 
 
 def _utc_now() -> datetime:
@@ -193,6 +162,7 @@ class Dashboard(App[None]):
         self.events: list[JSON] = []
         self._row_keys: list[str] = []
         self._log_base = ""
+        self._panes: dict[str, Any] = {}  # what the panes show now (see ``panes``)
 
     # -- layout ----------------------------------------------------------------------
 
@@ -413,37 +383,14 @@ class Dashboard(App[None]):
         self._refresh_details()
 
     def _refresh_details(self) -> None:
-        now = self.clock()
-        pod = self.selected_pod()
+        now, pod = self.clock(), self.selected_pod()
+        lines = container_lines(pod, self.trace, now) if pod is not None else []
         containers = self.query_one("#containers", DataTable)
-        events = self.query_one("#events", DataTable)
-        containers.clear()
-        events.clear()
-        timeline = self.query_one("#timeline", RichLog)
-        timeline.clear()
-        if pod is None:
-            return
-        chosen = self.selected_container()
-        for number, line in enumerate(container_lines(pod, self.trace, now)):
-            name = f"▸ {line.name}" if line.name == chosen else f"  {line.name}"
-            containers.add_row(
-                name, line.role, line.state, line.ready, line.restarts, line.last, line.probes
-            )
-            if line.name == chosen:
-                containers.move_cursor(row=number, animate=False)
-        for kind, reason, age, message in event_lines(self.events, now):
-            style = "bold red" if kind == "Warning" else ""
-            events.add_row(Text(kind, style=style), reason, age, message)
-        if events.row_count:
-            events.move_cursor(row=events.row_count - 1, animate=False)
-        steps = trace_steps(self.trace)
-        if not steps:
-            timeline.write(Text("no steps yet", style="dim"))
-        for step in steps[-300:]:
-            text = Text(f"+{step.offset:9.3f}s  ")
-            text.append(f"{step.step:<8}", style=_STEP_STYLES.get(step.step, ""))
-            text.append(f" {step.container}  {step.detail}")
-            timeline.write(text)
+        show_containers(containers, lines, self.selected_container(), self._panes)
+        events = event_lines(self.events, now) if pod is not None else []
+        show_events(self.query_one("#events", DataTable), events, self._panes)
+        steps = trace_steps(self.trace) if pod is not None else []
+        show_steps(self.query_one("#timeline", RichLog), steps, self._panes)
 
     # -- logs ------------------------------------------------------------------------
 
@@ -608,7 +555,7 @@ class Dashboard(App[None]):
         self._log_status()
 
     def action_help(self) -> None:
-        self.push_screen(TextScreen("keys", _HELP))
+        self.push_screen(TextScreen("keys", KEYS))
 
     def action_describe(self) -> None:
         pod = self.selected_pod()

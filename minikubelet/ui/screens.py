@@ -11,7 +11,31 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-__all__ = ["Confirm", "TextScreen"]
+__all__ = ["KEYS", "Confirm", "TextScreen"]
+
+KEYS = """\
+Pods (the arrows select one)
+  /          filter by name, or by labels: app=web,tier!=db (esc: clear)
+  d          describe the pod (as kubectl describe)
+  ctrl+d     delete it gracefully: preStop, stop signal, grace, SIGKILL
+  ctrl+k     kill it: delete with grace period 0
+  r          restart the selected container (a graceful stop, then
+             the restart policy applies)
+  c          select the pod's next container
+  t          write its timeline picture to ./<pod>-timeline.svg
+
+Panes
+  tab        switch pane: the pods, then the pane below
+  1 2 3 4    Containers, Logs, Events, Timeline
+  l          the selected container's log, followed
+  p          the previous instance's log (--previous), or back
+  w          wrap long log lines, or not
+  /          in the log: search (only the lines that match)
+
+  q, ctrl+c  quit; under run --ui: stop the pods gracefully,
+             and a second time: kill them
+  ?          these keys (esc or q: close)
+"""
 
 
 class Confirm(ModalScreen[bool]):
