@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import RichLog, Static
 
 from minikubelet.cli.client.connection import Server
 from minikubelet.ui.app import Dashboard
@@ -176,3 +177,38 @@ async def test_a_daemon_that_does_not_answer_never_blocks_the_keys(stub: StubSer
             await pilot.press("q")
     finally:
         release.set()
+
+
+@pytest.mark.anyio
+async def test_the_logs_pane_searches_wraps_and_shows_the_previous_instance(
+    fixed_api: StubServer,
+) -> None:
+    app = Dashboard(Server(socket=fixed_api.path), clock=lambda: NOW, title="minikubelet ui")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.selected == "default/crash", "the first pod selected")
+        await pilot.press("2")
+        await until(pilot, lambda: "GET / 200" in app.log_lines, "the log")
+        log = app.query_one("#log", RichLog)
+        await until(pilot, lambda: len(log.lines) == 2, "both lines shown")
+
+        await pilot.press("tab", "tab")  # the pods table, the tabs, then the log itself
+        await until(pilot, lambda: app.focused is log, "the log focused")
+        await pilot.press("slash", "G", "E", "T", "enter")  # search: only matching lines
+        await until(pilot, lambda: len(log.lines) == 1, "one line shown")
+        assert app.search_text == "GET"
+        assert "search: GET" in str(app.query_one("#log-status", Static).render())
+
+        await pilot.press("w")
+        assert log.wrap is True
+
+        await pilot.press("p")  # the previous instance, asked as kubectl logs --previous
+        await until(
+            pilot,
+            lambda: any(
+                r.query.get("previous") == "true"
+                for r in fixed_api.requests_to("GET", "/api/v1/namespaces/default/pods/crash/log")
+            ),
+            "a previous=true request",
+        )
+        follows = fixed_api.requests_to("GET", "/api/v1/namespaces/default/pods/crash/log")
+        assert follows[0].query == {"container": "crash", "tailLines": "500", "follow": "true"}

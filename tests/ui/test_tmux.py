@@ -7,7 +7,6 @@ Ctrl-C).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
@@ -66,6 +65,19 @@ class Tmux:
                 raise AssertionError(f"{text!r} never showed; the screen:\n{screen}")
             time.sleep(0.1)
 
+    def first_key(self, key: str, *shows: str) -> None:
+        """Type ``key`` until the screen shows one of ``shows``: the first key typed while
+        Textual still reads the terminal's answers to its start-up queries can be lost."""
+        for _ in range(3):
+            self.keys(key)
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                screen = self.screen()
+                if any(text in screen for text in shows):
+                    return
+                time.sleep(0.1)
+        raise AssertionError(f"{key!r} did nothing; the screen:\n{self.screen()}")
+
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.name, "kill-server"], capture_output=True, check=False)
         if self.server_pid is not None:
@@ -107,14 +119,7 @@ def test_ui_in_a_terminal_quits_without_stopping_the_pods(daemon: Daemon, tmux: 
     assert len(lines) == 24
     assert "quit" in lines[23]  # the key line, on the last of 24 rows
 
-    # Filter by name, as typed. The first key is retried: one typed while Textual is still
-    # reading the terminal's answers to its start-up queries can be swallowed with them.
-    for _ in range(3):
-        tmux.keys("/")
-        with contextlib.suppress(AssertionError):
-            tmux.wait("filter: name, or labels", timeout=3)
-            break
-    tmux.keys("C-u")  # an empty filter box, whichever "/" got through
+    tmux.first_key("/", "filter: name, or labels")  # filter by name, as typed
     tmux.keys("-l", "web")
     tmux.keys("Enter")
     screen = tmux.wait("filter: web")
@@ -195,7 +200,7 @@ def test_run_ui_quit_stops_the_pods_gracefully(tmp_path: Path, short_tmp: Path, 
         tmp_path, short_tmp, tmux, "--sigterm-exit-code", "0", "--record", str(record)
     )
     pid = int(pid_file.read_text())
-    tmux.keys("q")
+    tmux.first_key("q", "stopping pods gracefully", "EXITED")
     screen = tmux.wait("EXITED 130")  # as after Ctrl-C
     assert "pod app: Succeeded" in screen
     assert "sigterm" in record.read_text()  # stopped with its stop signal, not killed
@@ -205,8 +210,7 @@ def test_run_ui_quit_stops_the_pods_gracefully(tmp_path: Path, short_tmp: Path, 
 def test_run_ui_quit_twice_kills_the_pods(tmp_path: Path, short_tmp: Path, tmux: Tmux) -> None:
     pid_file = _run_ui(tmp_path, short_tmp, tmux, "--ignore-sigterm")
     pid = int(pid_file.read_text())
-    tmux.keys("q")
-    tmux.wait("stopping pods gracefully")  # the dashboard stays, showing the stop
+    tmux.first_key("q", "stopping pods gracefully")  # the dashboard stays, showing the stop
     assert not gone(pid)  # it ignores SIGTERM and has 30 s of grace
     tmux.keys("q")
     screen = tmux.wait("EXITED 130", timeout=15)
