@@ -232,6 +232,14 @@ class Kubelet:
             self._notify()
         return worker.snapshot
 
+    def restart_container(self, namespace: str, name: str, container: str) -> bool:
+        """Restart one running container gracefully (``PodWorker.restart_container``).
+
+        False when there is no such pod or the container is not running.
+        """
+        worker = self._workers.get((namespace, name))
+        return worker is not None and worker.restart_container(container)
+
     async def replace_pod(self, pod: Pod, *, is_static: bool = False) -> PodSnapshot:
         """Delete the pod of the same name (gracefully, waiting for it), then add ``pod``."""
         key = (pod.namespace, pod.name)

@@ -213,6 +213,23 @@ class PodWorker:
                 return
         self._notify()
 
+    def restart_container(self, name: str) -> bool:
+        """Stop container ``name``'s running instance gracefully; its restart policy then
+        applies to that exit as to any other (minikubelet's addition: the API's restart).
+
+        The normal kill path, as for a failed liveness probe (``killContainer`` in
+        pkg/kubelet/kuberuntime/kuberuntime_container.go): Killing event, preStop, the
+        stop signal, the grace period, SIGKILL. False when the container is not running,
+        is already stopping, or the pod is terminating.
+        """
+        live = self._live.get(name)
+        if live is None or live.stopping or not isinstance(self._state, Syncing):
+            return False
+        grace = container_kill_grace(self.pod.spec, live.container, None)
+        message = f"Container {name} restart requested"
+        self._spawn(self._stop, live, StopOrder(grace, message, self._minimum))
+        return True
+
     # -- the loop --------------------------------------------------------------------
 
     @asynccontextmanager

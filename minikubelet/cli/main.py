@@ -27,6 +27,8 @@ _COMMANDS = {
     "apply": "minikubelet.cli.client.commands.apply:apply",
     "top": "minikubelet.cli.client.commands.top:top",
     "kubeconfig": "minikubelet.cli.client.commands.kubeconfig:kubeconfig",
+    "trace": "minikubelet.cli.trace:trace",
+    "ui": "minikubelet.cli.ui:ui",
 }
 
 

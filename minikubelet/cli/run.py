@@ -17,6 +17,9 @@ in use is an error (exit 1). Bad or unsafe flags exit 2 before anything starts.
 it never touches the daemon's saved API pods, and its own files are per pod instance. Its
 token is kept in memory only (``minikubelet kubeconfig --server <its socket>`` hands it
 out), so it never replaces the daemon's ``api-token``.
+
+``run --ui`` shows the dashboard (``minikubelet.ui.embedded``) instead of the lines, in the
+same event loop (asyncio: Textual's), and quitting it is a Ctrl-C.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
 import click
+import structlog
 
 from minikubelet.capabilities import unimplemented_warnings
 from minikubelet.cli.options import engine_options
@@ -47,8 +51,11 @@ from minikubelet.model.spec import Pod
 from minikubelet.model.status import PodPhase
 from minikubelet.model.trace import TraceEntry
 from minikubelet.rootdir import prepare_root_dir
-from minikubelet.server import ApiEndpoints, SocketInUseError, serve_api
+from minikubelet.server import ApiEndpoints, Listening, SocketInUseError, serve_api
 from minikubelet.settings import Settings
+
+if TYPE_CHECKING:
+    from minikubelet.ui.embedded import EmbeddedDashboard
 
 __all__ = ["ApiOptions", "TracePrinter", "load_pods", "run", "start_api"]
 
@@ -110,9 +117,15 @@ class ApiOptions:
     explicit_socket: bool = False
 
 
-async def start_api(group: anyio.abc.TaskGroup, kubelet: Kubelet, api: ApiOptions) -> None:
-    """Serve the API in ``group``; without the default socket if another daemon has it."""
+async def start_api(
+    group: anyio.abc.TaskGroup, kubelet: Kubelet, api: ApiOptions
+) -> Listening | None:
+    """Serve the API in ``group``; without the default socket if another daemon has it.
+
+    Returns where it listens (None: nowhere, the default socket being taken and no port).
+    """
     endpoints = api.endpoints
+    listening: Listening
     try:
         listening = await group.start(serve_api, kubelet, endpoints)
     except SocketInUseError as error:
@@ -120,12 +133,13 @@ async def start_api(group: anyio.abc.TaskGroup, kubelet: Kubelet, api: ApiOption
             raise
         sys.stderr.write(f"warning: {error}; this run serves no API on it\n")
         if endpoints.port is None:
-            return
+            return None
         listening = await group.start(serve_api, kubelet, replace(endpoints, socket=None))
     where = [str(place) for place in (listening.socket, listening.url) if place is not None]
     if where:
         sys.stderr.write(f"serving the API on {' and '.join(where)}\n")
         sys.stderr.flush()
+    return listening
 
 
 class TracePrinter:
@@ -151,39 +165,63 @@ class TracePrinter:
 
 
 async def _supervise(
-    pods: list[Pod], settings: Settings, api: ApiOptions | None = None, trace: bool = False
+    pods: list[Pod],
+    settings: Settings,
+    api: ApiOptions | None = None,
+    trace: bool = False,
+    ui: bool = False,
 ) -> int:
     stopped_by: list[int] = []
-    async with Kubelet(settings, log_sink=_print_log) as kubelet:
-        kubelet.recorder.subscribe(_print_event)
+    dashboard: EmbeddedDashboard | None = None
+    async with Kubelet(settings, log_sink=None if ui else _print_log) as kubelet:
+        if not ui:
+            kubelet.recorder.subscribe(_print_event)
         async with anyio.create_task_group() as group:
+            listening = None
             if api is not None:
                 try:
-                    await start_api(group, kubelet, api)
+                    listening = await start_api(group, kubelet, api)
                 except (MinikubeletError, OSError) as error:
                     sys.stderr.write(f"error: {error}\n")
                     group.cancel_scope.cancel()
                     return 1
 
+            def say(text: str) -> None:
+                if dashboard is not None:
+                    dashboard.say(text)
+                    return
+                sys.stderr.write(text + "\n")
+
+            def stop(signum: int) -> None:
+                stopped_by.append(signum)
+                if len(stopped_by) == 1:
+                    say("stopping pods gracefully (again to kill them now)")
+                    for running in kubelet.snapshots():
+                        kubelet.terminate(*running.key)
+                else:
+                    say("killing pods")
+                    kubelet.kill_all()
+
             async def on_signals() -> None:
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for signum in signals:
-                        stopped_by.append(signum)
-                        if len(stopped_by) == 1:
-                            sys.stderr.write("stopping pods gracefully (again to kill them now)\n")
-                            for running in kubelet.snapshots():
-                                kubelet.terminate(*running.key)
-                        else:
-                            sys.stderr.write("killing pods\n")
-                            kubelet.kill_all()
+                        stop(signum)
 
             group.start_soon(on_signals)
             printer = TracePrinter()
             for pod in pods:
                 added = await kubelet.add_pod(pod)
-                if trace:
+                if trace and not ui:
                     kubelet.on_trace(added.uid, printer)
+            if ui:
+                # The dashboard replaces the interleaved lines; quitting it is a Ctrl-C.
+                from minikubelet.ui.embedded import EmbeddedDashboard
+
+                dashboard = EmbeddedDashboard(kubelet, lambda: stop(signal.SIGINT))
+                await dashboard.start(group, listening)
             await kubelet.wait_all_done()
+            if dashboard is not None:
+                await dashboard.finish()
             group.cancel_scope.cancel()
         phases = {snapshot.pod.name: snapshot.status.phase for snapshot in kubelet.snapshots()}
     for name, phase in phases.items():
@@ -209,12 +247,19 @@ async def _supervise(
     help="Print every lifecycle step as it happens: processes spawned, hooks, probe "
     "verdicts, each signal and to which pids, grace periods, exits, restart decisions.",
 )
+@click.option(
+    "--ui",
+    is_flag=True,
+    help="Show the live dashboard instead of the interleaved lines (needs the 'ui' "
+    "extra). Quitting it is Ctrl-C: the pods stop gracefully; quit again to kill them.",
+)
 def run(
     files: tuple[Path, ...],
     clean_env: bool,
     log_format: LogFormat,
     log_level: str,
     trace: bool,
+    ui: bool,
     **flags: Any,
 ) -> None:
     """Run the pods in FILE... in the foreground, streaming their logs and events.
@@ -223,7 +268,14 @@ def run(
     pods Succeeded, 1 otherwise. Ctrl-C stops the pods gracefully; a second Ctrl-C kills
     them at once.
     """
-    configure_logging(log_level, log_format)
+    if ui:
+        from minikubelet.ui import require_textual
+
+        missing = require_textual()
+        if missing is not None:
+            click.echo(missing, err=True)
+            sys.exit(2)
+    configure_logging(log_level, "json" if ui else log_format)
     try:
         config = build_config({}, {name: value for name, value in flags.items() if name in FLAGS})
     except ConfigError as error:
@@ -242,6 +294,11 @@ def run(
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
     api = ApiOptions(endpoints, explicit_socket=flags.get("socket") is not None)
+    if ui:
+        # The terminal is the dashboard's: minikubelet's own log lines go to a file.
+        append = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        log_file = os.fdopen(os.open(config.root_dir / "run-ui.log", append, 0o600), "a")
+        structlog.configure(logger_factory=structlog.PrintLoggerFactory(log_file))
     base_env = dict(os.environ)
     if clean_env:
         base_env = {key: value for key, value in base_env.items() if key in CLEAN_ENV_VARIABLES}
@@ -251,4 +308,4 @@ def run(
         base_env=base_env,
         node_name=os.uname().nodename,
     )
-    sys.exit(anyio.run(_supervise, pods, settings, api, trace))
+    sys.exit(anyio.run(_supervise, pods, settings, api, trace, ui))

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minikubelet import __version__
 from minikubelet.kubelet import Kubelet
-from minikubelet.server import kubeconfig, pods
+from minikubelet.server import actions, kubeconfig, pods
 from minikubelet.server.auth import RequestGuard, TcpEndpoint
 from minikubelet.server.changes import ChangeLog, Snapshot
 from minikubelet.server.context import Api, api_of, json_response, list_response
@@ -213,6 +213,11 @@ ROUTES = [
     Route("/api/v1/namespaces/{namespace}/pods/{name}", pods.delete_pod, methods=["DELETE"]),
     Route("/api/v1/namespaces/{namespace}/pods/{name}/log", pods.pod_log),
     Route("/api/v1/namespaces/{namespace}/pods/{name}/trace", pods.pod_trace),
+    Route(
+        "/api/v1/namespaces/{namespace}/pods/{name}/restart",
+        actions.restart_container,
+        methods=["POST"],
+    ),
     Route("/api/v1/namespaces/{namespace}/events", list_events),
     Route("/containerLogs/{namespace}/{pod}/{container}", pods.container_logs),
     Route("/metrics", metrics),

@@ -123,7 +123,14 @@ async def get_pod(request: Request) -> Response:
 
 
 async def pod_trace(request: Request) -> Response:
-    """minikubelet's addition: each container's last termination, step by step."""
+    """minikubelet's addition: the pod's lifecycle steps (``PodTrace``).
+
+    ``containers[].lastTermination``: each container's last stop, offsets from its Killing
+    step (what ``describe`` prints). ``steps``: every step the pod keeps (its newest 2000),
+    oldest first, offsets in seconds from the first kept step (``steps[0].offset`` is 0),
+    on the monotonic clock. ``observed``: the moment of this answer on the same axis, so a
+    timeline can draw what is still running up to now.
+    """
     api = api_of(request)
     pod = _pod(api, request.path_params["namespace"], request.path_params["name"])
     containers = []
@@ -144,7 +151,27 @@ async def pod_trace(request: Request) -> Response:
                 ],
             }
         )
-    body = {"kind": "PodTrace", "apiVersion": "minikubelet.io/v1", "containers": containers}
+    kept = api.kubelet.trace(pod.uid)
+    origin = kept[0].at if kept else anyio.current_time()
+    body = {
+        "kind": "PodTrace",
+        "apiVersion": "minikubelet.io/v1",
+        "containers": containers,
+        "steps": [
+            {
+                "container": entry.container,
+                "step": entry.step.value,
+                "detail": entry.detail,
+                "time": format_timestamp(entry.wall),
+                "offset": round(entry.at - origin, 6),
+            }
+            for entry in kept
+        ],
+        "observed": {
+            "time": format_timestamp(api.kubelet.clock()),
+            "offset": round(anyio.current_time() - origin, 6),
+        },
+    }
     return JSONResponse(body)
 
 

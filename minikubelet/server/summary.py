@@ -29,38 +29,46 @@ class UsageSampler:
 
     def __init__(self, kubelet: Kubelet) -> None:
         self._kubelet = kubelet
-        self._last: dict[tuple[str, str], tuple[float, float]] = {}  # -> (time, cpu seconds)
-        self._node_last: tuple[float, float] | None = None
+        # (pod uid, container) -> (time, cpu seconds, the rate measured then)
+        self._last: dict[tuple[str, str], tuple[float, float, int | None]] = {}
+        self._node_last: tuple[float, float, int | None] | None = None
 
     async def containers(self) -> list[tuple[ContainerUsage, int | None]]:
-        """Each running container's usage, with its CPU rate in nanocores."""
+        """Each running container's usage, with its CPU rate in nanocores.
+
+        A rate is measured over at least ``WINDOW``: CPU times tick in 10 ms steps, so two
+        samples a few milliseconds apart would say 0. A request that comes sooner gets the
+        rate measured last time, and the baseline stays where it was.
+        """
         usages = await self._kubelet.usage()
         if any(_key(u) not in self._last for u in usages):
             for usage in usages:
-                self._last.setdefault(_key(usage), (usage.at, usage.usage.cpu_seconds))
+                self._last.setdefault(_key(usage), (usage.at, usage.usage.cpu_seconds, None))
             await anyio.sleep(WINDOW)
             usages = await self._kubelet.usage()
         rated = []
         for usage in usages:
-            rate = None
-            previous = self._last.get(_key(usage))
-            if previous is not None and usage.at > previous[0]:
-                spent = max(usage.usage.cpu_seconds - previous[1], 0.0)
-                rate = int(spent / (usage.at - previous[0]) * 1e9)
-            self._last[_key(usage)] = (usage.at, usage.usage.cpu_seconds)
+            key = _key(usage)
+            at, cpu, rate = self._last.get(key, (usage.at, usage.usage.cpu_seconds, None))
+            if usage.at - at >= WINDOW:
+                spent = max(usage.usage.cpu_seconds - cpu, 0.0)
+                rate = int(spent / (usage.at - at) * 1e9)
+                self._last[key] = (usage.at, usage.usage.cpu_seconds, rate)
             rated.append((usage, rate))
         alive = {_key(u) for u in usages}
         self._last = {key: value for key, value in self._last.items() if key in alive}
         return rated
 
     async def node(self) -> tuple[NodeUsage, int | None]:
+        """The machine's usage, with its CPU rate measured as the containers' is."""
         usage = await self._kubelet.node_usage()
         taken_at = anyio.current_time()
-        rate = None
-        if self._node_last is not None and taken_at > self._node_last[0]:
-            spent = max(usage.cpu_seconds - self._node_last[1], 0.0)
-            rate = int(spent / (taken_at - self._node_last[0]) * 1e9)
-        self._node_last = (taken_at, usage.cpu_seconds)
+        if self._node_last is None:
+            self._node_last = (taken_at, usage.cpu_seconds, None)
+        at, cpu, rate = self._node_last
+        if taken_at - at >= WINDOW:
+            rate = int(max(usage.cpu_seconds - cpu, 0.0) / (taken_at - at) * 1e9)
+            self._node_last = (taken_at, usage.cpu_seconds, rate)
         return usage, rate
 
     async def summary(self) -> JSON:
