@@ -12,7 +12,6 @@ import http.server
 import os
 import socket
 import ssl
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -606,13 +605,3 @@ async def test_grpc_no_server(prober: Prober, launch: Launch, refusing_port: int
         "context deadline exceeded",
     )
     assert anyio.current_time() - started < 0.5 + 0.5
-
-
-async def test_grpc_without_the_extra_is_an_error(
-    prober: Prober, launch: Launch, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "grpc", None)  # what a missing package looks like
-    outcome = await run(prober, GRPCAction(port=1), launch)
-    assert outcome == ProbeOutcome(
-        ProbeResult.UNKNOWN, "gRPC probes need the optional extra: pip install 'minikubelet[grpc]'"
-    )
