@@ -101,20 +101,26 @@ def test_patch_strategies_are_in_the_schema(doc: dict[str, Any]) -> None:
 
 def test_patch_meta_agrees_with_the_document(doc: dict[str, Any]) -> None:
     schemas = doc["components"]["schemas"]
-    assert _patch_meta.TYPES["PodSpec"]["containers"] == ("Container", "merge", "name")
-    assert _patch_meta.TYPES["Container"]["env"] == ("EnvVar", "merge", "name")
-    assert _patch_meta.TYPES["PodSpec"]["volumes"] == ("Volume", "merge,retainKeys", "name")
-    assert "tolerations" not in _patch_meta.TYPES["PodSpec"] or (
-        _patch_meta.TYPES["PodSpec"]["tolerations"][1] == ""
+    types = _patch_meta.TYPES
+    assert types["PodSpec"]["containers"] == ("Container", "merge", "name", "map", ("name",))
+    assert types["Container"]["env"] == ("EnvVar", "merge", "name", "map", ("name",))
+    assert types["Container"]["ports"][2:] == (
+        "containerPort",
+        "map",
+        ("containerPort", "protocol"),
     )
-    for name, fields in _patch_meta.TYPES.items():
+    assert types["PodSpec"]["volumes"][:3] == ("Volume", "merge,retainKeys", "name")
+    assert types["PodSpec"]["tolerations"] == ("Toleration", "", "", "atomic", ())
+    for name, fields in types.items():
         full = "io.k8s.api.core.v1." + name
         if full not in schemas:
             continue
-        for field, (_, strategy, merge_key) in fields.items():
+        for field, (_, strategy, merge_key, list_type, map_keys) in fields.items():
             prop = schemas[full]["properties"][field]
             assert prop.get("x-kubernetes-patch-strategy", "") == strategy
             assert prop.get("x-kubernetes-patch-merge-key", "") == merge_key
+            assert prop.get("x-kubernetes-list-type", "") == list_type
+            assert tuple(prop.get("x-kubernetes-list-map-keys", ())) == map_keys
 
 
 @pytest.mark.skipif(
