@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from minikubelet.api.patch import strategic_merge_patch
 from minikubelet.api.pod_update import FORBIDDEN_UPDATE, validate_pod_update
+from minikubelet.api.strategic import strategic_merge_patch
 from tests.helpers.kubectl import Kubectl, find_kubectl
 from tests.serve.daemon import Daemon
 

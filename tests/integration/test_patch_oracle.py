@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from minikubelet.api.patch import json_patch, merge_patch, strategic_merge_patch
+from minikubelet.api.patch import json_patch, merge_patch
+from minikubelet.api.strategic import strategic_merge_patch
 from minikubelet.errors import RequestError
 from tests.helpers.kubectl import find_kubectl
 

@@ -9,14 +9,8 @@ from typing import Any
 
 import pytest
 
-from minikubelet.api.patch import (
-    decode_patch,
-    go_repr,
-    json_patch,
-    merge_patch,
-    strategic_merge_patch,
-    strip_directives,
-)
+from minikubelet.api.patch import decode_patch, go_repr, json_patch, merge_patch
+from minikubelet.api.strategic import strategic_merge_patch, strip_directives
 from minikubelet.errors import RequestError
 
 # --- JSON merge patch: RFC 7386 appendix A, then the apiserver's refusals ---------------
