@@ -4,6 +4,9 @@
     ├── ManifestError                a manifest file cannot be used; lists every FieldError
     ├── DuplicatePodError            two manifests define the same namespace/name
     ├── ConfigError                  a flag or config file value is invalid
+    ├── RequestError                 an API request cannot be honoured as asked (bad patch,
+    │                                selector, Table option); carries the HTTP code, the
+    │                                apiserver's reason and details, answered as a Status
     ├── SocketInUseError             the API socket belongs to another live minikubelet
     │                                (also an OSError: "could not listen")
     ├── RootDirInUseError            another daemon holds the root dir's lock
@@ -30,6 +33,7 @@ __all__ = [
     "ManifestError",
     "ManifestWarning",
     "MinikubeletError",
+    "RequestError",
     "RootDirInUseError",
     "RuntimeStartError",
     "SocketInUseError",
@@ -160,6 +164,29 @@ class DuplicatePodError(MinikubeletError):
 
 class ConfigError(MinikubeletError):
     """Raised for an invalid flag or configuration value; names the flag or field."""
+
+
+class RequestError(MinikubeletError):
+    """Raised by the pure API modules (``minikubelet.api``) for a request they must refuse.
+
+    ``code`` is the HTTP status, ``reason`` the apiserver's ``StatusReason`` (``BadRequest``,
+    ``Invalid``, ``Conflict``, ...), ``message`` its wording and ``details`` the ``Status``
+    details (``causes`` and friends), so the server answers exactly as the apiserver would.
+    The client fixes its request; nothing on the server is wrong.
+    """
+
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        details: dict[str, object] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
 
 
 class RuntimeStartError(MinikubeletError):

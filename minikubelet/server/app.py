@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minikubelet import __version__
 from minikubelet.kubelet import Kubelet
-from minikubelet.server import actions, kubeconfig, pods
+from minikubelet.server import actions, discovery, kubeconfig, pods
 from minikubelet.server.auth import RequestGuard, TcpEndpoint
 from minikubelet.server.changes import ChangeLog, Snapshot
 from minikubelet.server.context import Api, api_of, json_response, list_response
@@ -40,37 +40,6 @@ _log = structlog.get_logger("minikubelet.server")
 KUBERNETES_VERSION = ("1", "33")  # what kubectl's version dispatcher picks a client by
 _MACHINES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
 _PLATFORM = f"{platform.system().lower()}/{_MACHINES.get(platform.machine(), platform.machine())}"
-
-_API_RESOURCES = {
-    "kind": "APIResourceList",
-    "apiVersion": "v1",
-    "groupVersion": "v1",
-    "resources": [
-        {
-            "name": "pods",
-            "singularName": "pod",
-            "namespaced": True,
-            "kind": "Pod",
-            "verbs": ["create", "delete", "get", "list", "update", "watch"],
-            "shortNames": ["po"],
-        },
-        {
-            "name": "pods/log",
-            "singularName": "",
-            "namespaced": True,
-            "kind": "Pod",
-            "verbs": ["get"],
-        },
-        {
-            "name": "events",
-            "singularName": "event",
-            "namespaced": True,
-            "kind": "Event",
-            "verbs": ["get", "list", "watch"],
-            "shortNames": ["ev"],
-        },
-    ],
-}
 
 
 async def healthz(request: Request) -> Response:
@@ -93,18 +62,6 @@ async def version(request: Request) -> Response:
             "minikubeletVersion": __version__,
         }
     )
-
-
-async def api_versions(request: Request) -> Response:
-    return json_response({"kind": "APIVersions", "versions": ["v1"]})
-
-
-async def api_groups(request: Request) -> Response:
-    return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
-
-
-async def api_resources(request: Request) -> Response:
-    return json_response(_API_RESOURCES)
 
 
 async def list_events(request: Request) -> Response:
@@ -200,9 +157,7 @@ class _CatchAll:
 ROUTES = [
     Route("/healthz", healthz),
     Route("/version", version),
-    Route("/api", api_versions),
-    Route("/apis", api_groups),
-    Route("/api/v1", api_resources),
+    *discovery.ROUTES,
     Route("/pods", pods.kubelet_pods),
     Route("/api/v1/pods", pods.list_pods),
     Route("/api/v1/events", list_events),
