@@ -12,13 +12,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import anyio
 import pytest
 
 from minikubelet.logic.qos import CgroupResources
@@ -572,7 +572,57 @@ def test_v2_usage_is_the_kernels(v2: V2Driver, pod_v2: str, tmp_path: Path) -> N
     v2.remove_pod(pod_v2)
 
 
-def test_nothing_is_left_in_our_subtrees(v1: V1Driver) -> None:
-    """Every test above removed its pods (the fixtures fail the one that did not)."""
-    assert v1.pods() == []
-    assert sys.modules["minikubelet.runtime.cgroups"] is not None
+# --- from the event loop -------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_spawn_async_hands_the_job_to_the_parked_thread(
+    v1: V1Driver, pod_v1: str, anyio_backend: str
+) -> None:
+    cgroup = v1.container(pod_v1, "app")
+    cgroup.create()
+    event_loop_thread = threading.get_ident()
+    forked_by: list[int] = []
+
+    def start(plan: SpawnPlan) -> subprocess.Popen[bytes]:
+        forked_by.append(threading.get_ident())
+        return popen_start(stdout=subprocess.PIPE)(plan)
+
+    with anyio.fail_after(10):
+        main = await cgroup.spawn_async(start, ["cat", "/proc/self/cgroup"])
+    output, _ = main.communicate(timeout=10)
+    assert f"/pod{pod_v1}/app" in output.decode()
+    parked = [t.ident for t in threading.enumerate() if t.name.endswith(f"{pod_v1}/app")]
+    assert forked_by == parked  # straight to the parked thread, not through a worker
+    assert forked_by != [event_loop_thread]
+    cgroup.remove()
+    v1.remove_pod(pod_v1)
+
+
+@pytest.mark.anyio
+async def test_spawn_async_without_a_parked_thread_parks_one(v1: V1Driver, pod_v1: str) -> None:
+    cgroup = v1.container(pod_v1, "later")
+    cgroup.create(park=False)
+    with anyio.fail_after(10):
+        main = await cgroup.spawn_async(
+            popen_start(stdout=subprocess.PIPE), ["cat", "/proc/self/cgroup"]
+        )
+    output, _ = main.communicate(timeout=10)
+    assert f"/pod{pod_v1}/later" in output.decode()
+    cgroup.remove()
+    v1.remove_pod(pod_v1)
+
+
+@pytest.mark.anyio
+async def test_v2_spawn_async(v2: V2Driver, pod_v2: str) -> None:
+    cgroup = v2.container(pod_v2, "app")
+    cgroup.create()
+    with anyio.fail_after(10):
+        main = await cgroup.spawn_async(
+            popen_start(stdout=subprocess.PIPE), ["cat", "/proc/self/cgroup"], cwd="/"
+        )
+    output, _ = main.communicate(timeout=10)
+    assert f"/pod{pod_v2}/app" in output.decode()
+    cgroup.remove()
+    v2.remove_pod(pod_v2)

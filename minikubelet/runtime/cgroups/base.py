@@ -71,7 +71,8 @@ class ContainerCgroup(Protocol):
     cheap ones (``pids``, ``is_empty``, ``oom_kills``, ``usage``: a few small reads) may
     run in the event loop thread if a few tens of microseconds of blocking are acceptable;
     ``create``, ``spawn``, ``kill_all`` and ``remove`` may wait for the kernel (an RCU
-    grace period, a process to exit) and must not.
+    grace period, a process to exit) and must not. ``spawn_async`` is ``spawn`` for the
+    event loop (on v1 it hands the job straight to the parked thread).
     """
 
     pod_uid: str
@@ -80,6 +81,14 @@ class ContainerCgroup(Protocol):
     def create(self, resources: CgroupResources | None = None) -> None: ...
     def set_limits(self, resources: CgroupResources) -> None: ...
     def spawn(
+        self,
+        start: Callable[[SpawnPlan], T],
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env_path: str | None = None,
+    ) -> T: ...
+    async def spawn_async(
         self,
         start: Callable[[SpawnPlan], T],
         argv: Sequence[str],

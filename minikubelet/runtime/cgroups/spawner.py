@@ -16,7 +16,7 @@ thread parked instead, the kernel kills the daemon).
 
 When idle for ``idle_timeout`` seconds the thread exits (which leaves the cgroups without a
 migration) so that hundreds of idle containers do not keep hundreds of threads; the next spawn
-starts a new one. ``ParkedSpawner.call`` blocks the calling thread until the job has run.
+starts a new one. ``ParkedSpawner.submit`` hands it a job and returns a future.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ class ParkedSpawner:
                 return
             job()
 
-    def call(self, function: Callable[[], T]) -> T:
-        """Run ``function`` on the parked thread and return its result (or raise its error).
+    def submit(self, function: Callable[[], T]) -> Future[T]:
+        """Run ``function`` on the parked thread; its result (or error) arrives in the future.
 
         The caller must hold the ``retire_lock`` and have checked ``retired`` under it.
         """
@@ -100,7 +100,7 @@ class ParkedSpawner:
                 result.set_exception(error)
 
         self._jobs.put(job)
-        return result.result()
+        return result
 
     def stop(self) -> None:
         """Let the thread exit and wait for it; it leaves the cgroups as it exits."""

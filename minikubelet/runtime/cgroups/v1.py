@@ -29,12 +29,16 @@ The container's cgroup is ``<own>/<subtree>/pod<uid>/<name>`` in each hierarchy 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
+
+import anyio
+import anyio.to_thread
 
 from minikubelet.errors import CgroupError
 from minikubelet.logic.qos import SHARES_PER_CPU, CgroupResources
@@ -174,9 +178,13 @@ class V1Container:
         self._memory = self.dirs["memory"]
         self._cpu = self.dirs.get("cpu")
         self._procs = self._memory / "cgroup.procs"
-        # Serialises spawns, kills and removal: a kill must not meet a spawn half-way, and
-        # the freezer fence must only ever catch the parked thread idle.
+        # Serialises spawn jobs (taken on the parked thread), kills and removal: a kill must
+        # not meet a spawn half-way, and the freezer fence must only ever catch the parked
+        # thread idle (at most blocked on this lock, which holds nothing).
         self._lock = threading.Lock()
+        # Guards handing a job to the parked thread against its retirement; held briefly,
+        # except while a new thread is being parked.
+        self._submit_lock = threading.Lock()
         self._spawner: ParkedSpawner | None = None
         self._resources: CgroupResources | None = None
 
@@ -192,7 +200,7 @@ class V1Container:
         if resources is not None:
             self.set_limits(resources)
         if park:
-            with self._lock:
+            with self._submit_lock:
                 self._live_spawner()
 
     def set_limits(self, resources: CgroupResources) -> None:
@@ -228,10 +236,51 @@ class V1Container:
         and ``env_path`` are not needed here (see ``V2Container.spawn``).
         """
         plan = SpawnPlan(tuple(argv))
-        with self._lock:
-            spawner = self._live_spawner()
-            with self._cpu_limits_lifted():
-                return spawner.call(lambda: start(plan))
+        with self._submit_lock:
+            future = self._live_spawner().submit(lambda: self._job(start, plan))
+        return future.result()
+
+    async def spawn_async(
+        self,
+        start: Callable[[SpawnPlan], T],
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env_path: str | None = None,
+    ) -> T:
+        """``spawn`` from the event loop, with one thread hop (to the parked thread) only.
+
+        The parked thread signals completion through an eventfd the loop waits on, so no
+        worker thread sits in between. Without a parked thread ready (the first start, or
+        after it retired), it falls back to ``spawn`` in a worker thread, since parking one
+        waits for the kernel. Not cancellable once handed over: the process is started, and
+        the caller gets it, whatever happens around.
+        """
+        plan = SpawnPlan(tuple(argv))
+        future = None
+        if self._submit_lock.acquire(blocking=False):  # never wait in the event loop
+            try:
+                spawner = self._spawner
+                if spawner is not None and not spawner.retired:
+                    future = spawner.submit(lambda: self._job(start, plan))
+            finally:
+                self._submit_lock.release()
+        if future is None:
+            spawn = functools.partial(self.spawn, start, argv, cwd=cwd, env_path=env_path)
+            return await anyio.to_thread.run_sync(spawn)
+        done = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        try:
+            future.add_done_callback(lambda _: os.eventfd_write(done, 1))
+            with anyio.CancelScope(shield=True):
+                await anyio.wait_readable(done)  # the callback has written: safe to close
+        finally:
+            os.close(done)
+        return future.result()
+
+    def _job(self, start: Callable[[SpawnPlan], T], plan: SpawnPlan) -> T:
+        """What the parked thread runs for one spawn."""
+        with self._lock, self._cpu_limits_lifted():
+            return start(plan)
 
     def pids(self) -> set[int]:
         return own_pid_filtered(self._procs)
@@ -267,27 +316,28 @@ class V1Container:
 
     def unpark(self) -> None:
         """Let the parked thread go (it leaves the cgroups as it exits)."""
-        with self._lock:
+        with self._submit_lock:
             if self._spawner is not None:
                 self._spawner.stop()
                 self._spawner = None
 
     def remove(self, timeout: float = 1.0) -> None:
         """Remove the cgroup once its processes are gone (waiting up to ``timeout``)."""
-        with self._lock:
+        with self._submit_lock:
             if self._spawner is not None:
-                self._spawner.stop()
+                self._spawner.stop()  # after the jobs already handed to it
                 self._spawner = None
-            wait_then_remove(self._unique_dirs, self._procs, timeout)
+            with self._lock:
+                wait_then_remove(self._unique_dirs, self._procs, timeout)
         self._driver.forget(self)
 
     def _live_spawner(self) -> ParkedSpawner:
-        # under self._lock
+        # under self._submit_lock
         if self._spawner is None or self._spawner.retired:
             self._spawner = ParkedSpawner(
                 f"cgroup:{self.pod_uid}/{self.name}",
                 [directory / "tasks" for directory in self._unique_dirs],
-                self._lock,
+                self._submit_lock,
                 self._driver.idle_timeout,
             )
         return self._spawner

@@ -27,6 +27,7 @@ child). So the process is moved before it execs:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -35,6 +36,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
+
+import anyio
+import anyio.to_thread
 
 from minikubelet.errors import CgroupError
 from minikubelet.logic.qos import CgroupResources
@@ -192,6 +196,18 @@ class V2Container:
         finally:
             os.close(write_end)
         return child
+
+    async def spawn_async(
+        self,
+        start: Callable[[SpawnPlan], T],
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env_path: str | None = None,
+    ) -> T:
+        """``spawn`` in a worker thread: the migration waits for the kernel."""
+        spawn = functools.partial(self.spawn, start, argv, cwd=cwd, env_path=env_path)
+        return await anyio.to_thread.run_sync(spawn)
 
     def _place(self, child: HasPid) -> None:
         try:
