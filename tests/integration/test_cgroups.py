@@ -31,6 +31,8 @@ from minikubelet.runtime.cgroups import (
     detect,
 )
 from minikubelet.runtime.cgroups.files import find_key, read_bytes, read_int
+from minikubelet.runtime.process import ChildProcess, ExitStatus, ProcessTable
+from minikubelet.runtime.process import spawn as process_spawn
 from tests.conftest import CHILD, PYTHON
 
 pytestmark = pytest.mark.integration
@@ -626,3 +628,33 @@ async def test_v2_spawn_async(v2: V2Driver, pod_v2: str) -> None:
     assert f"/pod{pod_v2}/app" in output.decode()
     cgroup.remove()
     v2.remove_pod(pod_v2)
+
+
+@pytest.mark.anyio
+async def test_the_runtimes_own_spawn_runs_unchanged_on_the_parked_thread(
+    v1: V1Driver, pod_v1: str
+) -> None:
+    """``process.spawn`` as the ``start``: pidfd wait, exit status, OOM -> 137, as today."""
+    table = ProcessTable()
+    cgroup = v1.container(pod_v1, "hog")
+    cgroup.create(CgroupResources(memory_limit_bytes=64 * MI))
+    baseline = cgroup.oom_kills()
+
+    def start(plan: SpawnPlan) -> ChildProcess:
+        return process_spawn(
+            plan.argv,
+            cwd=os.getcwd(),
+            env=dict(os.environ),
+            table=table,
+            tag=f"{pod_v1}/hog",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    with anyio.fail_after(30):
+        child = await cgroup.spawn_async(start, [PYTHON, "-c", ALLOCATE, "300"])
+        status = await child.wait()
+    assert status == ExitStatus(exit_code=137, signal=signal.SIGKILL)
+    assert cgroup.oom_kills() > baseline  # -> reason OOMKilled
+    cgroup.remove()
+    v1.remove_pod(pod_v1)
