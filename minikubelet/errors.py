@@ -9,6 +9,8 @@
     │                                apiserver's reason and details, answered as a Status
     ├── SocketInUseError             the API socket belongs to another live minikubelet
     │                                (also an OSError: "could not listen")
+    ├── CgroupError                  a cgroup file could not be written, or a cgroup could
+    │                                not be created or removed; names the file
     ├── RootDirInUseError            another daemon holds the root dir's lock
     └── RuntimeStartError            a container process could not be started (bad argv,
                                      missing executable, working dir, user); the pod worker
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "CgroupError",
     "ConfigError",
     "DuplicatePodError",
     "FieldError",
@@ -164,6 +167,21 @@ class DuplicatePodError(MinikubeletError):
 
 class ConfigError(MinikubeletError):
     """Raised for an invalid flag or configuration value; names the flag or field."""
+
+
+class CgroupError(MinikubeletError):
+    """Raised by the cgroup driver when the kernel refuses a cgroup operation.
+
+    The message names the cgroup file or directory and the kernel's reason (e.g. "Device or
+    resource busy" for a cgroup that still has processes). A container whose cgroup cannot
+    be set up is not started; one whose cgroup cannot be removed is retried later.
+    ``process`` is the process that was started but could not be placed in its cgroup (it
+    has been sent SIGKILL): the caller still owns it and must reap it.
+    """
+
+    def __init__(self, message: str, *, process: object | None = None) -> None:
+        super().__init__(message)
+        self.process = process
 
 
 class RequestError(MinikubeletError):
