@@ -37,7 +37,13 @@ from minikubelet.model.spec import Container
 from minikubelet.model.status import Exit
 from minikubelet.model.trace import Step
 from minikubelet.pod_report import PodReporter
-from minikubelet.runtime.base import ContainerProcess, ContainerRuntime, KillReport, LineSink
+from minikubelet.runtime.base import (
+    ContainerProcess,
+    ContainerRuntime,
+    KillReport,
+    LineSink,
+    ProblemSink,
+)
 
 __all__ = [
     "LOG_DRAIN_TIMEOUT",
@@ -164,6 +170,7 @@ class InstanceContext:
     report: PodReporter
     clock: Callable[[], datetime]
     sink: Callable[[str], LineSink | None]  # container name -> its log-line sink
+    log_problems: Callable[[Container], ProblemSink]  # -> where its log's trouble is told
 
 
 async def run_instance(
@@ -173,8 +180,9 @@ async def run_instance(
     report = context.report
     launch = context.launcher.launch(container, restart_count)
     try:
-        await anyio.to_thread.run_sync(context.launcher.prepare, container, restart_count)
-        process = await context.runtime.start(launch, context.sink(container.name))
+        process = await context.runtime.start(
+            launch, context.sink(container.name), context.log_problems(container)
+        )
     except RuntimeStartError as error:
         # containerd reports a container that cannot start as exited 128, StartError.
         exit_ = Exit(
@@ -204,7 +212,11 @@ async def run_instance(
     live = LiveInstance(container, process, launch, restart_count)
     owner.started(live, context.clock())
 
+    exited_at = 0.0
+
     def on_exit(status: ExitStatus) -> None:
+        nonlocal exited_at
+        exited_at = anyio.current_time()  # the back-off counts from here, not from after
         report.step(container.name, Step.EXITED, _describe_exit(status))
 
     ended = await supervise(
@@ -218,7 +230,7 @@ async def run_instance(
         pids = " ".join(map(str, sorted(leftovers)))
         count = f"{len(leftovers)} process{'es' if len(leftovers) != 1 else ''}"
         report.step(container.name, Step.SIGNAL, f"SIGKILL -> {count} left behind (pids {pids})")
-    exit_ = await _exit_of(context, live, ended.status)
+    exit_ = await _exit_of(context, live, ended.status, exited_at)
     _log.info(
         "container.exited",
         pod=report.label,
@@ -231,8 +243,10 @@ async def run_instance(
     owner.exited(live, exit_)
 
 
-async def _exit_of(context: InstanceContext, live: LiveInstance, status: ExitStatus | None) -> Exit:
-    """The instance's ``Exit``, with its termination message (read in a thread)."""
+async def _exit_of(
+    context: InstanceContext, live: LiveInstance, status: ExitStatus | None, exited_at: float
+) -> Exit:
+    """The instance's ``Exit``, with its termination message (the runtime reads it)."""
     finished = context.clock()
     if status is None:
         # The stop policy gave up on it: the kubelet's word for a container it lost.
@@ -243,15 +257,13 @@ async def _exit_of(context: InstanceContext, live: LiveInstance, status: ExitSta
             message="The container could not be killed within its grace period",
             monotonic=anyio.current_time(),
         )
-    message = await anyio.to_thread.run_sync(
-        context.launcher.message, live.container, live.restart_count, status.exit_code
-    )
+    message = await context.runtime.termination_message(live.launch, status.exit_code)
     return Exit(
         exit_code=status.exit_code,
         finished_at=finished,
         signal=status.signal,
         message=message,
-        monotonic=anyio.current_time(),
+        monotonic=exited_at,
     )
 
 

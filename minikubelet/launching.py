@@ -1,10 +1,8 @@
-"""Getting a container instance ready to run: its ``Launch``, its files, its message.
+"""Getting a container instance ready to run: its ``Launch``.
 
-The pure part (argv, environment, working dir) is ``logic.launch.build_launch``; this is
-the part that touches the host: who the process runs as (the user database), the
-termination-message file an explicit ``terminationMessagePath`` asks for (a fresh one per
-instance, as the kubelet makes), and reading the message back once the instance exited.
-The file work blocks: run ``prepare`` and ``message`` in a worker thread.
+The pure part (argv, environment, working dir, message file) is
+``logic.launch.build_launch``; this is the part that asks the host: who the process runs
+as. The files the instance needs are the runtime's to make (``runtime/files.py``).
 """
 
 from __future__ import annotations
@@ -14,10 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from minikubelet.logic.environment import FieldContext
-from minikubelet.logic.launch import build_launch, termination_message_path
+from minikubelet.logic.launch import build_launch
 from minikubelet.model.launch import Identity, Launch
 from minikubelet.model.spec import Container, Pod
-from minikubelet.runtime.logs import read_termination_message
 from minikubelet.settings import Settings
 
 __all__ = ["Launcher"]
@@ -47,27 +44,6 @@ class Launcher:
             log_dir=self._log_dir,
             identity=_identity(container),
         )
-
-    def prepare(self, container: Container, restart_count: int) -> None:
-        """An explicit terminationMessagePath: a fresh, empty file before each start."""
-        if container.termination_message_path is None:
-            return
-        path = self._message_path(container, restart_count)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"")
-        path.chmod(0o666)
-
-    def message(self, container: Container, restart_count: int, exit_code: int) -> str:
-        """The termination message of an instance that has exited."""
-        return read_termination_message(
-            self._message_path(container, restart_count),
-            self._log_dir / container.name / f"{restart_count}.log",
-            container.termination_message_policy,
-            exit_code,
-        )
-
-    def _message_path(self, container: Container, restart_count: int) -> Path:
-        return termination_message_path(self._pod, container, self._log_dir, restart_count)
 
 
 def _identity(container: Container) -> Identity | None:

@@ -55,7 +55,14 @@ from minikubelet.model.status import Exit, Instance, PodStatus, StartFailure
 from minikubelet.model.trace import Step, TraceEntry
 from minikubelet.pod_report import PodReporter
 from minikubelet.prober.manager import ProbeListener, ProbeManager, ProbeTarget
-from minikubelet.runtime.base import ContainerProcess, ContainerRuntime, LineSink
+from minikubelet.runtime.base import (
+    ContainerProcess,
+    ContainerRuntime,
+    LineSink,
+    LogProblem,
+    ProblemSink,
+)
+from minikubelet.runtime.logs import LOG_WRITE_RESUMED
 from minikubelet.settings import Settings
 from minikubelet.status_manager import PodStatusKeeper, TraceListener
 from minikubelet.stop import StopOrder, describe_hook, kill_pod, stop_container, stop_pod
@@ -115,7 +122,9 @@ class PodWorker:
         self._keeper = keeper
         self.report = PodReporter(pod, uid, recorder, keeper)
         launcher = Launcher(pod, uid, settings, keeper.snapshot.log_dir)
-        self._instances = InstanceContext(runtime, launcher, self.report, clock, self._sink_for)
+        self._instances = InstanceContext(
+            runtime, launcher, self.report, clock, self._sink_for, self._log_problems
+        )
         self._clock = clock
         self._probes = probes
         self._log_sink = log_sink
@@ -127,6 +136,11 @@ class PodWorker:
         self._backoff_reported: dict[str, float] = {}
         self._live: dict[str, LiveInstance] = {}
         self._creating = 0  # instances being spawned, not yet in _live
+        # The containers of one sync start one after the other (SyncPod's start loop);
+        # each start settles once the instance runs and its postStart returned, or it
+        # failed (and was killed). While a sequence is under way, no other start begins.
+        self._starting = False
+        self._settled: dict[str, anyio.Event] = {}
         self._has_initialized = False
         self._state: PodLifecycle = Syncing()
         self._changed = anyio.Event()
@@ -300,8 +314,9 @@ class PodWorker:
                 verdict = self._records[kill.name].unhealthy
                 grace = container_kill_grace(self.pod.spec, live.container, verdict)
                 self._spawn(self._stop, live, StopOrder(grace, kill.message, self._minimum))
-        for start in actions.start:
-            self._start(start)
+        if actions.start and not self._starting:
+            self._starting = True
+            self._spawn(self._start_in_order, actions.start)
         for refused in actions.backing_off:
             self._back_off(refused.name, refused.delay, refused.until)
         if actions.kill_pod:
@@ -329,8 +344,30 @@ class PodWorker:
 
     # -- starting --------------------------------------------------------------------
 
-    def _start(self, start: StartContainer) -> None:
-        """Record the new instance as created, then spawn and supervise it in a task."""
+    async def _start_in_order(self, starts: tuple[StartContainer, ...]) -> None:
+        """Start ``starts`` one by one, each once the previous one has settled.
+
+        ``kuberuntime_manager.go SyncPod`` starts a pod's containers in one loop, and
+        ``startContainer`` runs the postStart hook before it returns (killing the container
+        when the hook fails), so a slow postStart delays the next container.
+        """
+        try:
+            for start in starts:
+                if not isinstance(self._state, Syncing):
+                    return
+                await self._start(start).wait()
+        finally:
+            self._starting = False
+            self._notify()
+
+    def _settle(self, name: str) -> None:
+        settled = self._settled.pop(name, None)
+        if settled is not None:
+            settled.set()
+
+    def _start(self, start: StartContainer) -> anyio.Event:
+        """Record the new instance as created, then spawn and supervise it in a task;
+        returns the event set once the start has settled."""
         spec = self.pod.spec
         container = spec.container(start.name)
         record = self._records[start.name]
@@ -350,13 +387,16 @@ class PodWorker:
         )
         self._records[container.name] = record.with_new_instance(created)
         self._creating += 1
+        settled = self._settled[container.name] = anyio.Event()
         self._spawn(run_instance, self._instances, self, container, restart_count)
+        return settled
 
     # -- what one instance tells (instance.InstanceOwner) ----------------------------
 
     def start_failed(self, container: Container, restart_count: int, exit_: Exit) -> None:
         self._creating -= 1
         self._update_instance(container.name, restart_count, exit=exit_)
+        self._settle(container.name)
         self._notify()
 
     def started(self, live: LiveInstance, started_at: datetime) -> None:
@@ -370,6 +410,8 @@ class PodWorker:
             started_at=started_at,
         )
         self._live[live.name] = live
+        if live.container.lifecycle.post_start is None:
+            self._settle(live.name)
         self._notify()  # a start is a change: the next init container may now be due
 
     def running(self, live: LiveInstance, group: anyio.abc.TaskGroup) -> None:
@@ -385,6 +427,7 @@ class PodWorker:
         del self._live[live.name]
         self._keeper.end_stop(live.name)  # the stop (if any) is over
         live.exited.set()
+        self._settle(live.name)  # it ended during its postStart (the hook failed, or not)
         self._notify()
 
     def _update_instance(self, name: str, restart_count: int, **changes: Any) -> None:
@@ -394,6 +437,16 @@ class PodWorker:
         latest = record.latest
         if latest is not None and latest.restart_count == restart_count:
             self._records[name] = record.with_latest(replace(latest, **changes))
+
+    def _log_problems(self, container: Container) -> ProblemSink:
+        """Trouble writing a container's log (a full disk) as events on the container."""
+
+        def tell(problem: LogProblem) -> None:
+            resumed = problem.reason == LOG_WRITE_RESUMED
+            kind = EventType.NORMAL if resumed else EventType.WARNING
+            self.report.event(container, kind, problem.reason, problem.message)
+
+        return tell
 
     def _sink_for(self, container: str) -> LineSink | None:
         if self._log_sink is None:
@@ -414,6 +467,7 @@ class PodWorker:
         )
         if result.ok:
             self._update_instance(container.name, live.restart_count, post_start_done=True)
+            self._settle(container.name)
             self._start_probes(live)  # the kubelet sees the container only now
             self._notify()
             return

@@ -60,7 +60,9 @@ class PodStatusKeeper:
         self._clock = manager.clock
         records = {c.name: ContainerRecord(c.name) for c in pod.spec.init_containers}
         records.update({c.name: ContainerRecord(c.name) for c in pod.spec.containers})
-        status = PodStatus(phase=PodPhase.PENDING, start_time=created_at)
+        self._observed = Observed(records, is_static=is_static)
+        empty = PodStatus(phase=PodPhase.PENDING, start_time=created_at)
+        status = pod_status(pod.spec, self._observed, empty, created_at)
         self._snapshot = PodSnapshot(
             pod=pod,
             uid=uid,
@@ -70,7 +72,6 @@ class PodStatusKeeper:
             records=records,
             log_dir=log_dir,
         )
-        self._observed = Observed(records, is_static=is_static)
         self.trace: deque[TraceEntry] = deque(maxlen=TRACE_LIMIT)
         self.last_termination: dict[str, list[TraceEntry]] = {}
         self._recording_stop: set[str] = set()

@@ -13,13 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from minikubelet.logic.environment import FieldContext, container_argv, container_env
-from minikubelet.model.launch import Identity, Launch
+from minikubelet.model.launch import Identity, Launch, TerminationMessage
 from minikubelet.model.spec import Container, Pod
 
-__all__ = ["TERMINATION_LOG_VARIABLE", "build_launch", "termination_message_path"]
-
-# Where a container whose terminationMessagePath is left at its default writes its message.
-TERMINATION_LOG_VARIABLE = "MINIKUBELET_TERMINATION_LOG"
+__all__ = ["build_launch", "termination_message_path"]
 
 
 def termination_message_path(
@@ -45,9 +42,8 @@ def build_launch(
 ) -> Launch:
     """The ``Launch`` of instance ``restart_count`` of ``container``."""
     env = container_env(pod, container, base_env, context)
-    if container.termination_message_path is None:
-        path = termination_message_path(pod, container, log_dir, restart_count)
-        env[TERMINATION_LOG_VARIABLE] = str(path)
+    path = termination_message_path(pod, container, log_dir, restart_count)
+    explicit = container.termination_message_path is not None
     return Launch(
         tag=f"{uid}/{container.name}",
         argv=container_argv(container, env),
@@ -55,4 +51,5 @@ def build_launch(
         env=env,
         identity=identity,
         log_path=log_dir / container.name / f"{restart_count}.log",
+        message=TerminationMessage(path, explicit, container.termination_message_policy),
     )

@@ -3,7 +3,8 @@
 Source: ``pkg/kubelet/kubelet_pods.go generateAPIPodStatus``: container statuses from the
 runtime's instances, the phase from them, a terminal phase that never changes back, the
 reason and message a sync handler forced (``activeDeadlineSeconds`` →
-``DeadlineExceeded``), and the kubelet-owned conditions with stable transition times.
+``DeadlineExceeded``), and the kubelet-owned conditions with stable transition times;
+then ``pkg/kubelet/status/status_manager.go normalizeStatus``'s cap on the messages.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime
 from minikubelet.logic.phase import PhaseInputs, pod_conditions, pod_phase
 from minikubelet.logic.status import container_status
 from minikubelet.logic.termination import DEADLINE_EXCEEDED_MESSAGE
+from minikubelet.logic.termination_message import limit_pod_messages
 from minikubelet.model.observed import ContainerRecord
 from minikubelet.model.spec import PodSpec
 from minikubelet.model.status import PodPhase, PodStatus
@@ -65,7 +67,7 @@ def pod_status(spec: PodSpec, observed: Observed, previous: PodStatus, now: date
     if previous.phase.is_final:
         phase = previous.phase  # terminal phases are sticky
         reason, message = previous.reason or reason, previous.message or message
-    return PodStatus(
+    status = PodStatus(
         phase=phase,
         conditions=pod_conditions(inputs, phase, previous.conditions, now),
         init_container_statuses=init_statuses,
@@ -74,3 +76,5 @@ def pod_status(spec: PodSpec, observed: Observed, previous: PodStatus, now: date
         reason=reason,
         message=message,
     )
+    # status_manager.go normalizeStatus: a pod's messages share 12 KiB.
+    return limit_pod_messages(status, spec)

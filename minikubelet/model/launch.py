@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ExecResult", "ExitStatus", "Identity", "Launch"]
+from minikubelet.model.spec import TerminationMessagePolicy
+
+__all__ = ["ExecResult", "ExitStatus", "Identity", "Launch", "TerminationMessage"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,20 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class TerminationMessage:
+    """Where an instance leaves its termination message, and how it is read back.
+
+    ``explicit``: the manifest named the path (``terminationMessagePath``), so the runtime
+    creates it fresh before each start, as the container's user; otherwise it is a
+    per-instance file beside the log, which the container may create.
+    """
+
+    path: Path
+    explicit: bool
+    policy: TerminationMessagePolicy = TerminationMessagePolicy.FILE
+
+
+@dataclass(frozen=True)
 class Launch:
     """Everything needed to start one container instance (or an exec inside it)."""
 
@@ -41,6 +57,7 @@ class Launch:
     env: Mapping[str, str] = field(default_factory=dict)
     identity: Identity | None = None  # None: minikubelet's own user
     log_path: Path | None = None
+    message: TerminationMessage | None = None  # None: an exec, which leaves no message
 
     @property
     def container_name(self) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import anyio.abc
@@ -33,6 +34,7 @@ __all__ = [
     "LineSink",
     "LogProblem",
     "NodeUsage",
+    "ProblemSink",
     "Usage",
 ]
 
@@ -41,7 +43,22 @@ __all__ = [
 KILL_TIMEOUT = 5.0
 
 LineSink = Callable[[str, str], None]  # (stream, text) for every complete log line
-LogProblem = Callable[[str], None]  # a log write failed (disk full): the message, once
+
+
+@dataclass(frozen=True)
+class LogProblem:
+    """Something about a container's log the user should hear of (an event).
+
+    ``reason`` is ``LogWriteFailed`` or ``LogRotateFailed`` (a Warning: e.g. the disk is
+    full), or ``LogWriteResumed`` (the end of a failure: a Normal event).
+    """
+
+    reason: str
+    message: str
+    path: Path
+
+
+ProblemSink = Callable[[LogProblem], None]
 
 
 @dataclass(frozen=True)
@@ -89,9 +106,19 @@ class ContainerRuntime(Protocol):
         """The runtime's own background work (reaping orphans), until cancelled."""
 
     async def start(
-        self, launch: Launch, sink: LineSink | None = None, on_log_problem: LogProblem | None = None
+        self,
+        launch: Launch,
+        sink: LineSink | None = None,
+        on_log_problem: ProblemSink | None = None,
     ) -> ContainerProcess:
-        """Spawn the main process; raises RuntimeStartError if it cannot run."""
+        """Spawn the main process; raises RuntimeStartError if it cannot run.
+
+        An explicit termination-message file is created fresh first, as the container's
+        user; ``on_log_problem`` hears of trouble writing the log (a full disk).
+        """
+
+    async def termination_message(self, launch: Launch, exit_code: int) -> str:
+        """The termination message of the instance ``launch`` started, now that it exited."""
 
     async def exec(self, launch: Launch, timeout: float | None) -> ExecResult:
         """Run ``launch.argv`` as part of the container; on timeout kill its whole tree."""

@@ -39,8 +39,8 @@ from minikubelet.runtime.base import (
     KillReport,
     Launch,
     LineSink,
-    LogProblem,
     NodeUsage,
+    ProblemSink,
     Usage,
 )
 
@@ -59,7 +59,8 @@ class Script:
     ``descendants``: processes it leaves behind; they live until the container is killed.
     ``unkillable``: even SIGKILL does not end it (a process stuck in the kernel).
     ``start_error``: ``start`` raises RuntimeStartError with this message.
-    ``output``: (stream, line) pairs written at start.
+    ``output``: (stream, line) pairs written at start; ``termination_message`` is what the
+    instance leaves in its message file.
     """
 
     exit_code: int = 0
@@ -73,6 +74,7 @@ class Script:
     output: tuple[tuple[str, str], ...] = ()
     cpu_seconds: float = 0.0
     memory_bytes: int = 0
+    termination_message: str = ""
 
 
 @dataclass(frozen=True)
@@ -248,7 +250,10 @@ class FakeRuntime:
         await anyio.sleep_forever()
 
     async def start(
-        self, launch: Launch, sink: LineSink | None = None, on_log_problem: LogProblem | None = None
+        self,
+        launch: Launch,
+        sink: LineSink | None = None,
+        on_log_problem: ProblemSink | None = None,
     ) -> FakeProcess:
         await anyio.lowlevel.checkpoint()
         entry = self._scripts.get(launch.container_name) or self._scripts.get(launch.argv[0])
@@ -258,6 +263,13 @@ class FakeRuntime:
         process = FakeProcess(self, launch, script, next(self._pids), sink)
         self.starts.append(process)
         return process
+
+    async def termination_message(self, launch: Launch, exit_code: int) -> str:
+        await anyio.lowlevel.checkpoint()
+        for process in reversed(self.starts):
+            if process.launch is launch:
+                return process.script.termination_message
+        return ""
 
     async def exec(self, launch: Launch, timeout: float | None) -> ExecResult:
         self.execs.append((anyio.current_time(), launch.argv))

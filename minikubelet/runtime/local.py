@@ -26,11 +26,22 @@ from minikubelet.runtime.base import (
     KillReport,
     Launch,
     LineSink,
-    LogProblem,
     NodeUsage,
+    ProblemSink,
     Usage,
 )
-from minikubelet.runtime.logs import CriLogWriter, LogRotation, pump_stream
+from minikubelet.runtime.files import (
+    TERMINATION_LOG_VARIABLE,
+    open_default_message,
+    open_for_container,
+    prepare_explicit_message,
+)
+from minikubelet.runtime.logs import (
+    CriLogWriter,
+    LogRotation,
+    pump_stream,
+    read_termination_message,
+)
 from minikubelet.runtime.process import (
     ChildProcess,
     ProcessTable,
@@ -137,10 +148,13 @@ class LocalRuntime:
         self._spawners: anyio.CapacityLimiter | None = None  # made in the event loop
 
     async def start(
-        self, launch: Launch, sink: LineSink | None = None, on_log_problem: LogProblem | None = None
+        self,
+        launch: Launch,
+        sink: LineSink | None = None,
+        on_log_problem: ProblemSink | None = None,
     ) -> LocalContainer:
         container = await anyio.to_thread.run_sync(
-            self._start, launch, sink, limiter=self._spawner_limit()
+            self._start, launch, sink, on_log_problem, limiter=self._spawner_limit()
         )
         elapsed = time.monotonic() - container.spawned_monotonic  # noqa: TID251 - see above
         container._started_at = anyio.current_time() - max(elapsed, 0.0)
@@ -151,47 +165,91 @@ class LocalRuntime:
             self._spawners = anyio.CapacityLimiter(2)
         return self._spawners
 
-    def _start(self, launch: Launch, sink: LineSink | None) -> LocalContainer:
+    def _start(
+        self, launch: Launch, sink: LineSink | None, on_log_problem: ProblemSink | None
+    ) -> LocalContainer:
         assert launch.log_path is not None
-        log = CriLogWriter(launch.log_path, self.rotation, sink=sink)
+        identity = launch.identity
+        message = launch.message
+        if message is not None and message.explicit:
+            prepare_explicit_message(message.path, identity)
+        owner = (identity.uid, identity.gid) if identity is not None else None
+        log = CriLogWriter(
+            launch.log_path, self.rotation, sink=sink, on_problem=on_log_problem, owner=owner
+        )
         out_read, out_write = _pipe()
         err_read, err_write = _pipe()
+        message_fd: int | None = None
         try:
+            env = dict(launch.env)
+            if message is not None and not message.explicit:
+                message_fd = open_default_message(message.path, identity, truncate=True)
+                env[TERMINATION_LOG_VARIABLE] = f"/dev/fd/{message_fd}"
             child = spawn(
                 launch.argv,
                 cwd=launch.cwd,
-                env=launch.env,
+                env=env,
                 table=self.table,
                 tag=launch.tag,
                 stdout=out_write,
                 stderr=err_write,
-                identity=launch.identity,
+                identity=identity,
+                pass_fds=() if message_fd is None else (message_fd,),
             )
         except BaseException:
-            for fd in (out_read, err_read):
-                os.close(fd)
+            os.close(out_read)
+            os.close(err_read)
             log.close()
             raise
         finally:
-            os.close(out_write)
-            os.close(err_write)
+            for passed in (out_write, err_write, message_fd):
+                if passed is not None:
+                    os.close(passed)
         return LocalContainer(child, self, {"stdout": out_read, "stderr": err_read}, log)
+
+    async def termination_message(self, launch: Launch, exit_code: int) -> str:
+        message, log_path, identity = launch.message, launch.log_path, launch.identity
+        if message is None or log_path is None:
+            return ""
+
+        def read() -> str:
+            if message.explicit:  # a path the manifest chose: read back as the container may
+                return read_termination_message(
+                    message.path,
+                    log_path,
+                    message.policy,
+                    exit_code,
+                    lambda path: open_for_container(path, identity, write=False),
+                )
+            return read_termination_message(message.path, log_path, message.policy, exit_code)
+
+        return await anyio.to_thread.run_sync(read)
 
     async def exec(self, launch: Launch, timeout: float | None) -> ExecResult:
         read_end, write_end = _pipe()
         tag = f"{launch.tag}/exec/{next(self._exec_ids)}"
 
         def start() -> ChildProcess:
-            return spawn(
-                launch.argv,
-                cwd=launch.cwd,
-                env=launch.env,
-                table=self.table,
-                tag=tag,
-                stdout=write_end,
-                stderr=write_end,
-                identity=launch.identity,
-            )
+            # An exec writes the container's message file too (a preStop hook often does).
+            message, env, fd = launch.message, dict(launch.env), None
+            try:
+                if message is not None and not message.explicit:
+                    fd = open_default_message(message.path, launch.identity, truncate=False)
+                    env[TERMINATION_LOG_VARIABLE] = f"/dev/fd/{fd}"
+                return spawn(
+                    launch.argv,
+                    cwd=launch.cwd,
+                    env=env,
+                    table=self.table,
+                    tag=tag,
+                    stdout=write_end,
+                    stderr=write_end,
+                    identity=launch.identity,
+                    pass_fds=() if fd is None else (fd,),
+                )
+            finally:
+                if fd is not None:
+                    os.close(fd)
 
         try:
             child = await anyio.to_thread.run_sync(start, limiter=self._spawner_limit())

@@ -49,6 +49,7 @@ import anyio
 import anyio.to_thread
 import structlog
 
+from minikubelet.errors import RuntimeStartError
 from minikubelet.logfiles import (
     LogReader,
     compressed_path,
@@ -64,6 +65,7 @@ from minikubelet.logic.termination_message import (
 )
 from minikubelet.model.spec import TerminationMessagePolicy
 from minikubelet.model.timestamps import format_timestamp
+from minikubelet.runtime.base import LogProblem, ProblemSink
 
 __all__ = [
     "LOG_ROTATE_FAILED",
@@ -114,22 +116,6 @@ def parse_cri_line(line: str) -> tuple[str, str, str, str]:
 class LogRotation:
     max_size: int = 10 * 1024 * 1024  # containerLogMaxSize 10Mi; negative disables rotation
     max_files: int = 5  # containerLogMaxFiles, the live file included
-
-
-@dataclass(frozen=True)
-class LogProblem:
-    """Something the owner may want to tell the user about (a Warning event).
-
-    ``reason`` is one of ``LOG_WRITE_FAILED``, ``LOG_ROTATE_FAILED`` and
-    ``LOG_WRITE_RESUMED`` (the end of a failure: a Normal event).
-    """
-
-    reason: str
-    message: str
-    path: Path
-
-
-ProblemSink = Callable[[LogProblem], None]
 
 
 def _make_directories(directory: Path) -> None:
@@ -599,13 +585,21 @@ async def pump_stream(writer: CriLogWriter, stream: str, fd: int) -> None:
 # -- reading ------------------------------------------------------------------------------
 
 
-def read_at_most(path: Path, limit: int) -> bytes:
+Opener = Callable[[Path], int]  # a path -> an open, readable descriptor; raises OSError
+
+
+def _open_no_follow(path: Path) -> int:
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+
+
+def read_at_most(path: Path, limit: int, opener: Opener = _open_no_follow) -> bytes:
     """The last ``limit`` bytes of a regular file (``pkg/util/tail.ReadAtMost``).
 
     Never follows a symlink (``O_NOFOLLOW``: a container could swap its message file for
     a link to a file it may not read) and never blocks on a FIFO; raises OSError.
+    ``opener`` opens the file (the runtime's, for a path a manifest chose).
     """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    fd = opener(path)
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -655,7 +649,11 @@ def tail_log_text(path: Path, lines: int, limit: int) -> str:
 
 
 def read_termination_message(
-    path: Path, log_path: Path, policy: TerminationMessagePolicy, exit_code: int
+    path: Path,
+    log_path: Path,
+    policy: TerminationMessagePolicy,
+    exit_code: int,
+    opener: Opener = _open_no_follow,
 ) -> str:
     """What ``state.terminated.message`` says about an instance that has exited.
 
@@ -665,11 +663,13 @@ def read_termination_message(
     2048 bytes), exactly as it was written (no newline added to a last line without one).
     """
     try:
-        data = read_at_most(path, MAX_CONTAINER_TERMINATION_MESSAGE_LENGTH)
+        data = read_at_most(path, MAX_CONTAINER_TERMINATION_MESSAGE_LENGTH, opener)
     except FileNotFoundError:
         data = b""
     except OSError as error:
         return f"Error on reading termination log {path}: {_go_error(path, error)}"
+    except RuntimeStartError as error:  # the runtime refused the path (a symlink, ...)
+        return f"Error on reading termination log {path}: {error}"
     if data:
         return decode_like_go(data)
     if policy is not TerminationMessagePolicy.FALLBACK_TO_LOGS_ON_ERROR or exit_code == 0:

@@ -37,6 +37,7 @@ import psutil
 from minikubelet.errors import RuntimeStartError
 from minikubelet.model.launch import ExitStatus, Identity
 from minikubelet.runtime.base import KILL_TIMEOUT, KillReport
+from minikubelet.runtime.files import check_working_dir
 
 __all__ = [
     "TAG_VARIABLE",
@@ -190,14 +191,17 @@ def spawn(
     stdout: int,
     stderr: int,
     identity: Identity | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> ChildProcess:
     """Start ``argv`` directly (no shell) in a new session; raise RuntimeStartError.
 
-    Safe to call from a worker thread: the child is owned by ``table`` before the reaper
-    can see it.
+    ``pass_fds`` stay open in the child (the termination-message file). Safe to call from
+    a worker thread: the child is owned by ``table`` before the reaper can see it.
     """
     if not argv:
         raise RuntimeStartError("no command to run")
+    if identity is not None:
+        check_working_dir(cwd, identity)
     with table.lock:
         try:
             popen = subprocess.Popen(
@@ -209,6 +213,7 @@ def spawn(
                 stderr=stderr,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=tuple(pass_fds),
                 user=identity.uid if identity is not None else None,
                 group=identity.gid if identity is not None else None,
                 extra_groups=list(identity.groups) if identity is not None else None,

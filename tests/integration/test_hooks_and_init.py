@@ -9,7 +9,7 @@ import pytest
 from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import Lifecycle, RestartPolicy
 from minikubelet.model.status import PodPhase, Running, Terminated, Waiting
-from minikubelet.testing import container, wait_for_status
+from minikubelet.testing import container, wait_for_file, wait_for_status
 from tests.helpers.pods import child, pod, py, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -162,3 +162,48 @@ async def test_sidecars_start_in_order_and_stop_in_reverse(
         state = container(worker.status, name).state
         assert isinstance(state, Terminated)
         assert state.exit_code == 0
+
+
+async def test_containers_start_one_by_one_after_each_post_start(
+    kubelet: Kubelet, tmp_path: Path
+) -> None:
+    """``SyncPod`` starts containers in spec order; ``startContainer`` returns only when
+    the postStart hook has: the second container is spawned after the first one's hook."""
+    hook_done = tmp_path / "hook-done"
+    hook = py(f"import time, pathlib; time.sleep(0.5); pathlib.Path({str(hook_done)!r}).touch()")
+    log = tmp_path / "rec"
+    first = child(
+        "first", "--forever", *recorder(log, "first"), lifecycle=Lifecycle(post_start=hook)
+    )
+    second = child("second", "--forever", *recorder(log, "second"))
+    worker = await start(kubelet, pod("ordered", first, second, grace=1))
+    await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
+    await wait_for_file(log.with_name(f"{log.name}.second"), contains="start")
+    (second_start,) = [t for name, event, t in merged(log, "second") if event == "start"]
+    assert second_start >= hook_done.stat().st_mtime
+    worker.terminate()
+    await worker.wait_done()
+
+
+async def test_a_failing_post_start_kills_its_container_before_the_next_one(
+    kubelet: Kubelet, tmp_path: Path
+) -> None:
+    log = tmp_path / "rec"
+    failing = child(
+        "first",
+        "--forever",
+        *recorder(log, "first"),
+        lifecycle=Lifecycle(post_start=py("raise SystemExit(3)")),
+    )
+    second = child("second", *recorder(log, "second"))
+    worker = await start(
+        kubelet, pod("failing", failing, second, policy=RestartPolicy.NEVER, grace=1)
+    )
+    await worker.wait_done()
+    # The first one never records its exit (SIGTERM ends it): its killing shows in the trace.
+    steps = [(e.container, e.step.value) for e in worker.trace]
+    assert steps.index(("first", "Exited")) < steps.index(("second", "Spawned"))
+    state = container(worker.status, "first").state
+    assert isinstance(state, Terminated)
+    assert state.exit_code == 143
+    assert worker.status.phase is PodPhase.FAILED

@@ -251,24 +251,46 @@ async def test_fallback_reads_the_rotated_files(settings: Settings) -> None:
     assert state.message == "first\nDONE"
 
 
-async def test_a_message_file_swapped_for_a_symlink_is_not_followed(
+async def test_the_default_message_file_cannot_be_swapped(kubelet: Kubelet, tmp_path: Path) -> None:
+    """The default file is a descriptor the container inherits: it can write the message,
+    never make minikubelet read another file."""
+    secret = tmp_path / "secret"
+    secret.write_text("root only")
+    secret.chmod(0o600)
+    app = shell(
+        f't="$MINIKUBELET_TERMINATION_LOG"; printf swapped > "$t"; '
+        f'rm -f "$t" 2>/dev/null; ln -s {secret} "$t" 2>/dev/null; exit 1'
+    )
+    message = await message_of(kubelet, app)
+    assert "root only" not in message
+    assert message == "swapped"
+
+
+async def test_an_explicit_message_file_swapped_for_a_symlink_is_not_followed(
     kubelet: Kubelet, tmp_path: Path
 ) -> None:
     secret = tmp_path / "secret"
     secret.write_text("root only")
     secret.chmod(0o600)
-    app = shell(f't="$MINIKUBELET_TERMINATION_LOG"; rm -f "$t"; ln -s {secret} "$t"; exit 1')
+    path = tmp_path / "message"
+    app = replace(
+        shell(f'rm -f "{path}"; ln -s {secret} "{path}"; exit 1'),
+        termination_message_path=str(path),
+    )
     message = await message_of(kubelet, app)
     assert "root only" not in message
-    assert message.startswith("Error on reading termination log ")
-    assert message.endswith(": too many levels of symbolic links")
+    assert message.startswith(f"Error on reading termination log {path}: ")
+    assert "symlink" in message
 
 
-async def test_a_message_fifo_does_not_hang(kubelet: Kubelet) -> None:
-    app = shell('mkfifo "$MINIKUBELET_TERMINATION_LOG"; exit 1')
+async def test_an_explicit_message_fifo_does_not_hang(kubelet: Kubelet, tmp_path: Path) -> None:
+    path = tmp_path / "message"
+    app = replace(
+        shell(f'rm -f "{path}"; mkfifo "{path}"; exit 1'), termination_message_path=str(path)
+    )
     with anyio.fail_after(10):
         message = await message_of(kubelet, app)
-    assert message.startswith("Error on reading termination log ")
+    assert message == f"Error on reading termination log {path}: {path}: not a regular file"
 
 
 async def test_log_files_are_owner_only(kubelet: Kubelet) -> None:
