@@ -12,9 +12,12 @@
     ├── CgroupError                  a cgroup file could not be written, or a cgroup could
     │                                not be created or removed; names the file
     ├── RootDirInUseError            another daemon holds the root dir's lock
+    ├── ContainerConfigError         a container's configuration cannot be made (runAsNonRoot
+    │                                with a root user, a user minikubelet cannot switch to);
+    │                                the container waits: CreateContainerConfigError
     └── RuntimeStartError            a container process could not be started (bad argv,
                                      missing executable, working dir, user); the pod worker
-                                     turns it into RunContainerError / StartError
+                                     reports it as exited 128, StartError
 
 Messages quote the offending value and name where it came from, so the user can fix it
 without reading our code. Nothing here coerces a bad value into a good one.
@@ -31,6 +34,7 @@ from pathlib import Path
 __all__ = [
     "CgroupError",
     "ConfigError",
+    "ContainerConfigError",
     "DuplicatePodError",
     "FieldError",
     "ManifestError",
@@ -207,11 +211,22 @@ class RequestError(MinikubeletError):
         self.details = details
 
 
+class ContainerConfigError(MinikubeletError):
+    """Raised while building a container's launch, before any process exists, when its
+    configuration cannot be honoured (``generateContainerConfig`` failing in the kubelet).
+
+    The container stays Waiting with reason ``CreateContainerConfigError`` and this message,
+    and the start is tried again later, as the kubelet's next sync does. Fix the manifest
+    (or what it refers to).
+    """
+
+
 class RuntimeStartError(MinikubeletError):
     """Raised by the runtime when a container's process cannot be started.
 
     The message is the operating system's reason (e.g. the executable was not found);
-    the pod worker reports it as the container's RunContainerError and retries with back-off.
+    the pod worker reports the instance as exited 128, reason StartError (as containerd
+    does), and the restart policy applies with back-off.
     """
 
 

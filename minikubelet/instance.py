@@ -1,7 +1,7 @@
 """One container instance, from its spawn to the moment nothing of it is left.
 
 ``run_instance`` is the kubelet's ``startContainer`` plus what its PLEG sees afterwards:
-build the launch, spawn the process (``RunContainerError``/``StartError`` when it cannot
+spawn the process (``RunContainerError``/``StartError`` when it cannot
 run), report it (``Created``, ``Started``), then ``supervise`` it: pump its logs, wait for
 the main process to exit (an event: the pidfd becomes readable), kill whatever the
 container left behind (a PID namespace's init dying takes every other process with it;
@@ -30,7 +30,6 @@ import anyio.to_thread
 import structlog
 
 from minikubelet.errors import RuntimeStartError
-from minikubelet.launching import Launcher
 from minikubelet.model.events import EventType
 from minikubelet.model.launch import ExitStatus, Launch
 from minikubelet.model.spec import Container
@@ -166,7 +165,6 @@ class InstanceContext:
     """What every instance of one pod shares."""
 
     runtime: ContainerRuntime
-    launcher: Launcher
     report: PodReporter
     clock: Callable[[], datetime]
     sink: Callable[[str], LineSink | None]  # container name -> its log-line sink
@@ -174,11 +172,15 @@ class InstanceContext:
 
 
 async def run_instance(
-    context: InstanceContext, owner: InstanceOwner, container: Container, restart_count: int
+    context: InstanceContext,
+    owner: InstanceOwner,
+    container: Container,
+    launch: Launch,
+    restart_count: int,
 ) -> None:
-    """Spawn instance ``restart_count`` of ``container`` and run it to its end."""
+    """Spawn instance ``restart_count`` of ``container`` as ``launch`` says, and run it to
+    its end."""
     report = context.report
-    launch = context.launcher.launch(container, restart_count)
     try:
         process = await context.runtime.start(
             launch, context.sink(container.name), context.log_problems(container)

@@ -1,23 +1,26 @@
 """Getting a container instance ready to run: its ``Launch``.
 
-The pure part (argv, environment, working dir, message file) is
-``logic.launch.build_launch``; this is the part that asks the host: who the process runs
-as. The files the instance needs are the runtime's to make (``runtime/files.py``).
+The pure parts are ``logic.launch.build_launch`` (argv, environment, working dir, message
+file) and ``logic.identity.resolve_identity``; this is the part that asks the host: who
+minikubelet runs as, and the user database. The files the instance needs are the
+runtime's to make (``runtime/files.py``).
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 from dataclasses import replace
 from pathlib import Path
 
 from minikubelet.logic.environment import FieldContext
+from minikubelet.logic.identity import UserEntry, resolve_identity
 from minikubelet.logic.launch import build_launch
-from minikubelet.model.launch import Identity, Launch
+from minikubelet.model.launch import Launch
 from minikubelet.model.spec import Container, Pod
 from minikubelet.settings import Settings
 
-__all__ = ["Launcher"]
+__all__ = ["Launcher", "user_entry"]
 
 
 class Launcher:
@@ -30,9 +33,18 @@ class Launcher:
         self._log_dir = log_dir
 
     def launch(self, container: Container, restart_count: int) -> Launch:
+        """Raises ContainerConfigError when the container cannot be configured as asked."""
         settings = self._settings
         context = settings.field_context or FieldContext(
             uid=self._uid, node_name=settings.node_name
+        )
+        identity = resolve_identity(
+            container.security_context,
+            euid=os.geteuid(),
+            egid=os.getegid(),
+            lookup=user_entry,
+            pod=f"{self._pod.full_name}({self._uid})",
+            container=container.name,
         )
         return build_launch(
             self._pod,
@@ -42,18 +54,18 @@ class Launcher:
             base_env=settings.base_env,
             context=replace(context, uid=self._uid),
             log_dir=self._log_dir,
-            identity=_identity(container),
+            identity=identity,
         )
 
 
-def _identity(container: Container) -> Identity | None:
-    """``runAsUser``/``runAsGroup`` as given, when minikubelet is root to switch to them;
-    what is not given stays minikubelet's own."""
-    security = container.security_context
-    if os.geteuid() != 0 or (security.run_as_user is None and security.run_as_group is None):
+def user_entry(uid: int) -> UserEntry | None:
+    """The host's user database entry of ``uid`` (None: it has none)."""
+    try:
+        entry = pwd.getpwuid(uid)
+    except KeyError:
         return None
-    user, group = security.run_as_user, security.run_as_group
-    return Identity(
-        uid=user if user is not None else os.getuid(),
-        gid=group if group is not None else os.getgid(),
-    )
+    try:
+        groups = tuple(os.getgrouplist(entry.pw_name, entry.pw_gid))
+    except OSError:
+        groups = (entry.pw_gid,)
+    return UserEntry(entry.pw_name, uid, entry.pw_gid, entry.pw_dir or "/", groups)

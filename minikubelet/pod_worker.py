@@ -32,6 +32,7 @@ import anyio.abc
 import anyio.to_thread
 import structlog
 
+from minikubelet.errors import ContainerConfigError
 from minikubelet.events import EventRecorder
 from minikubelet.instance import InstanceContext, LiveInstance, run_instance
 from minikubelet.launching import Launcher
@@ -72,6 +73,10 @@ __all__ = ["LogLineSink", "PodLifecycle", "PodWorker", "Syncing", "Terminated", 
 _log = structlog.get_logger("minikubelet.pod")
 
 LogLineSink = Callable[[Pod, str, str, str], None]  # (pod, container, stream, text)
+
+# pkg/kubelet/kubelet.go backOffPeriod: a sync that failed (a container whose configuration
+# could not be made) is tried again this much later.
+CONFIG_RETRY = 10.0
 
 
 @dataclass(frozen=True)
@@ -121,9 +126,9 @@ class PodWorker:
         self._settings = settings
         self._keeper = keeper
         self.report = PodReporter(pod, uid, recorder, keeper)
-        launcher = Launcher(pod, uid, settings, keeper.snapshot.log_dir)
+        self._launcher = Launcher(pod, uid, settings, keeper.snapshot.log_dir)
         self._instances = InstanceContext(
-            runtime, launcher, self.report, clock, self._sink_for, self._log_problems
+            runtime, self.report, clock, self._sink_for, self._log_problems
         )
         self._clock = clock
         self._probes = probes
@@ -141,6 +146,8 @@ class PodWorker:
         # failed (and was killed). While a sequence is under way, no other start begins.
         self._starting = False
         self._settled: dict[str, anyio.Event] = {}
+        # Containers whose configuration failed, and when to try again.
+        self._held: dict[str, float] = {}
         self._has_initialized = False
         self._state: PodLifecycle = Syncing()
         self._changed = anyio.Event()
@@ -306,6 +313,7 @@ class PodWorker:
             policy=self._settings.backoff,
             now=now,
             has_initialized=self._has_initialized,
+            held=self._held,
         )
         actions = compute_pod_actions(view)
         for kill in actions.kill:
@@ -371,6 +379,14 @@ class PodWorker:
         spec = self.pod.spec
         container = spec.container(start.name)
         record = self._records[start.name]
+        settled = self._settled[container.name] = anyio.Event()
+        try:
+            launch = self._launcher.launch(container, record.next_restart_count)
+        except ContainerConfigError as error:
+            self._hold(container, str(error))
+            self._settle(container.name)
+            return settled
+        self._held.pop(container.name, None)
         if start.backoff is not None:
             self._backoff[start.name] = start.backoff
         if container in spec.containers:
@@ -387,9 +403,30 @@ class PodWorker:
         )
         self._records[container.name] = record.with_new_instance(created)
         self._creating += 1
-        settled = self._settled[container.name] = anyio.Event()
-        self._spawn(run_instance, self._instances, self, container, restart_count)
+        self._spawn(run_instance, self._instances, self, container, launch, restart_count)
         return settled
+
+    def _hold(self, container: Container, message: str) -> None:
+        """``CreateContainerConfigError``: no instance; Waiting with the reason, an event,
+        and another try after the kubelet's ``backOffPeriod`` (or at ``retry_held``)."""
+        self._held[container.name] = anyio.current_time() + CONFIG_RETRY
+        failure = StartFailure("CreateContainerConfigError", message)
+        self._records[container.name] = replace(
+            self._records[container.name], start_failure=failure
+        )
+        _log.warning(
+            "container.config_failed",
+            pod=self.report.label,
+            container=container.name,
+            error=message,
+        )
+        self.report.event(container, EventType.WARNING, "Failed", f"Error: {message}")
+
+    def retry_held(self) -> None:
+        """Try the held starts again now (what they were waiting for may have changed)."""
+        if self._held:
+            self._held.clear()
+            self._notify()
 
     # -- what one instance tells (instance.InstanceOwner) ----------------------------
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from minikubelet.logic.environment import FieldContext, container_argv, container_env
+from minikubelet.logic.identity import identity_env
 from minikubelet.model.launch import Identity, Launch, TerminationMessage
 from minikubelet.model.spec import Container, Pod
 
@@ -42,6 +43,15 @@ def build_launch(
 ) -> Launch:
     """The ``Launch`` of instance ``restart_count`` of ``container``."""
     env = container_env(pod, container, base_env, context)
+    if identity is not None:
+        # The user's own, not minikubelet's: HOME, USER, LOGNAME (before `env`, which wins).
+        for name, value in identity_env(identity).items():
+            if name in {var.name for var in container.env}:
+                continue
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
     path = termination_message_path(pod, container, log_dir, restart_count)
     explicit = container.termination_message_path is not None
     return Launch(

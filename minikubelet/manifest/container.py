@@ -100,11 +100,16 @@ def decode_container(obj: object, path: str, role: Role, ctx: PodContext) -> Con
         report.not_supported(child(path, "imagePullPolicy"), pull_policy, IMAGE_PULL_POLICIES)
     resources = _resources(get_map(obj, "resources") or {}, child(path, "resources"), report)
     own = decode_security_context(get_map(obj, "securityContext"), path, report)
+    pod_security = ctx.security
     security = SecurityContext(
-        run_as_user=own.run_as_user if own.run_as_user is not None else ctx.security.run_as_user,
+        run_as_user=own.run_as_user if own.run_as_user is not None else pod_security.run_as_user,
         run_as_group=(
-            own.run_as_group if own.run_as_group is not None else ctx.security.run_as_group
+            own.run_as_group if own.run_as_group is not None else pod_security.run_as_group
         ),
+        run_as_non_root=(
+            own.run_as_non_root if own.run_as_non_root is not None else pod_security.run_as_non_root
+        ),
+        supplemental_groups=pod_security.supplemental_groups,
     )
     restart_policy = _restart_policy(obj, path, role, report)
 
@@ -155,20 +160,32 @@ def decode_container(obj: object, path: str, role: Role, ctx: PodContext) -> Con
 def decode_security_context(
     obj: Mapping[str, object] | None, path: str, report: Report
 ) -> SecurityContext:
-    """``runAsUser``/``runAsGroup`` of a pod or container (``IsValidUserID``/``GroupID``)."""
+    """``runAsUser``/``runAsGroup``/``runAsNonRoot`` of a pod or container, and a pod's
+    ``supplementalGroups`` (``IsValidUserID``/``IsValidGroupID``: 0 to 2^31-1)."""
     if obj is None:
         return SecurityContext()
+    here = child(path, "securityContext")
     values: dict[str, int | None] = {}
     for name in ("runAsUser", "runAsGroup"):
         value = get_int(obj, name)
         if value is not None and not 0 <= value <= _MAX_INT32:
-            report.invalid(
-                child(child(path, "securityContext"), name),
-                value,
-                inclusive_range_error(0, _MAX_INT32),
-            )
+            report.invalid(child(here, name), value, inclusive_range_error(0, _MAX_INT32))
         values[name] = value
-    return SecurityContext(run_as_user=values["runAsUser"], run_as_group=values["runAsGroup"])
+    groups = []
+    for position, group in enumerate(get_list(obj, "supplementalGroups") or []):
+        if isinstance(group, bool) or not isinstance(group, int):
+            continue  # a wrong type is reported by the schema walk
+        if not 0 <= group <= _MAX_INT32:
+            where = index(child(here, "supplementalGroups"), position)
+            report.invalid(where, group, inclusive_range_error(0, _MAX_INT32))
+        groups.append(group)
+    non_root = obj.get("runAsNonRoot")
+    return SecurityContext(
+        run_as_user=values["runAsUser"],
+        run_as_group=values["runAsGroup"],
+        run_as_non_root=non_root if isinstance(non_root, bool) else None,
+        supplemental_groups=tuple(groups),
+    )
 
 
 def _command(obj: Mapping[str, object], path: str, report: Report) -> tuple[str, ...]:

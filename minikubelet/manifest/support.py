@@ -41,6 +41,8 @@ HONOURED: Final = frozenset(
         "PodSpec.hostname",
         "PodSecurityContext.runAsUser",
         "PodSecurityContext.runAsGroup",
+        "PodSecurityContext.runAsNonRoot",
+        "PodSecurityContext.supplementalGroups",
         "Container.name",
         "Container.command",
         "Container.args",
@@ -77,6 +79,7 @@ HONOURED: Final = frozenset(
         "ResourceRequirements.requests",
         "SecurityContext.runAsUser",
         "SecurityContext.runAsGroup",
+        "SecurityContext.runAsNonRoot",
         "Lifecycle.postStart",
         "Lifecycle.preStop",
         "Lifecycle.stopSignal",
@@ -159,9 +162,7 @@ HARMLESS: Final[dict[str, object]] = {
     "Container.tty": False,
     "SecurityContext.privileged": False,
     "SecurityContext.readOnlyRootFilesystem": False,
-    "SecurityContext.runAsNonRoot": False,
     "SecurityContext.procMount": "Default",
-    "PodSecurityContext.runAsNonRoot": False,
 }
 
 MESSAGES: Final[dict[str, str]] = {

@@ -161,8 +161,13 @@ class ResourceRequirements:
 
 @dataclass(frozen=True)
 class SecurityContext:
+    """Who a container runs as. A container's own fields win over the pod's; the pod's
+    ``supplementalGroups`` apply to every container."""
+
     run_as_user: int | None = None
     run_as_group: int | None = None
+    run_as_non_root: bool | None = None
+    supplemental_groups: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ checked here.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +31,7 @@ from minikubelet.model.spec import (
     PodSpec,
     Probe,
     RestartPolicy,
+    SecurityContext,
     SleepAction,
 )
 from minikubelet.model.status import PodPhase, Running, Terminated, Waiting
@@ -340,3 +342,27 @@ async def test_a_failing_post_start_kills_its_container_before_the_next_starts(
     events = [(e.reason, e.message) for e in kubelet.recorder.events()]
     assert ("FailedPostStartHook", "PostStartHook failed") in events
     assert ("Killing", "FailedPostStartHook") in events
+
+
+# -- configuration errors ------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runAsNonRoot refuses only a root minikubelet")
+async def test_a_config_error_waits_and_is_retried_after_the_back_off_period(
+    kubelet: Kubelet, runtime: FakeRuntime
+) -> None:
+    refused = app(security_context=SecurityContext(run_as_non_root=True))
+    worker, t0 = await run(kubelet, pod(refused))
+    await anyio.wait_all_tasks_blocked()
+    state = container(worker.status, "app").state
+    assert isinstance(state, Waiting)
+    assert state.reason == "CreateContainerConfigError"
+    assert runtime.starts == []
+    await anyio.sleep(25)
+    failed = [e for e in kubelet.recorder.events() if e.reason == "Failed"]
+    assert failed[0].count == 3  # at 0, 10 and 20 s: the kubelet's backOffPeriod
+    assert failed[0].message.startswith("Error: container has runAsNonRoot")
+    worker.retry_held()  # what it waited for changed: tried again at once
+    await anyio.wait_all_tasks_blocked()
+    assert [e.count for e in kubelet.recorder.events() if e.reason == "Failed"] == [4]
+    assert anyio.current_time() - t0 == 25
