@@ -11,6 +11,7 @@ import pytest
 from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import Lifecycle, RestartPolicy, SleepAction
 from minikubelet.model.status import PodPhase, Running, Terminated
+from minikubelet.model.trace import Step
 from minikubelet.testing import container, wait_for_file, wait_for_status
 from tests.helpers.pods import child, pod, py, start
 
@@ -61,7 +62,7 @@ async def test_sigterm_ignored_means_sigkill_after_grace(kubelet: Kubelet, tmp_p
     state = container(worker.status, "app").state
     assert isinstance(state, Terminated)
     assert (state.exit_code, state.signal) == (137, 9)
-    assert 1.0 <= elapsed < 2.5
+    assert elapsed >= 1.0  # the grace period was given (its exact end: component tests)
     assert worker.status.phase is PodPhase.FAILED
 
 
@@ -105,9 +106,14 @@ async def test_pre_stop_time_counts_against_the_grace_period(
     worker.terminate()
     await worker.wait_done()
     elapsed = anyio.current_time() - began
-    # 1 s preStop + (2 - 1) s left for SIGTERM, then SIGKILL: about 2 s in all, not 3.
-    assert 1.9 <= elapsed < 2.8
-    assert container(worker.status, "app").state.exit_code == 137  # type: ignore[union-attr]
+    # 1 s preStop + (2 - 1) s left for SIGTERM, then SIGKILL: the trace says which window
+    # the stop signal got (its exact times: tests/component/test_pod_worker.py).
+    assert elapsed >= 2.0
+    grace = [e.detail for e in worker.last_termination["app"] if e.step is Step.GRACE]
+    assert grace == ["1s elapsed, process still alive"]
+    state = container(worker.status, "app").state
+    assert isinstance(state, Terminated)
+    assert state.exit_code == 137
 
 
 async def test_stop_signal_from_lifecycle(kubelet: Kubelet, tmp_path: Path) -> None:

