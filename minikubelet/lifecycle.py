@@ -1,14 +1,19 @@
 """Lifecycle hook handlers: postStart and preStop (exec, httpGet, sleep).
 
-Source: ``pkg/kubelet/lifecycle/handlers.go Run``; reference §6. Exec hooks run as part
-of their container (its working dir, environment, user and process tag), with no
-timeout of their own: the caller bounds preStop by the grace period. An httpGet hook
-fails only on a transport error; its status code is ignored, as the kubelet does.
+Source: ``pkg/kubelet/lifecycle/handlers.go Run``. Exec hooks run as part of their
+container (its working dir, environment, user and process tag), with no timeout of their
+own: the caller bounds preStop by the grace period. An httpGet hook is the prober's own
+request (``prober/http.py``: the kubelet's lifecycle handler reuses the prober's
+``NewRequestForHTTPGetAction``) with ``User-Agent: kube-lifecycle/1.34``; it fails only on a
+transport error, its status code is ignored, and an HTTPS hook answered in plain HTTP is
+retried over HTTP, with a ``LifecycleHTTPFallback`` Warning event when that works.
 """
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import assert_never
 
 import anyio
@@ -22,28 +27,30 @@ from minikubelet.model.spec import (
     SleepAction,
     TCPSocketAction,
 )
+from minikubelet.prober.http import (
+    LIFECYCLE_USER_AGENT,
+    HTTPFailure,
+    http_get,
+    insecure_ssl_context,
+)
+from minikubelet.prober.net import DEFAULT_HOST, join_host_port, probe_port
 from minikubelet.runtime.base import ContainerRuntime, Launch
 
-__all__ = ["LIFECYCLE_USER_AGENT", "HookResult", "resolve_port", "run_hook"]
+__all__ = ["LIFECYCLE_USER_AGENT", "HookResult", "run_hook"]
 
-LIFECYCLE_USER_AGENT = "kube-lifecycle/1.34"
-_DEFAULT_HOST = "127.0.0.1"  # the "pod IP" of a local pod
+_HTTP_RESPONSE_TO_HTTPS = "server gave HTTP response to HTTPS client"  # isHTTPResponseError
 
 
 @dataclass(frozen=True)
 class HookResult:
     ok: bool
     detail: str = ""  # for the log; events deliberately carry no details
+    warning: tuple[str, str] | None = None  # (reason, message): a Warning event on the pod
 
 
-def resolve_port(container: Container, port: int | str) -> int:
-    """A port number, or a named port of ``container`` (validated at parse time)."""
-    if isinstance(port, int):
-        return port
-    for declared in container.ports:
-        if declared.name == port:
-            return declared.container_port
-    raise ValueError(f'port "{port}" is not a named port of container "{container.name}"')
+@cache
+def _ssl_context() -> ssl.SSLContext:
+    return insecure_ssl_context()
 
 
 async def run_hook(
@@ -69,7 +76,7 @@ async def run_hook(
                 False, _exec_failure(command, container, pod_label, reason, result.output)
             )
         case HTTPGetAction():
-            return await _http_hook(handler, container)
+            return await _http_hook(handler, container, pod_label)
         case SleepAction(seconds=seconds):
             await anyio.sleep(seconds)
             return HookResult(True)
@@ -90,24 +97,32 @@ def _exec_failure(
     )
 
 
-async def _http_hook(action: HTTPGetAction, container: Container) -> HookResult:
-    import httpx  # deferred: the CLI's client commands never need it
+async def _http_hook(action: HTTPGetAction, container: Container, pod_label: str) -> HookResult:
+    def failed(error: str) -> HookResult:
+        return HookResult(
+            False,
+            f'HTTP lifecycle hook ({action.path}) for Container "{container.name}" in Pod '
+            f'"{pod_label}" failed - error: {error}',
+        )
 
-    host = action.host or _DEFAULT_HOST
-    port = resolve_port(container, action.port)
-    path = action.path if action.path.startswith("/") else "/" + action.path
-    headers = {"User-Agent": LIFECYCLE_USER_AGENT}
-    headers.update({h.name: h.value for h in action.http_headers})
-    scheme = action.scheme.lower()
-    async with httpx.AsyncClient(verify=False, follow_redirects=False) as client:
-        try:
-            await client.get(f"{scheme}://{host}:{port}{path}", headers=headers)
-        except httpx.HTTPError as error:
-            if scheme != "https":
-                return HookResult(False, f"HTTP lifecycle hook ({path}) failed: {error}")
-            # The kubelet retries an HTTPS hook over plain HTTP (LifecycleHTTPFallback).
-            try:
-                await client.get(f"http://{host}:{port}{path}", headers=headers)
-            except httpx.HTTPError as fallback:
-                return HookResult(False, f"HTTP lifecycle hook ({path}) failed: {fallback}")
-    return HookResult(True)
+    try:
+        answer = await http_get(action, container, _ssl_context(), user_agent=LIFECYCLE_USER_AGENT)
+    except ValueError as error:
+        return failed(str(error))
+    if not isinstance(answer, HTTPFailure):
+        return HookResult(True)  # whatever the status: only a transport error fails a hook
+    https = (action.scheme or "HTTP").upper() == "HTTPS"
+    if not https or _HTTP_RESPONSE_TO_HTTPS not in answer.error:
+        return failed(answer.error)
+    retry = await http_get(
+        action,
+        container,
+        _ssl_context(),
+        user_agent=LIFECYCLE_USER_AGENT,
+        plain_fallback=True,
+    )
+    if isinstance(retry, HTTPFailure):
+        return failed(answer.error)
+    host = join_host_port(action.host or DEFAULT_HOST, probe_port(container, action.port))
+    message = f"request to HTTPS lifecycle hook {host} got HTTP response, retry with HTTP succeeded"
+    return HookResult(True, warning=("LifecycleHTTPFallback", message))

@@ -499,6 +499,8 @@ class PodWorker:
         assert hook is not None
         self.report.step(container.name, Step.HOOK, f"postStart {describe_hook(hook)} started")
         result = await run_hook(hook, container, self._runtime, live.launch, self.report.pod_label)
+        if result.warning is not None:
+            self.report.event(None, EventType.WARNING, *result.warning)
         self.report.step(
             container.name, Step.HOOK, f"postStart {'succeeded' if result.ok else 'failed'}"
         )

@@ -86,7 +86,9 @@ class StopReporter(Protocol):
     @property
     def pod_label(self) -> str: ...  # name_namespace(uid), for hook messages
 
-    def event(self, container: Container, type: EventType, reason: str, message: str) -> None: ...
+    def event(
+        self, container: Container | None, type: EventType, reason: str, message: str
+    ) -> None: ...
 
     def step(self, container: str, step: Step, detail: str) -> None: ...
 
@@ -255,6 +257,8 @@ async def _pre_stop(
             group.start_soon(abort_when_exited)
             outcome = await run_hook(hook, container, runtime, live.launch, report.pod_label)
             group.cancel_scope.cancel()
+    if outcome is not None and outcome.warning is not None:
+        report.event(None, EventType.WARNING, *outcome.warning)
     verdict = "timed out" if outcome is None else "succeeded" if outcome.ok else "failed"
     report.step(container.name, Step.HOOK, f"preStop {verdict}")
     if outcome is None:

@@ -43,10 +43,12 @@ Behaviour, as the kubelet's Go client does it:
 
 from __future__ import annotations
 
+import math
 import ssl
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
+from typing import assert_never
 
 import anyio
 import h11
@@ -65,9 +67,20 @@ from minikubelet.prober.net import (
     probe_port,
 )
 
-__all__ = ["MAX_BODY", "MAX_REQUESTS", "PROBE_USER_AGENT", "http_probe", "insecure_ssl_context"]
+__all__ = [
+    "LIFECYCLE_USER_AGENT",
+    "MAX_BODY",
+    "MAX_REQUESTS",
+    "PROBE_USER_AGENT",
+    "HTTPAnswer",
+    "HTTPFailure",
+    "http_get",
+    "http_probe",
+    "insecure_ssl_context",
+]
 
 PROBE_USER_AGENT = "kube-probe/1.34"
+LIFECYCLE_USER_AGENT = "kube-lifecycle/1.34"  # lifecycle/handlers.go: the same request, this agent
 MAX_BODY = 10 * 1024  # http.go maxRespBodyLength
 MAX_REQUESTS = 10  # RedirectChecker: "stopped after 10 redirects" once 10 requests were made
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})  # what Go's Client.do follows
@@ -139,7 +152,7 @@ def _target(path: str) -> str:
     return f"{escaped}?{parts.query}" if parts.query else escaped
 
 
-def _headers(action: HTTPGetAction) -> tuple[tuple[tuple[str, str], ...], str]:
+def _headers(action: HTTPGetAction, user_agent: str) -> tuple[tuple[tuple[str, str], ...], str]:
     """(headers to send, Host header) per ``request.go newProbeRequest``."""
     given: dict[str, list[str]] = {}
     for header in action.http_headers:
@@ -147,7 +160,7 @@ def _headers(action: HTTPGetAction) -> tuple[tuple[tuple[str, str], ...], str]:
     host = given.pop("Host", [""])[0]
     given.pop("Connection", None)  # always "Connection: close" (DisableKeepAlives)
     # Go writes User-Agent only when non-empty: an empty one removes the default.
-    agent = given.pop("User-Agent", [PROBE_USER_AGENT])[0]
+    agent = given.pop("User-Agent", [user_agent])[0]
     if "Accept" not in given:
         given["Accept"] = ["*/*"]
     elif given["Accept"][0] == "":
@@ -158,10 +171,10 @@ def _headers(action: HTTPGetAction) -> tuple[tuple[tuple[str, str], ...], str]:
 
 
 @lru_cache(maxsize=1024)
-def _request(action: HTTPGetAction, port: int) -> _Request:
+def _request(action: HTTPGetAction, port: int, user_agent: str = PROBE_USER_AGENT) -> _Request:
     """The first request of a probe; cached, as a probe sends the same one every period."""
     scheme = (action.scheme or "HTTP").lower()
-    headers, host_header = _headers(action)
+    headers, host_header = _headers(action, user_agent)
     return _Request(
         scheme, action.host or DEFAULT_HOST, port, _target(action.path), headers, host_header
     )
@@ -265,9 +278,26 @@ class _Exchange:
         return f"net/http: HTTP/1.x transport connection broken: {detail}"
 
 
+@dataclass(frozen=True)
+class HTTPAnswer:
+    """The last response of a GET (after the same-host redirects it followed)."""
+
+    status: int
+    body: bytes  # at most MAX_BODY bytes
+    redirect_refused: bool  # a redirect to another host, returned as is
+
+
+@dataclass(frozen=True)
+class HTTPFailure:
+    """A GET that got no answer: the Go client's error text, and how far it got."""
+
+    error: str
+    reading_body: bool = False  # the body broke off (an error, not a failure, for probes)
+
+
 async def _follow(
     first: _Request, ssl_context: ssl.SSLContext, progress: list[_Exchange]
-) -> ProbeOutcome:
+) -> HTTPAnswer:
     request = first
     for sent in range(1, MAX_REQUESTS + 1):
         exchange = _Exchange(request, ssl_context)
@@ -276,55 +306,85 @@ async def _follow(
         status = response.status
         if status in _REDIRECTS and response.location:
             following = _redirected(request, response.location)
-            # RedirectChecker: another host name -> http.ErrUseLastResponse (a Warning below).
-            if following.host == first.host:
-                if sent >= MAX_REQUESTS:
-                    raise _failure(
-                        f"Get {go_quote(response.location)}: stopped after {MAX_REQUESTS} redirects"
-                    )
-                if following.scheme not in _DEFAULT_PORTS:
-                    raise _failure(
-                        f"Get {go_quote(following.url)}: "
-                        f"unsupported protocol scheme {go_quote(following.scheme)}"
-                    )
-                request = following
-                continue
-        if 200 <= status < 400:
-            if status >= 300:
-                body = response.body.decode(errors="replace")
-                return ProbeOutcome(
-                    ProbeResult.WARNING, f"Probe terminated redirects, Response body: {body}"
+            # RedirectChecker: another host name -> http.ErrUseLastResponse.
+            if following.host != first.host:
+                return HTTPAnswer(status, response.body, redirect_refused=True)
+            if sent >= MAX_REQUESTS:
+                raise _failure(
+                    f"Get {go_quote(response.location)}: stopped after {MAX_REQUESTS} redirects"
                 )
-            return ProbeOutcome(ProbeResult.SUCCESS)
-        # http.go: the body is deliberately left out of the message (issue 99425).
-        return ProbeOutcome(ProbeResult.FAILURE, f"HTTP probe failed with statuscode: {status}")
+            if following.scheme not in _DEFAULT_PORTS:
+                raise _failure(
+                    f"Get {go_quote(following.url)}: "
+                    f"unsupported protocol scheme {go_quote(following.scheme)}"
+                )
+            request = following
+            continue
+        return HTTPAnswer(status, response.body, redirect_refused=False)
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+async def http_get(
+    action: HTTPGetAction,
+    container: Container,
+    ssl_context: ssl.SSLContext,
+    *,
+    user_agent: str = PROBE_USER_AGENT,
+    timeout: float | None = None,
+    plain_fallback: bool = False,
+) -> HTTPAnswer | HTTPFailure:
+    """One GET as the kubelet's prober and lifecycle handlers send it, bounded by
+    ``timeout`` seconds (None: unbounded, as a lifecycle hook). ``plain_fallback``: the
+    lifecycle's retry of an HTTPS hook over plain HTTP, without its ``Authorization``
+    header (``lifecycle/handlers.go runHTTPHandler``). Raises ValueError when the port
+    does not resolve."""
+    request = _request(action, probe_port(container, action.port), user_agent)
+    if plain_fallback:
+        kept = tuple((n, v) for n, v in request.headers if n.lower() != "authorization")
+        request = replace(request, scheme="http", headers=kept)
+    progress: list[_Exchange] = []
+    try:
+        with anyio.move_on_after(math.inf if timeout is None else timeout):
+            return await _follow(request, ssl_context, progress)
+    except _ProbeError as error:
+        return HTTPFailure(error.outcome.output, error.outcome.result is ProbeResult.UNKNOWN)
+    # Timed out: Go's http.Client words it by how far the last request got.
+    last = progress[-1] if progress else _Exchange(request, ssl_context)
+    if last.reading_body:
+        return HTTPFailure(
+            "context deadline exceeded (Client.Timeout or context cancellation while reading body)",
+            reading_body=True,
+        )
+    return HTTPFailure(
+        f"Get {go_quote(last.request.url)}: "
+        "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+    )
 
 
 async def http_probe(
     action: HTTPGetAction, container: Container, timeout: float, ssl_context: ssl.SSLContext
 ) -> ProbeOutcome:
-    """Run one httpGet probe, the whole exchange bounded by ``timeout`` seconds."""
+    """Run one httpGet probe, the whole exchange bounded by ``timeout`` seconds, judged as
+    ``http.go DoHTTPProbe``."""
     try:
-        request = _request(action, probe_port(container, action.port))
-    except ValueError as error:
-        return ProbeOutcome(ProbeResult.UNKNOWN, str(error))
-    progress: list[_Exchange] = []
-    try:
-        with anyio.move_on_after(timeout):
-            return await _follow(request, ssl_context, progress)
-    except _ProbeError as error:
-        return error.outcome
-    # Timed out: Go's http.Client words it by how far the last request got.
-    last = progress[-1] if progress else _Exchange(request, ssl_context)
-    if last.reading_body:
-        # http.go: a failed body read is an error (discarded), not a failure.
-        return ProbeOutcome(
-            ProbeResult.UNKNOWN,
-            "context deadline exceeded (Client.Timeout or context cancellation while reading body)",
-        )
-    return ProbeOutcome(
-        ProbeResult.FAILURE,
-        f"Get {go_quote(last.request.url)}: "
-        "context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
-    )
+        answer = await http_get(action, container, ssl_context, timeout=timeout)
+    except ValueError as unresolved:
+        return ProbeOutcome(ProbeResult.UNKNOWN, str(unresolved))
+    match answer:
+        case HTTPFailure(error=text, reading_body=True):
+            # http.go: a failed body read is an error (discarded), not a failure.
+            return ProbeOutcome(ProbeResult.UNKNOWN, text)
+        case HTTPFailure(error=text):
+            return ProbeOutcome(ProbeResult.FAILURE, text)
+        case HTTPAnswer(status=status, body=body):
+            if 200 <= status < 400:
+                if status >= 300:
+                    text = body.decode(errors="replace")
+                    return ProbeOutcome(
+                        ProbeResult.WARNING, f"Probe terminated redirects, Response body: {text}"
+                    )
+                return ProbeOutcome(ProbeResult.SUCCESS)
+            # http.go: the body is deliberately left out of the message (issue 99425).
+            return ProbeOutcome(ProbeResult.FAILURE, f"HTTP probe failed with statuscode: {status}")
+        case _:
+            assert_never(answer)

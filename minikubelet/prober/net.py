@@ -29,7 +29,6 @@ import ssl
 
 import anyio
 
-from minikubelet.lifecycle import resolve_port
 from minikubelet.model.spec import Container
 
 __all__ = [
@@ -43,6 +42,7 @@ __all__ = [
     "go_quote",
     "join_host_port",
     "probe_port",
+    "resolve_port",
 ]
 
 DEFAULT_HOST = "127.0.0.1"  # the "pod IP" of a local pod
@@ -60,6 +60,16 @@ class ConnectionFailed(Exception):
 def join_host_port(host: str, port: int) -> str:
     """Go's ``net.JoinHostPort``: IPv6 literals in brackets."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def resolve_port(container: Container, port: int | str) -> int:
+    """A port number, or a named port of ``container`` (validated at parse time)."""
+    if isinstance(port, int):
+        return port
+    for declared in container.ports:
+        if declared.name == port:
+            return declared.container_port
+    raise ValueError(f'port "{port}" is not a named port of container "{container.name}"')
 
 
 def probe_port(container: Container, port: int | str) -> int:
