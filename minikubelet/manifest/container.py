@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from minikubelet.manifest.env import NO_API_OBJECTS, EnvRefs, decode_env
-from minikubelet.manifest.handlers import ProbeKind, decode_lifecycle, decode_probe
+from minikubelet.manifest.handlers import decode_lifecycle, decode_probe
 from minikubelet.manifest.report import (
     Report,
     child,
@@ -39,6 +39,7 @@ from minikubelet.manifest.rules import (
     is_valid_port_num,
 )
 from minikubelet.manifest.support import UNSUPPORTED
+from minikubelet.model.probe import ProbeKind
 from minikubelet.model.spec import (
     Container,
     ContainerPort,
@@ -122,10 +123,10 @@ def decode_container(obj: object, path: str, role: Role, ctx: PodContext) -> Con
                 body, child(path, "lifecycle"), port_names, ctx.grace, ctx.os_name, report
             )
         for kind in ProbeKind:
-            probe = get_map(obj, f"{kind}Probe")
+            probe = get_map(obj, kind.field)
             if probe is not None:
                 probes[kind] = decode_probe(
-                    probe, child(path, f"{kind}Probe"), kind, port_names, report
+                    probe, child(path, kind.field), kind, port_names, report
                 )
     else:
         # validateInitContainers: a regular init container runs to completion once.

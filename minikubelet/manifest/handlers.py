@@ -11,7 +11,6 @@ must name a port of the same container, checked here rather than failing every p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 
 from minikubelet.manifest.report import Report, child, get_int, get_list, get_map, get_str
 from minikubelet.manifest.rules import (
@@ -23,6 +22,7 @@ from minikubelet.manifest.rules import (
     is_valid_port_name,
     is_valid_port_num,
 )
+from minikubelet.model.probe import ProbeKind
 from minikubelet.model.spec import (
     ExecAction,
     GRPCAction,
@@ -36,7 +36,7 @@ from minikubelet.model.spec import (
     TCPSocketAction,
 )
 
-__all__ = ["ProbeKind", "decode_lifecycle", "decode_probe"]
+__all__ = ["decode_lifecycle", "decode_probe"]
 
 Handler = ProbeHandler | HookHandler
 
@@ -54,12 +54,6 @@ _PROBE_DEFAULTS = (
     ("successThreshold", 1),
     ("failureThreshold", 3),
 )
-
-
-class ProbeKind(StrEnum):
-    LIVENESS = "liveness"
-    READINESS = "readiness"
-    STARTUP = "startup"
 
 
 class _Scope:

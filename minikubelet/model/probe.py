@@ -15,6 +15,11 @@ class ProbeKind(StrEnum):
     READINESS = "Readiness"
     STARTUP = "Startup"
 
+    @property
+    def field(self) -> str:
+        """The container field that holds this probe: ``livenessProbe``."""
+        return f"{self.value.lower()}Probe"
+
 
 class ProbeResult(StrEnum):
     SUCCESS = "success"
