@@ -93,12 +93,14 @@ def _jsonable(value: object) -> object:
     return str(value)
 
 
-def _where(path: Path | None, pod: str | None, location: str | None = None) -> str:
+def _where(
+    path: Path | None, pod: str | None, location: str | None = None, kind: str = "pod"
+) -> str:
     parts = []
     if path is not None:
         parts.append(str(path))
     if pod:
-        parts.append(f'pod "{pod}"')
+        parts.append(f'{kind} "{pod}"')
     elif location:
         parts.append(location)
     return ": ".join(parts)
@@ -110,7 +112,8 @@ class ManifestError(MinikubeletError):
     Fix the manifest: each line of the message names the file, the pod and the field.
     ``location`` (e.g. ``document 2`` or ``items[1]``) says where in the file, when the pod
     has no usable name. One file with several bad pods raises one error built by
-    ``combine``, whose ``parts`` are the per-pod errors.
+    ``combine``, whose ``parts`` are the per-pod errors. ``kind`` is what ``pod`` names:
+    ``pod``, or ``configmap`` / ``secret`` for the objects a file may hold beside pods.
     """
 
     def __init__(
@@ -120,13 +123,15 @@ class ManifestError(MinikubeletError):
         errors: list[FieldError],
         *,
         location: str | None = None,
+        kind: str = "pod",
     ) -> None:
         self.path = path
         self.pod = pod
+        self.kind = kind
         self.location = location
         self.errors = errors
         self.parts: tuple[ManifestError, ...] = (self,)
-        where = _where(path, pod, location)
+        where = _where(path, pod, location, kind)
         lines = [f"{where}: {error}" if where else str(error) for error in errors]
         super().__init__("\n".join(lines))
 
@@ -135,11 +140,13 @@ class ManifestError(MinikubeletError):
         """One error for a whole file, listing every part's lines in order."""
         if len(parts) == 1:
             return parts[0]
-        pods = {part.pod for part in parts}
+        named = {(part.kind, part.pod) for part in parts}
+        kind, pod = named.pop() if len(named) == 1 else ("pod", None)
         combined = cls(
             parts[0].path,
-            pods.pop() if len(pods) == 1 else None,
+            pod,
             [error for part in parts for error in part.errors],
+            kind=kind,
         )
         combined.parts = tuple(parts)
         combined.args = ("\n".join(str(part) for part in parts),)
@@ -154,9 +161,10 @@ class ManifestWarning:
     pod: str | None
     field_path: str
     message: str
+    kind: str = "pod"  # what ``pod`` names: pod, configmap, secret
 
     def __str__(self) -> str:
-        where = _where(self.path, self.pod)
+        where = _where(self.path, self.pod, kind=self.kind)
         text = f"{self.field_path}: {self.message}"
         return f"{where}: {text}" if where else text
 
