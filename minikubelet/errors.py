@@ -3,6 +3,7 @@
     MinikubeletError                 base: catch this to handle anything of ours
     ├── ManifestError                a manifest file cannot be used; lists every FieldError
     ├── DuplicatePodError            two manifests define the same namespace/name
+    ├── DuplicateObjectError         a ConfigMap or Secret of that namespace/name exists
     ├── ConfigError                  a flag or config file value is invalid
     ├── RequestError                 an API request cannot be honoured as asked (bad patch,
     │                                selector, Table option); carries the HTTP code, the
@@ -31,6 +32,7 @@ from pathlib import Path
 __all__ = [
     "CgroupError",
     "ConfigError",
+    "DuplicateObjectError",
     "DuplicatePodError",
     "FieldError",
     "ManifestError",
@@ -171,6 +173,18 @@ class ManifestWarning:
 
 class DuplicatePodError(MinikubeletError):
     """Raised before anything starts when two manifests define the same pod."""
+
+
+class DuplicateObjectError(MinikubeletError):
+    """Raised when a ConfigMap or Secret is added under a namespace/name already taken.
+
+    ``file`` is the manifest that defines the existing object (None: it was created through
+    the API). Delete that one first, or choose another name.
+    """
+
+    def __init__(self, message: str, file: Path | None = None) -> None:
+        super().__init__(message)
+        self.file = file
 
 
 class ConfigError(MinikubeletError):

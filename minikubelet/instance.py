@@ -1,8 +1,9 @@
 """One container instance, from its spawn to the moment nothing of it is left.
 
 ``run_instance`` is the kubelet's ``startContainer`` plus what its PLEG sees afterwards:
-build the launch, spawn the process (``RunContainerError``/``StartError`` when it cannot
-run), report it (``Created``, ``Started``), then ``supervise`` it: pump its logs, wait for
+build the launch (``CreateContainerConfigError`` when a ConfigMap or Secret it needs is
+missing: nothing is spawned), spawn the process (``RunContainerError``/``StartError`` when
+it cannot run), report it (``Created``, ``Started``), then ``supervise`` it: pump its logs, wait for
 the main process to exit (an event: the pidfd becomes readable), kill whatever the
 container left behind (a PID namespace's init dying takes every other process with it;
 we do the same by hand), let the log pump drain what is left in the pipes, and read the
@@ -31,10 +32,15 @@ import structlog
 
 from minikubelet.errors import RuntimeStartError
 from minikubelet.launching import Launcher
+from minikubelet.logic.environment import (
+    CREATE_CONTAINER_CONFIG_ERROR,
+    INVALID_VARIABLE_NAMES,
+    ConfigFailure,
+)
 from minikubelet.model.events import EventType
 from minikubelet.model.launch import ExitStatus, Launch
 from minikubelet.model.spec import Container
-from minikubelet.model.status import Exit
+from minikubelet.model.status import Exit, StartFailure
 from minikubelet.model.trace import Step
 from minikubelet.pod_report import PodReporter
 from minikubelet.runtime.base import ContainerProcess, ContainerRuntime, KillReport, LineSink
@@ -147,6 +153,11 @@ class InstanceOwner(Protocol):
 
     def start_failed(self, container: Container, restart_count: int, exit_: Exit) -> None: ...
 
+    def config_failed(
+        self, container: Container, restart_count: int, failure: StartFailure
+    ) -> None:
+        """Nothing was spawned: the instance never existed (``CreateContainerConfigError``)."""
+
     def started(self, live: LiveInstance, started_at: datetime) -> None: ...
 
     def running(self, live: LiveInstance, group: anyio.abc.TaskGroup) -> None:
@@ -171,7 +182,26 @@ async def run_instance(
 ) -> None:
     """Spawn instance ``restart_count`` of ``container`` and run it to its end."""
     report = context.report
-    launch = context.launcher.launch(container, restart_count)
+    plan = context.launcher.launch(container, restart_count)
+    if isinstance(plan, ConfigFailure):
+        # kuberuntime_container.go startContainer: generateContainerConfig failed, so
+        # nothing was created; a Warning "Failed" event, "Error: <message>". The message
+        # names objects and keys only, never a value.
+        _log.warning(
+            "container.config_failed",
+            pod=report.label,
+            container=container.name,
+            reason=CREATE_CONTAINER_CONFIG_ERROR,
+            error=plan.message,
+        )
+        report.event(container, EventType.WARNING, "Failed", f"Error: {plan.message}")
+        failure = StartFailure(CREATE_CONTAINER_CONFIG_ERROR, plan.message)
+        owner.config_failed(container, restart_count, failure)
+        return
+    for invalid in plan.invalid:
+        # makeEnvironmentVariables records this on the pod, not the container.
+        report.event(None, EventType.WARNING, INVALID_VARIABLE_NAMES, invalid.message)
+    launch = plan.launch
     try:
         await anyio.to_thread.run_sync(context.launcher.prepare, container, restart_count)
         process = await context.runtime.start(launch, context.sink(container.name))

@@ -1,7 +1,8 @@
 """Getting a container instance ready to run: its ``Launch``, its files, its message.
 
-The pure part (argv, environment, working dir) is ``logic.launch.build_launch``; this is
-the part that touches the host: who the process runs as (the user database), the
+The pure part (argv, environment, working dir) is ``logic.launch.build_launch``, which reads
+the pod's ConfigMaps and Secrets from the lookup it is given; this is the part that touches
+the host: who the process runs as (the user database), the
 termination-message file an explicit ``terminationMessagePath`` asks for (a fresh one per
 instance, as the kubelet makes), and reading the message back once the instance exited.
 The file work blocks: run ``prepare`` and ``message`` in a worker thread.
@@ -13,9 +14,9 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from minikubelet.logic.environment import FieldContext
-from minikubelet.logic.launch import build_launch, termination_message_path
-from minikubelet.model.launch import Identity, Launch
+from minikubelet.logic.environment import NO_OBJECTS, ConfigFailure, FieldContext, ObjectLookup
+from minikubelet.logic.launch import LaunchPlan, build_launch, termination_message_path
+from minikubelet.model.launch import Identity
 from minikubelet.model.spec import Container, Pod
 from minikubelet.runtime.logs import read_termination_message
 from minikubelet.settings import Settings
@@ -26,13 +27,23 @@ __all__ = ["Launcher"]
 class Launcher:
     """Launches of one pod's containers."""
 
-    def __init__(self, pod: Pod, uid: str, settings: Settings, log_dir: Path) -> None:
+    def __init__(
+        self,
+        pod: Pod,
+        uid: str,
+        settings: Settings,
+        log_dir: Path,
+        objects: ObjectLookup = NO_OBJECTS,
+    ) -> None:
         self._pod = pod
         self._uid = uid
         self._settings = settings
         self._log_dir = log_dir
+        self._objects = objects
 
-    def launch(self, container: Container, restart_count: int) -> Launch:
+    def launch(self, container: Container, restart_count: int) -> LaunchPlan | ConfigFailure:
+        """The instance's launch, with the ConfigMaps and Secrets as they are now; a
+        ``ConfigFailure`` when one it needs is missing (``CreateContainerConfigError``)."""
         settings = self._settings
         context = settings.field_context or FieldContext(
             uid=self._uid, node_name=settings.node_name
@@ -46,6 +57,7 @@ class Launcher:
             context=replace(context, uid=self._uid),
             log_dir=self._log_dir,
             identity=_identity(container),
+            objects=self._objects,
         )
 
     def prepare(self, container: Container, restart_count: int) -> None:

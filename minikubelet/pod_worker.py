@@ -38,6 +38,7 @@ from minikubelet.launching import Launcher
 from minikubelet.lifecycle import run_hook
 from minikubelet.logic.actions import PodView, StartContainer, compute_pod_actions
 from minikubelet.logic.backoff import BackoffEntry, crash_loop_message
+from minikubelet.logic.environment import NO_OBJECTS, ObjectLookup
 from minikubelet.logic.probing import apply_verdict, is_started
 from minikubelet.logic.termination import (
     DEADLINE_EXCEEDED_MESSAGE,
@@ -107,6 +108,7 @@ class PodWorker:
         clock: Callable[[], datetime],
         probes: ProbeManager | None = None,
         log_sink: LogLineSink | None = None,
+        objects: ObjectLookup = NO_OBJECTS,
     ) -> None:
         self.pod = pod
         self.uid = uid
@@ -114,7 +116,7 @@ class PodWorker:
         self._settings = settings
         self._keeper = keeper
         self.report = PodReporter(pod, uid, recorder, keeper)
-        launcher = Launcher(pod, uid, settings, keeper.snapshot.log_dir)
+        launcher = Launcher(pod, uid, settings, keeper.snapshot.log_dir, objects)
         self._instances = InstanceContext(runtime, launcher, self.report, clock, self._sink_for)
         self._clock = clock
         self._probes = probes
@@ -125,6 +127,9 @@ class PodWorker:
         }
         self._backoff: dict[str, BackoffEntry] = {}
         self._backoff_reported: dict[str, float] = {}
+        # Containers whose last start failed for want of a ConfigMap or Secret: not started
+        # again until one changes (retry_config), rather than on every sync.
+        self._config_blocked: set[str] = set()
         self._live: dict[str, LiveInstance] = {}
         self._creating = 0  # instances being spawned, not yet in _live
         self._has_initialized = False
@@ -212,6 +217,16 @@ class PodWorker:
             case Terminating() | Terminated():
                 return
         self._notify()
+
+    def retry_config(self) -> None:
+        """A ConfigMap or Secret changed: retry the starts that failed for want of one.
+
+        The kubelet retries them at its next pod sync (10 s back-off); this is event-driven:
+        the kubelet calls it when an object the pod refers to is added or changed.
+        """
+        if self._config_blocked:
+            self._config_blocked.clear()
+            self._notify()
 
     def restart_container(self, name: str) -> bool:
         """Stop container ``name``'s running instance gracefully; its restart policy then
@@ -301,9 +316,11 @@ class PodWorker:
                 grace = container_kill_grace(self.pod.spec, live.container, verdict)
                 self._spawn(self._stop, live, StopOrder(grace, kill.message, self._minimum))
         for start in actions.start:
-            self._start(start)
+            if start.name not in self._config_blocked:
+                self._start(start)
         for refused in actions.backing_off:
-            self._back_off(refused.name, refused.delay, refused.until)
+            if refused.name not in self._config_blocked:
+                self._back_off(refused.name, refused.delay, refused.until)
         if actions.kill_pod:
             self._state = Terminating(requested=False)
         self._report()
@@ -357,6 +374,21 @@ class PodWorker:
     def start_failed(self, container: Container, restart_count: int, exit_: Exit) -> None:
         self._creating -= 1
         self._update_instance(container.name, restart_count, exit=exit_)
+        self._notify()
+
+    def config_failed(
+        self, container: Container, restart_count: int, failure: StartFailure
+    ) -> None:
+        """Nothing was spawned (``CreateContainerConfigError``): the instance ``_start``
+        recorded never existed, the container keeps its last state and restart count and
+        shows ``failure``, and waits for a ConfigMap or Secret to change."""
+        self._creating -= 1
+        record = self._records[container.name]
+        latest = record.latest
+        if latest is not None and latest.restart_count == restart_count:
+            record = replace(record, instances=record.instances[1:])
+        self._records[container.name] = replace(record, start_failure=failure)
+        self._config_blocked.add(container.name)
         self._notify()
 
     def started(self, live: LiveInstance, started_at: datetime) -> None:

@@ -4,19 +4,35 @@ Sources: ``pkg/kubelet/kuberuntime/kuberuntime_container.go generateContainerCon
 (``makeEnvironmentVariables``, the expanded command, the working dir) and
 ``makeMounts`` (the termination-message file, a fresh one per instance). Pure: the
 caller passes everything that comes from the host (the base environment, the resolved
-user) and gets a ``Launch`` it hands to the runtime.
+user, the ConfigMaps and Secrets) and gets a ``LaunchPlan`` to hand to the runtime, or the
+``ConfigFailure`` that keeps the container from starting (``CreateContainerConfigError``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from minikubelet.logic.environment import FieldContext, container_argv, container_env
+from minikubelet.logic.environment import (
+    NO_OBJECTS,
+    ConfigFailure,
+    FieldContext,
+    InvalidKeys,
+    ObjectLookup,
+    container_argv,
+    full_environment,
+    make_environment,
+)
 from minikubelet.model.launch import Identity, Launch
 from minikubelet.model.spec import Container, Pod
 
-__all__ = ["TERMINATION_LOG_VARIABLE", "build_launch", "termination_message_path"]
+__all__ = [
+    "TERMINATION_LOG_VARIABLE",
+    "LaunchPlan",
+    "build_launch",
+    "termination_message_path",
+]
 
 # Where a container whose terminationMessagePath is left at its default writes its message.
 TERMINATION_LOG_VARIABLE = "MINIKUBELET_TERMINATION_LOG"
@@ -32,6 +48,14 @@ def termination_message_path(
     return log_dir / container.name / f"{restart_count}.termination-log"
 
 
+@dataclass(frozen=True)
+class LaunchPlan:
+    """A launch, and the ``envFrom`` keys skipped on the way (an event each)."""
+
+    launch: Launch
+    invalid: tuple[InvalidKeys, ...] = ()
+
+
 def build_launch(
     pod: Pod,
     container: Container,
@@ -42,17 +66,22 @@ def build_launch(
     context: FieldContext,
     log_dir: Path,
     identity: Identity | None,
-) -> Launch:
-    """The ``Launch`` of instance ``restart_count`` of ``container``."""
-    env = container_env(pod, container, base_env, context)
+    objects: ObjectLookup = NO_OBJECTS,
+) -> LaunchPlan | ConfigFailure:
+    """The launch of instance ``restart_count`` of ``container``, or why it cannot start."""
+    environment = make_environment(pod, container, context, objects)
+    if isinstance(environment, ConfigFailure):
+        return environment
+    env = full_environment(pod, base_env, environment)
     if container.termination_message_path is None:
         path = termination_message_path(pod, container, log_dir, restart_count)
         env[TERMINATION_LOG_VARIABLE] = str(path)
-    return Launch(
+    launch = Launch(
         tag=f"{uid}/{container.name}",
-        argv=container_argv(container, env),
+        argv=container_argv(container, env, environment.variables),
         cwd=str(pod.source.directory / (container.working_dir or ".")),
         env=env,
         identity=identity,
         log_path=log_dir / container.name / f"{restart_count}.log",
     )
+    return LaunchPlan(launch, environment.invalid)
