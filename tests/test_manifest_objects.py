@@ -69,7 +69,8 @@ def test_config_map_key_rule(key: str, messages: list[str]) -> None:
 @pytest.mark.parametrize("where", ["data", "binaryData"])
 def test_a_bad_key_is_reported_under_its_map(where: str) -> None:
     value = '"aGk="' if where == "binaryData" else "hi"
-    text = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings}}\n{where}: {{'a b': {value}}}\n"
+    head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n"
+    text = f"{head}{where}: {{'a b': {value}}}\n"
     assert errors_of(text) == [
         f'cfg.yaml: configmap "settings": {where}[a b]: Invalid value: "a b": {KEY_RULE}'
     ]
@@ -191,8 +192,10 @@ def test_string_data_is_merged_over_data() -> None:
     (loaded,) = load_bytes(text.encode(), None).secrets
     assert dict(loaded.data) == {"user": b"admin", "mode": b"new", "extra": b"plain"}
     assert loaded.type == "Opaque"  # SetDefaults_Secret
-    assert "stringData" not in loaded.manifest and "data" not in loaded.manifest
-    assert "admin" not in repr(loaded) and "plain" not in repr(loaded)
+    assert "stringData" not in loaded.manifest
+    assert "data" not in loaded.manifest
+    assert "admin" not in repr(loaded)
+    assert "plain" not in repr(loaded)
 
 
 @pytest.mark.parametrize(
