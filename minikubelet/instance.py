@@ -207,26 +207,28 @@ async def run_instance(
         process = await context.runtime.start(launch, context.sink(container.name))
     except RuntimeStartError as error:
         # containerd reports a container that cannot start as exited 128, StartError.
+        reason = plan.redact(str(error))
         exit_ = Exit(
             128,
             context.clock(),
             reason="StartError",
-            message=str(error),
+            message=reason,
             monotonic=anyio.current_time(),
         )
         _log.warning(
-            "container.start_failed", pod=report.label, container=container.name, error=str(error)
+            "container.start_failed", pod=report.label, container=container.name, error=reason
         )
-        report.event(container, EventType.WARNING, "Failed", f"Error: {error}")
+        report.event(container, EventType.WARNING, "Failed", f"Error: {reason}")
         owner.start_failed(container, restart_count, exit_)
         return
-    report.step(container.name, Step.SPAWNED, f"pid {process.pid}: {shlex.join(launch.argv)}")
+    # The argv as shown: Secret values stay $(NAME) in the trace and the logs.
+    report.step(container.name, Step.SPAWNED, f"pid {process.pid}: {shlex.join(plan.shown)}")
     _log.info(
         "container.started",
         pod=report.label,
         container=container.name,
         pid=process.pid,
-        argv=list(launch.argv),
+        argv=list(plan.shown),
         restart_count=restart_count,
     )
     report.event(container, EventType.NORMAL, "Created", f"Created container: {container.name}")

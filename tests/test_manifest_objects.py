@@ -317,3 +317,14 @@ def test_intake_errors_name_the_file() -> None:
         load_bytes(b"a\xff", Path("cfg.yaml"))
     with pytest.raises(ManifestError, match="file too large"):
         load_bytes(b" " * (10 * 1024 * 1024 + 1), Path("cfg.yaml"))
+
+
+def test_a_secret_type_error_never_shows_the_value() -> None:
+    lines = errors_of(secret("data: {password: 123456, 'a b': eA==}\nstringData: [hunter2]\n"))
+    assert lines == [
+        'cfg.yaml: secret "creds": data[password]: Invalid value: "<secret contents redacted>": '
+        "must be a string",
+        'cfg.yaml: secret "creds": stringData: Invalid value: "<secret contents redacted>": '
+        "must be a mapping",
+        f'cfg.yaml: secret "creds": data[a b]: Invalid value: "a b": {KEY_RULE}',
+    ]

@@ -58,6 +58,7 @@ __all__ = [
     "full_environment",
     "make_environment",
     "referenced_objects",
+    "shown_argv",
 ]
 
 # The waiting reason of a container whose configuration cannot be built
@@ -127,6 +128,9 @@ class Environment:
 
     variables: Mapping[str, str]
     invalid: tuple[InvalidKeys, ...] = field(default=())
+    # The variables whose values come from a Secret (directly, or through ``$(VAR)``):
+    # what minikubelet's own logs and trace never show (``shown_argv``).
+    sensitive: frozenset[str] = field(default=frozenset())
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,7 @@ def make_environment(
     namespace = pod.metadata.namespace
     variables: dict[str, str] = {}
     invalid: list[InvalidKeys] = []
+    sensitive: set[str] = set()
     # Env will override EnvFrom variables: process EnvFrom first.
     for source in container.env_from:
         data = _lookup(objects, source.kind, namespace, source.name)
@@ -243,9 +248,14 @@ def make_environment(
                 skipped.append(name)
                 continue
             variables[name] = value
+            if source.kind is ObjectKind.SECRET:
+                sensitive.add(name)
+            else:
+                sensitive.discard(name)
         if skipped:
             invalid.append(InvalidKeys(source.kind, namespace, source.name, tuple(sorted(skipped))))
     for var in container.env:
+        secret = False
         if var.key_ref is not None:
             ref = var.key_ref
             data = _lookup(objects, ref.kind, namespace, ref.name)
@@ -260,6 +270,7 @@ def make_environment(
                     f"couldn't find key {ref.key} in {ref.kind.value} {namespace}/{ref.name}"
                 )
             value = data[ref.key]
+            secret = ref.kind is ObjectKind.SECRET
         elif var.field_path is not None:
             value = _field_value(pod, var.field_path, context)
         elif var.resource is not None:
@@ -270,14 +281,38 @@ def make_environment(
             value = _resource_value(target, var, context)
         else:
             value = expand(var.value, variables)
+            secret = bool(_references(var.value, variables) & sensitive)
         variables[var.name] = value
+        if secret:
+            sensitive.add(var.name)
+        else:
+            sensitive.discard(var.name)
     for name, value in variables.items():
         if "\0" in value:
             return ConfigFailure(
                 f'environment variable "{name}": its value holds a NUL byte, which a '
                 "process environment cannot carry"
             )
-    return Environment(variables, tuple(invalid))
+    return Environment(variables, tuple(invalid), frozenset(sensitive))
+
+
+def _references(text: str, variables: Mapping[str, str]) -> set[str]:
+    """The defined variables ``$(NAME)`` in ``text`` refers to (``$$`` escapes)."""
+    return {
+        match.group(2)
+        for match in _REFERENCE.finditer(text)
+        if match.group(1) != "$" and match.group(2) in variables
+    }
+
+
+def shown_argv(container: Container, environment: Environment) -> tuple[str, ...]:
+    """The argv as minikubelet's logs and trace show it: expanded like the real one, except
+    that a variable from a Secret stays ``$(NAME)``, so no Secret value is ever printed."""
+    values = {
+        name: f"$({name})" if name in environment.sensitive else value
+        for name, value in environment.variables.items()
+    }
+    return tuple(expand(part, values) for part in container.argv)
 
 
 def full_environment(pod: Pod, base: Mapping[str, str], environment: Environment) -> dict[str, str]:

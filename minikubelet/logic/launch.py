@@ -23,6 +23,7 @@ from minikubelet.logic.environment import (
     container_argv,
     full_environment,
     make_environment,
+    shown_argv,
 )
 from minikubelet.model.launch import Identity, Launch
 from minikubelet.model.spec import Container, Pod
@@ -50,10 +51,24 @@ def termination_message_path(
 
 @dataclass(frozen=True)
 class LaunchPlan:
-    """A launch, and the ``envFrom`` keys skipped on the way (an event each)."""
+    """A launch, the ``envFrom`` keys skipped on the way (an event each), and the argv as
+    logs and the trace show it (no Secret value in it: ``environment.shown_argv``)."""
 
     launch: Launch
     invalid: tuple[InvalidKeys, ...] = ()
+    shown_argv: tuple[str, ...] = ()
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        return self.shown_argv or self.launch.argv
+
+    def redact(self, text: str) -> str:
+        """``text`` with the real argv[0] replaced by the shown one (runtime errors quote
+        the executable, which a ``$(VAR)`` from a Secret may have produced)."""
+        real, shown = self.launch.argv[:1], self.shown[:1]
+        if real and shown and real != shown and real[0]:
+            return text.replace(real[0], shown[0])
+        return text
 
 
 def build_launch(
@@ -84,4 +99,4 @@ def build_launch(
         identity=identity,
         log_path=log_dir / container.name / f"{restart_count}.log",
     )
-    return LaunchPlan(launch, environment.invalid)
+    return LaunchPlan(launch, environment.invalid, shown_argv(container, environment))

@@ -145,6 +145,7 @@ def secret_from_dict(
         report.errors.append(FieldError("data", "Too long", TOO_LONG))
     type_ = get_str(obj, "type") or DEFAULT_SECRET_TYPE  # SetDefaults_Secret
     _check_type(type_, data, metadata.annotations, report)
+    report.errors = [_redacted(error) for error in report.errors]
     immutable = obj.get("immutable")
     # What is kept as written leaves the values out: the API renders them from the model.
     manifest = {k: v for k, v in obj.items() if k not in ("data", "stringData")}
@@ -180,6 +181,19 @@ def _finish(
         ManifestWarning(source.path, name or None, path, message, kind=kind)
         for path, message in report.warnings
     ]
+
+
+def _redacted(error: FieldError) -> FieldError:
+    """A Secret's error with its value hidden when the value is the Secret's content (a
+    ``data: {password: 1234}`` type error would show it): only key names are shown."""
+    if not error.show_value:
+        return error
+    for field in ("data", "stringData"):
+        if error.path == field or (
+            error.path.startswith(f"{field}[") and error.value != error.path[len(field) + 1 : -1]
+        ):
+            return FieldError(error.path, error.kind, error.detail, REDACTED, show_value=True)
+    return error
 
 
 def _strings(value: Mapping[str, object] | None) -> dict[str, str]:

@@ -17,6 +17,7 @@ from minikubelet.logic.environment import (
     container_argv,
     make_environment,
     referenced_objects,
+    shown_argv,
 )
 from minikubelet.model.objects import ConfigMap, Secret
 from minikubelet.model.spec import (
@@ -145,7 +146,9 @@ def test_env_from(
     if isinstance(expected, str):
         assert result == ConfigFailure(expected)
     else:
-        assert result == Environment(expected)  # binaryData never becomes a variable
+        assert isinstance(result, Environment)
+        assert result.variables == expected  # binaryData never becomes a variable
+        assert result.sensitive == (set(expected) if kind is SECRET else set())
 
 
 # --- order and precedence ---------------------------------------------------------------
@@ -245,3 +248,41 @@ def test_referenced_objects() -> None:
         spec=PodSpec(containers=(app,), init_containers=(init,)),
     )
     assert referenced_objects(pod) == {(SECRET, "s"), (CM, "c"), (SECRET, "t")}
+
+
+# --- what logs may show -----------------------------------------------------------------
+
+
+def test_secret_derived_variables_are_sensitive() -> None:
+    result = resolve(
+        EnvVar("PASS", key_ref=KeyRef(SECRET, "credentials", "password")),
+        EnvVar("URL", value="db://u:$(PASS)@h"),  # carries the secret through $(VAR)
+        EnvVar("ESCAPED", value="$$(PASS)"),  # a literal, not a reference
+        EnvVar("GREETING", key_ref=KeyRef(CM, "settings", "greeting")),
+        EnvVar("S_MODE", value="plain"),  # overrides a secret variable with a plain value
+        env_from=(EnvFromSource(SECRET, "credentials", prefix="S_"),),
+    )
+    assert isinstance(result, Environment)
+    assert result.sensitive == {"PASS", "URL", "S_password"}
+
+
+def test_shown_argv_keeps_secret_references() -> None:
+    command = ("connect", "$(URL)", "$(GREETING)", "--user=$(USER_NAME)")
+    container = Container(
+        name="app",
+        command=command,
+        env=(
+            EnvVar("PASS", key_ref=KeyRef(SECRET, "credentials", "password")),
+            EnvVar("URL", value="db://u:$(PASS)@h"),
+            EnvVar("GREETING", key_ref=KeyRef(CM, "settings", "greeting")),
+            EnvVar("USER_NAME", value="admin"),
+        ),
+    )
+    pod = Pod(
+        metadata=ObjectMeta(name="web", namespace="shop"), spec=PodSpec(containers=(container,))
+    )
+    result = make_environment(pod, container, CONTEXT, EVERYTHING)
+    assert isinstance(result, Environment)
+    real = container_argv(container, dict(result.variables), result.variables)
+    assert real == ("connect", "db://u:s3cret@h", "hello", "--user=admin")
+    assert shown_argv(container, result) == ("connect", "$(URL)", "hello", "--user=admin")
