@@ -150,6 +150,12 @@ async def test_a_missing_config_map_waits_then_starts_when_created(
     assert container(status, "app").restart_count == 0
     await wait_for_file(out, contains="\n")
     assert lines(out) == [{"GREETING": "hello"}]
+    # One attempt per change, never a retry loop: each failure was recorded exactly once.
+    failed = [e for e in kubelet.recorder.events(pod="waiter") if e.reason == "Failed"]
+    assert [(e.message, e.count) for e in failed] == [
+        ('Error: configmap "settings" not found', 1),
+        ("Error: couldn't find key greeting in ConfigMap default/settings", 1),
+    ]
 
 
 async def test_a_missing_secret_key_names_the_secret(kubelet: Kubelet, tmp_path: Path) -> None:
