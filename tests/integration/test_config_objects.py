@@ -218,3 +218,26 @@ async def test_a_changed_config_map_reaches_only_the_next_instance(
     assert app_status.last_state.finished_at >= first.state.started_at
     killings = [e for e in kubelet.recorder.events(pod="changing") if e.reason == "Killing"]
     assert len(killings) == 1
+
+
+async def test_keys_that_are_not_names_are_skipped_with_an_event(
+    kubelet: Kubelet, tmp_path: Path
+) -> None:
+    # Only an object that bypassed validation can hold such a key (see logic/environment.py).
+    kubelet.objects.create(config_map("odd", GOOD="1", **{"BAD=KEY": "2"}))
+    out = tmp_path / "env.jsonl"
+    app = dumper(out, "GOOD", "BAD", env_from=(EnvFromSource(ObjectKind.CONFIG_MAP, "odd"),))
+    await start(kubelet, pod("odd-keys", app))
+    await wait_for_file(out, contains="\n")
+    assert lines(out) == [{"GOOD": "1"}]
+    (event,) = [
+        e
+        for e in kubelet.recorder.events(pod="odd-keys")
+        if e.reason == "InvalidEnvironmentVariableNames"
+    ]
+    assert event.type.value == "Warning"
+    assert event.field_path == ""  # on the pod, as the kubelet records it
+    assert event.message == (
+        "Keys [BAD=KEY] from the EnvFrom configMap default/odd were skipped since they are "
+        "considered invalid environment variable names."
+    )
