@@ -1,4 +1,4 @@
-"""The ConfigMap and Secret endpoints: list, watch, get, create, replace, delete.
+"""The ConfigMap and Secret endpoints: list, watch, get, create, replace, patch, delete.
 
 ``/api/v1/namespaces/{namespace}/configmaps[/{name}]`` and ``/api/v1/configmaps`` (every
 namespace), the same for ``secrets``. Codes and wording are the apiserver's: 201 on create,
@@ -16,8 +16,13 @@ the one global resourceVersion (``changes.py``), and a client that asks for a ``
 (kubectl) gets the apiserver's columns (``api/tables.py``: NAME DATA AGE, NAME TYPE DATA
 AGE).
 
-Objects defined in a manifest file belong to it: they can be read here, not replaced or
-deleted (422; edit the file). Bodies are decoded by the one manifest intake
+PATCH takes a JSON patch, a merge patch, or a strategic merge patch, which for these kinds
+is a merge patch (their fields are maps and scalars: ``kubectl apply`` sends one); the
+patched object is then checked as a PUT of it would be. Server-side apply is not supported
+for them yet (415).
+
+Objects defined in a manifest file belong to it: they can be read here, not replaced,
+patched or deleted (422; edit the file). Bodies are decoded by the one manifest intake
 (``manifest.load_bytes``) in a worker thread.
 """
 
@@ -34,6 +39,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from minikubelet.api.media import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, media_type
+from minikubelet.api.patch import decode_patch, json_patch, merge_patch
+from minikubelet.api.strategic import strip_directives
 from minikubelet.api.tables import negotiate_table, table, table_options
 from minikubelet.errors import DuplicateObjectError, FieldError, ManifestError, RequestError
 from minikubelet.manifest import load_bytes
@@ -41,7 +49,7 @@ from minikubelet.manifest.objects import BASE64_ERROR
 from minikubelet.model.objects import ConfigMap, ConfigObject, Secret
 from minikubelet.model.spec import ObjectKind
 from minikubelet.objects import StoredObject
-from minikubelet.server.changes import Snapshot
+from minikubelet.server.changes import Snapshot, encode
 from minikubelet.server.context import (
     Api,
     api_of,
@@ -65,6 +73,7 @@ __all__ = [
     "delete_object",
     "get_object",
     "list_objects",
+    "patch_object",
     "replace_object",
 ]
 
@@ -231,6 +240,41 @@ async def replace_object(request: Request, kind: ObjectKind) -> Response:
     body = await read_body(request)
     old = _stored(api, kind, namespace, name)
     _refuse_file_object(old, "replaced")
+    return await _replace(api, kind, old, body)
+
+
+async def patch_object(request: Request, kind: ObjectKind) -> Response:
+    """``PATCH …/configmaps|secrets/{name}``: the patched object, checked as a PUT."""
+    api = api_of(request)
+    namespace, name = request.path_params["namespace"], request.path_params["name"]
+    content_type = media_type(request.headers.get("content-type", ""))
+    body = await read_body(request)
+    old = _stored(api, kind, namespace, name)
+    _refuse_file_object(old, "patched")
+    current = json.loads(api.changes.object(old).data)  # a copy to patch
+    try:
+        if content_type == JSON_PATCH:
+            patched = json_patch(current, decode_patch(body))
+        elif content_type == MERGE_PATCH:
+            patched = merge_patch(current, decode_patch(body))
+        elif content_type == STRATEGIC_MERGE_PATCH:
+            # No lists with merge keys in these kinds: the strategic merge is a merge.
+            patched = merge_patch(current, strip_directives(decode_patch(body)))
+        else:
+            raise ApiError(
+                415,
+                f"the patch type {content_type or '(none)'} is not supported for "
+                f"{kind.resource} by minikubelet; use a JSON, merge or strategic merge patch",
+            )
+    except RequestError as error:
+        raise ApiError(
+            error.code, error.message, reason=error.reason, details=error.details
+        ) from None
+    return await _replace(api, kind, old, encode(patched))
+
+
+async def _replace(api: Api, kind: ObjectKind, old: StoredObject, body: bytes) -> Response:
+    namespace, name = old.namespace, old.name
     obj, warnings = await _decode(body, kind, namespace, name)
     metadata = obj.manifest.get("metadata")
     version = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
@@ -358,6 +402,7 @@ def _routes(kind: ObjectKind) -> list[Route]:
         Route(many, _endpoint(create_object, kind), methods=["POST"]),
         Route(one, _endpoint(get_object, kind), methods=["GET"]),
         Route(one, _endpoint(replace_object, kind), methods=["PUT"]),
+        Route(one, _endpoint(patch_object, kind), methods=["PATCH"]),
         Route(one, _endpoint(delete_object, kind), methods=["DELETE"]),
     ]
 

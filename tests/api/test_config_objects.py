@@ -333,3 +333,45 @@ async def test_a_waiting_container_starts_when_the_config_map_is_created(
     status = await wait_for_status(worker, lambda s: s.phase.is_final)
     assert container(status, "app").restart_count == 0
     assert not isinstance(container(status, "app").state, Running)
+
+
+# -- patch ---------------------------------------------------------------------------
+
+
+async def test_patch(server: Server) -> None:
+    created = await create(server, CMS, config_map("settings", {"a": "1", "b": "2"}))
+    path = f"{CMS}/settings"
+
+    async def patch(body: Any, content_type: str) -> Any:
+        return await server.client.patch(
+            path, content=json.dumps(body), headers={"Content-Type": content_type}
+        )
+
+    merged = await patch({"data": {"a": "one", "b": None}}, "application/merge-patch+json")
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["data"] == {"a": "one"}
+    assert merged.json()["metadata"]["uid"] == created["metadata"]["uid"]
+    operations = [{"op": "add", "path": "/data/c", "value": "3"}]
+    patched = await patch(operations, "application/json-patch+json")
+    assert patched.json()["data"] == {"a": "one", "c": "3"}
+    strategic = await patch(
+        {"data": {"d": "4"}, "metadata": {"labels": {"x": "y"}}},
+        "application/strategic-merge-patch+json",
+    )
+    assert strategic.status_code == 200, strategic.text
+    assert strategic.json()["data"] == {"a": "one", "c": "3", "d": "4"}
+    assert strategic.json()["metadata"]["labels"] == {"x": "y"}
+    stale = {"metadata": {"resourceVersion": created["metadata"]["resourceVersion"]}}
+    assert (await patch(stale, "application/merge-patch+json")).status_code == 409
+    bad = await patch({"data": {"a b": "x"}}, "application/merge-patch+json")
+    assert bad.status_code == 422
+    applied = await patch({}, "application/apply-patch+yaml")
+    assert applied.status_code == 415
+    await create(server, SECRETS, secret("creds", stringData={"p": "old"}))
+    rotated = await server.client.patch(
+        f"{SECRETS}/creds",
+        content=json.dumps({"stringData": {"p": "new"}}),
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["data"] == {"p": base64.b64encode(b"new").decode()}
