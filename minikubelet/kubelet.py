@@ -1,4 +1,5 @@
-"""The kubelet: owns the runtime, the status and probe managers, and one worker per pod.
+"""The kubelet: owns the runtime, the status and probe managers, the ConfigMaps and Secrets
+(``objects``), and one worker per pod.
 
 Use it as an async context manager. Leaving the context (normally, by an exception or
 by cancellation) terminates every pod gracefully first, under a shielded scope, so
