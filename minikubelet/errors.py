@@ -3,6 +3,7 @@
     MinikubeletError                 base: catch this to handle anything of ours
     ├── ManifestError                a manifest file cannot be used; lists every FieldError
     ├── DuplicatePodError            two manifests define the same namespace/name
+    ├── DuplicateObjectError         a ConfigMap or Secret of that namespace/name exists
     ├── ConfigError                  a flag or config file value is invalid
     ├── RequestError                 an API request cannot be honoured as asked (bad patch,
     │                                selector, Table option); carries the HTTP code, the
@@ -35,6 +36,7 @@ __all__ = [
     "CgroupError",
     "ConfigError",
     "ContainerConfigError",
+    "DuplicateObjectError",
     "DuplicatePodError",
     "FieldError",
     "ManifestError",
@@ -97,12 +99,14 @@ def _jsonable(value: object) -> object:
     return str(value)
 
 
-def _where(path: Path | None, pod: str | None, location: str | None = None) -> str:
+def _where(
+    path: Path | None, pod: str | None, location: str | None = None, kind: str = "pod"
+) -> str:
     parts = []
     if path is not None:
         parts.append(str(path))
     if pod:
-        parts.append(f'pod "{pod}"')
+        parts.append(f'{kind} "{pod}"')
     elif location:
         parts.append(location)
     return ": ".join(parts)
@@ -114,7 +118,8 @@ class ManifestError(MinikubeletError):
     Fix the manifest: each line of the message names the file, the pod and the field.
     ``location`` (e.g. ``document 2`` or ``items[1]``) says where in the file, when the pod
     has no usable name. One file with several bad pods raises one error built by
-    ``combine``, whose ``parts`` are the per-pod errors.
+    ``combine``, whose ``parts`` are the per-pod errors. ``kind`` is what ``pod`` names:
+    ``pod``, or ``configmap`` / ``secret`` for the objects a file may hold beside pods.
     """
 
     def __init__(
@@ -124,13 +129,15 @@ class ManifestError(MinikubeletError):
         errors: list[FieldError],
         *,
         location: str | None = None,
+        kind: str = "pod",
     ) -> None:
         self.path = path
         self.pod = pod
+        self.kind = kind
         self.location = location
         self.errors = errors
         self.parts: tuple[ManifestError, ...] = (self,)
-        where = _where(path, pod, location)
+        where = _where(path, pod, location, kind)
         lines = [f"{where}: {error}" if where else str(error) for error in errors]
         super().__init__("\n".join(lines))
 
@@ -139,11 +146,13 @@ class ManifestError(MinikubeletError):
         """One error for a whole file, listing every part's lines in order."""
         if len(parts) == 1:
             return parts[0]
-        pods = {part.pod for part in parts}
+        named = {(part.kind, part.pod) for part in parts}
+        kind, pod = named.pop() if len(named) == 1 else ("pod", None)
         combined = cls(
             parts[0].path,
-            pods.pop() if len(pods) == 1 else None,
+            pod,
             [error for part in parts for error in part.errors],
+            kind=kind,
         )
         combined.parts = tuple(parts)
         combined.args = ("\n".join(str(part) for part in parts),)
@@ -158,15 +167,28 @@ class ManifestWarning:
     pod: str | None
     field_path: str
     message: str
+    kind: str = "pod"  # what ``pod`` names: pod, configmap, secret
 
     def __str__(self) -> str:
-        where = _where(self.path, self.pod)
+        where = _where(self.path, self.pod, kind=self.kind)
         text = f"{self.field_path}: {self.message}"
         return f"{where}: {text}" if where else text
 
 
 class DuplicatePodError(MinikubeletError):
     """Raised before anything starts when two manifests define the same pod."""
+
+
+class DuplicateObjectError(MinikubeletError):
+    """Raised when a ConfigMap or Secret is added under a namespace/name already taken.
+
+    ``file`` is the manifest that defines the existing object (None: it was created through
+    the API). Delete that one first, or choose another name.
+    """
+
+    def __init__(self, message: str, file: Path | None = None) -> None:
+        super().__init__(message)
+        self.file = file
 
 
 class ConfigError(MinikubeletError):

@@ -30,6 +30,8 @@ import anyio.to_thread
 import structlog
 
 from minikubelet.errors import RuntimeStartError
+from minikubelet.logic.environment import INVALID_VARIABLE_NAMES
+from minikubelet.logic.launch import LaunchPlan
 from minikubelet.model.events import EventType
 from minikubelet.model.launch import ExitStatus, Launch
 from minikubelet.model.spec import Container
@@ -175,38 +177,44 @@ async def run_instance(
     context: InstanceContext,
     owner: InstanceOwner,
     container: Container,
-    launch: Launch,
+    plan: LaunchPlan,
     restart_count: int,
 ) -> None:
-    """Spawn instance ``restart_count`` of ``container`` as ``launch`` says, and run it to
+    """Spawn instance ``restart_count`` of ``container`` as ``plan`` says, and run it to
     its end."""
     report = context.report
+    for invalid in plan.invalid:
+        # makeEnvironmentVariables records this on the pod, not the container.
+        report.event(None, EventType.WARNING, INVALID_VARIABLE_NAMES, invalid.message)
+    launch = plan.launch
     try:
         process = await context.runtime.start(
             launch, context.sink(container.name), context.log_problems(container)
         )
     except RuntimeStartError as error:
         # containerd reports a container that cannot start as exited 128, StartError.
+        reason = plan.redact(str(error))
         exit_ = Exit(
             128,
             context.clock(),
             reason="StartError",
-            message=str(error),
+            message=reason,
             monotonic=anyio.current_time(),
         )
         _log.warning(
-            "container.start_failed", pod=report.label, container=container.name, error=str(error)
+            "container.start_failed", pod=report.label, container=container.name, error=reason
         )
-        report.event(container, EventType.WARNING, "Failed", f"Error: {error}")
+        report.event(container, EventType.WARNING, "Failed", f"Error: {reason}")
         owner.start_failed(container, restart_count, exit_)
         return
-    report.step(container.name, Step.SPAWNED, f"pid {process.pid}: {shlex.join(launch.argv)}")
+    # The argv as shown: Secret values stay $(NAME) in the trace and the logs.
+    report.step(container.name, Step.SPAWNED, f"pid {process.pid}: {shlex.join(plan.shown)}")
     _log.info(
         "container.started",
         pod=report.label,
         container=container.name,
         pid=process.pid,
-        argv=list(launch.argv),
+        argv=list(plan.shown),
         restart_count=restart_count,
     )
     report.event(container, EventType.NORMAL, "Created", f"Created container: {container.name}")

@@ -1,4 +1,5 @@
-"""The kubelet: owns the runtime, the status and probe managers, and one worker per pod.
+"""The kubelet: owns the runtime, the status and probe managers, the ConfigMaps and Secrets
+(``objects``), and one worker per pod.
 
 Use it as an async context manager. Leaving the context (normally, by an exception or
 by cancellation) terminates every pod gracefully first, under a shielded scope, so
@@ -24,9 +25,11 @@ import structlog
 
 from minikubelet.errors import DuplicatePodError
 from minikubelet.events import EventRecorder
-from minikubelet.model.snapshot import PodSnapshot
+from minikubelet.logic.environment import referenced_objects
+from minikubelet.model.snapshot import PodSnapshot, WatchEventType
 from minikubelet.model.spec import Pod
 from minikubelet.model.trace import TraceEntry
+from minikubelet.objects import ObjectStore, StoredObject
 from minikubelet.pod_worker import LogLineSink, PodWorker
 from minikubelet.prober.handlers import Prober
 from minikubelet.prober.manager import ProbeManager
@@ -65,6 +68,7 @@ class Kubelet:
         clock: Callable[[], datetime] = _utc_now,
         log_sink: LogLineSink | None = None,
         prober: ProbeRunner | None = None,
+        objects: ObjectStore | None = None,
     ) -> None:
         self.settings = settings
         self.runtime: ContainerRuntime = runtime or LocalRuntime(settings.log_rotation)
@@ -72,6 +76,9 @@ class Kubelet:
         self.recorder = EventRecorder(clock)
         self.status = StatusManager(clock)
         self.probes = ProbeManager(prober or Prober(self.runtime))
+        # The ConfigMaps and Secrets containers read their environment from.
+        self.objects = objects or ObjectStore(clock)
+        self.objects.watch(self._object_changed)
         self._log_sink = log_sink
         self._workers: dict[tuple[str, str], PodWorker] = {}
         self._group: anyio.abc.TaskGroup | None = None
@@ -199,6 +206,7 @@ class Kubelet:
             clock=self.clock,
             probes=self.probes,
             log_sink=self._log_sink,
+            objects=self.objects,
         )
         self._workers[key] = worker
         worker.on_status(lambda _: self._notify())
@@ -274,6 +282,17 @@ class Kubelet:
             if all(worker.done for worker in self.workers()):
                 return
             await changed.wait()
+
+    def _object_changed(self, kind: WatchEventType, stored: StoredObject) -> None:
+        """Wake the pods that read ``stored``: a start that failed for want of it is
+        retried at once (running containers are left alone, as in Kubernetes)."""
+        if kind is WatchEventType.DELETED:
+            return
+        wanted = (stored.kind, stored.name)
+        for worker in self._workers.values():
+            pod = worker.pod
+            if pod.namespace == stored.namespace and wanted in referenced_objects(pod):
+                worker.retry_held()
 
     def _remove(self, key: tuple[str, str], worker: PodWorker) -> None:
         del self._workers[key]

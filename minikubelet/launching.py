@@ -1,8 +1,9 @@
 """Getting a container instance ready to run: its ``Launch``.
 
-The pure parts are ``logic.launch.build_launch`` (argv, environment, working dir, message
-file) and ``logic.identity.resolve_identity``; this is the part that asks the host: who
-minikubelet runs as, and the user database. The files the instance needs are the
+The pure parts are ``logic.launch.build_launch`` (argv, environment — with the pod's
+ConfigMaps and Secrets from the lookup it is given —, working dir, message file) and
+``logic.identity.resolve_identity``; this is the part that asks the host: who minikubelet
+runs as, and the user database. The files the instance needs are the
 runtime's to make (``runtime/files.py``).
 """
 
@@ -13,10 +14,10 @@ import pwd
 from dataclasses import replace
 from pathlib import Path
 
-from minikubelet.logic.environment import FieldContext
+from minikubelet.errors import ContainerConfigError
+from minikubelet.logic.environment import NO_OBJECTS, ConfigFailure, FieldContext, ObjectLookup
 from minikubelet.logic.identity import UserEntry, resolve_identity
-from minikubelet.logic.launch import build_launch
-from minikubelet.model.launch import Launch
+from minikubelet.logic.launch import LaunchPlan, build_launch
 from minikubelet.model.spec import Container, Pod
 from minikubelet.settings import Settings
 
@@ -26,14 +27,24 @@ __all__ = ["Launcher", "user_entry"]
 class Launcher:
     """Launches of one pod's containers."""
 
-    def __init__(self, pod: Pod, uid: str, settings: Settings, log_dir: Path) -> None:
+    def __init__(
+        self,
+        pod: Pod,
+        uid: str,
+        settings: Settings,
+        log_dir: Path,
+        objects: ObjectLookup = NO_OBJECTS,
+    ) -> None:
         self._pod = pod
         self._uid = uid
         self._settings = settings
         self._log_dir = log_dir
+        self._objects = objects
 
-    def launch(self, container: Container, restart_count: int) -> Launch:
-        """Raises ContainerConfigError when the container cannot be configured as asked."""
+    def launch(self, container: Container, restart_count: int) -> LaunchPlan:
+        """The instance's launch, with the ConfigMaps and Secrets as they are now. Raises
+        ContainerConfigError when the container cannot be configured as asked (a missing
+        object or key, a user that cannot be had)."""
         settings = self._settings
         context = settings.field_context or FieldContext(
             uid=self._uid, node_name=settings.node_name
@@ -46,7 +57,7 @@ class Launcher:
             pod=f"{self._pod.full_name}({self._uid})",
             container=container.name,
         )
-        return build_launch(
+        plan = build_launch(
             self._pod,
             container,
             uid=self._uid,
@@ -55,7 +66,11 @@ class Launcher:
             context=replace(context, uid=self._uid),
             log_dir=self._log_dir,
             identity=identity,
+            objects=self._objects,
         )
+        if isinstance(plan, ConfigFailure):
+            raise ContainerConfigError(plan.message)
+        return plan
 
 
 def user_entry(uid: int) -> UserEntry | None:

@@ -39,6 +39,7 @@ from minikubelet.launching import Launcher
 from minikubelet.lifecycle import run_hook
 from minikubelet.logic.actions import PodView, StartContainer, compute_pod_actions
 from minikubelet.logic.backoff import BackoffEntry, crash_loop_message
+from minikubelet.logic.environment import NO_OBJECTS, ObjectLookup
 from minikubelet.logic.probing import apply_verdict, is_started
 from minikubelet.logic.termination import (
     DEADLINE_EXCEEDED_MESSAGE,
@@ -73,10 +74,6 @@ __all__ = ["LogLineSink", "PodLifecycle", "PodWorker", "Syncing", "Terminated", 
 _log = structlog.get_logger("minikubelet.pod")
 
 LogLineSink = Callable[[Pod, str, str, str], None]  # (pod, container, stream, text)
-
-# pkg/kubelet/kubelet.go backOffPeriod: a sync that failed (a container whose configuration
-# could not be made) is tried again this much later.
-CONFIG_RETRY = 10.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +116,7 @@ class PodWorker:
         clock: Callable[[], datetime],
         probes: ProbeManager | None = None,
         log_sink: LogLineSink | None = None,
+        objects: ObjectLookup = NO_OBJECTS,
     ) -> None:
         self.pod = pod
         self.uid = uid
@@ -126,7 +124,7 @@ class PodWorker:
         self._settings = settings
         self._keeper = keeper
         self.report = PodReporter(pod, uid, recorder, keeper)
-        self._launcher = Launcher(pod, uid, settings, keeper.snapshot.log_dir)
+        self._launcher = Launcher(pod, uid, settings, keeper.snapshot.log_dir, objects)
         self._instances = InstanceContext(
             runtime, self.report, clock, self._sink_for, self._log_problems
         )
@@ -146,8 +144,9 @@ class PodWorker:
         # failed (and was killed). While a sequence is under way, no other start begins.
         self._starting = False
         self._settled: dict[str, anyio.Event] = {}
-        # Containers whose configuration failed, and when to try again.
-        self._held: dict[str, float] = {}
+        # Containers whose configuration could not be made (CreateContainerConfigError):
+        # not started again until what they wait for changes (retry_held).
+        self._held: set[str] = set()
         self._has_initialized = False
         self._state: PodLifecycle = Syncing()
         self._changed = anyio.Event()
@@ -313,7 +312,7 @@ class PodWorker:
             policy=self._settings.backoff,
             now=now,
             has_initialized=self._has_initialized,
-            held=self._held,
+            held=frozenset(self._held),
         )
         actions = compute_pod_actions(view)
         for kill in actions.kill:
@@ -381,12 +380,12 @@ class PodWorker:
         record = self._records[start.name]
         settled = self._settled[container.name] = anyio.Event()
         try:
-            launch = self._launcher.launch(container, record.next_restart_count)
+            plan = self._launcher.launch(container, record.next_restart_count)
         except ContainerConfigError as error:
             self._hold(container, str(error))
             self._settle(container.name)
             return settled
-        self._held.pop(container.name, None)
+        self._held.discard(container.name)
         if start.backoff is not None:
             self._backoff[start.name] = start.backoff
         if container in spec.containers:
@@ -403,13 +402,16 @@ class PodWorker:
         )
         self._records[container.name] = record.with_new_instance(created)
         self._creating += 1
-        self._spawn(run_instance, self._instances, self, container, launch, restart_count)
+        self._spawn(run_instance, self._instances, self, container, plan, restart_count)
         return settled
 
     def _hold(self, container: Container, message: str) -> None:
-        """``CreateContainerConfigError``: no instance; Waiting with the reason, an event,
-        and another try after the kubelet's ``backOffPeriod`` (or at ``retry_held``)."""
-        self._held[container.name] = anyio.current_time() + CONFIG_RETRY
+        """``CreateContainerConfigError``: no instance; Waiting with the reason and an event,
+        until ``retry_held`` (a ConfigMap or Secret it reads changed, or the pod did).
+
+        The kubelet retries at its next sync (``backOffPeriod``, 10 s); nothing here wakes
+        up on a timer: what the container waits for changes, or nothing will."""
+        self._held.add(container.name)
         failure = StartFailure("CreateContainerConfigError", message)
         self._records[container.name] = replace(
             self._records[container.name], start_failure=failure
@@ -423,7 +425,8 @@ class PodWorker:
         self.report.event(container, EventType.WARNING, "Failed", f"Error: {message}")
 
     def retry_held(self) -> None:
-        """Try the held starts again now (what they were waiting for may have changed)."""
+        """Try the held starts again now (what they were waiting for may have changed):
+        the kubelet calls it when an object the pod refers to is added or changed."""
         if self._held:
             self._held.clear()
             self._notify()

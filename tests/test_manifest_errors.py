@@ -515,8 +515,8 @@ spec: {replicas: 2}
 """,
         [
             (
-                'web.yaml: kind: Unsupported value: "Deployment": only Pods (and a '
-                "List of Pods) are supported"
+                'web.yaml: kind: Unsupported value: "Deployment": only Pods, ConfigMaps and '
+                "Secrets (and Lists of them) are supported"
             ),
         ],
         id="wrong-kind",
@@ -590,14 +590,26 @@ spec:
     command: [serve]
     env:
     - name: DATABASE_URL
-      valueFrom: {configMapKeyRef: {name: settings, key: database-url}}
+      valueFrom: {configMapKeyRef: {name: Settings, key: database url}}
+    - name: PASSWORD
+      valueFrom: {secretKeyRef: {name: credentials, key: ""}}
 """,
         [
             (
-                'web.yaml: pod "web": spec.containers[0].env[0].valueFrom.configMapKeyR'
-                "ef: Forbidden: ConfigMaps and Secrets are not available to local "
-                "pods; set value instead"
+                'web.yaml: pod "web": spec.containers[0].env[0].valueFrom.configMapKeyRef.name: '
+                'Invalid value: "Settings": a lowercase RFC 1123 subdomain must consist of lower '
+                "case alphanumeric characters, '-' or '.', and must start and end with an "
+                "alphanumeric character (e.g. 'example.com', regex used for validation is "
+                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
             ),
+            (
+                'web.yaml: pod "web": spec.containers[0].env[0].valueFrom.configMapKeyRef.key: '
+                'Invalid value: "database url": a valid config key must consist of alphanumeric '
+                "characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', "
+                "regex used for validation is '[-._a-zA-Z0-9]+')"
+            ),
+            'web.yaml: pod "web": spec.containers[0].env[1].valueFrom.secretKeyRef.key: '
+            "Required value",
         ],
         id="config-map-key-ref",
     ),
@@ -610,14 +622,26 @@ spec:
   containers:
   - name: app
     command: [serve]
-    envFrom: [{secretRef: {name: credentials}}]
+    envFrom:
+    - {secretRef: {name: credentials}, configMapRef: {name: settings}, prefix: "A=B"}
+    - {prefix: X_}
+    - {configMapRef: {name: ""}}
 """,
         [
             (
-                'web.yaml: pod "web": spec.containers[0].envFrom: Forbidden: '
-                "ConfigMaps and Secrets are not available to local pods; list the "
-                "variables under env instead"
+                'web.yaml: pod "web": spec.containers[0].envFrom[0].prefix: Invalid value: '
+                '"A=B": a valid environment variable name must consist only of printable '
+                "ASCII characters other than '='"
             ),
+            (
+                'web.yaml: pod "web": spec.containers[0].envFrom: Invalid value: "": may not '
+                "have more than one field specified at a time"
+            ),
+            (
+                'web.yaml: pod "web": spec.containers[0].envFrom: Invalid value: "": must '
+                "specify one of: `configMapRef` or `secretRef`"
+            ),
+            'web.yaml: pod "web": spec.containers[0].envFrom[2].configMapRef.name: Required value',
         ],
         id="env-from",
     ),
@@ -897,8 +921,8 @@ items:
 """,
         [
             (
-                'web.yaml: items[0]: kind: Unsupported value: "Service": only Pods '
-                "(and a List of Pods) are supported"
+                'web.yaml: items[0]: kind: Unsupported value: "Service": only Pods, '
+                "ConfigMaps and Secrets (and Lists of them) are supported"
             ),
             'web.yaml: pod "web": spec.containers: Required value',
         ],

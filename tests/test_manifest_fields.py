@@ -37,8 +37,10 @@ def test_every_type_of_an_honoured_field_is_known() -> None:
 def test_public_surface() -> None:
     assert sorted(minikubelet.manifest.__all__) == [
         "LoadResult",
+        "load_bytes",
         "load_file",
         "load_text",
+        "object_from_dict",
         "parse_quantity",
         "pod_from_dict",
     ]

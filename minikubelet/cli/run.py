@@ -37,7 +37,6 @@ import anyio.abc
 import click
 import structlog
 
-from minikubelet.capabilities import unimplemented_warnings
 from minikubelet.cli.options import engine_options
 from minikubelet.config import FLAGS, build_config
 from minikubelet.daemon import api_endpoints
@@ -47,6 +46,7 @@ from minikubelet.log import LogFormat, configure_logging
 from minikubelet.logic.environment import CLEAN_ENV_VARIABLES
 from minikubelet.manifest import load_file
 from minikubelet.model.events import Event, EventType
+from minikubelet.model.objects import ConfigObject
 from minikubelet.model.spec import Pod
 from minikubelet.model.status import PodPhase
 from minikubelet.model.trace import TraceEntry
@@ -57,26 +57,62 @@ from minikubelet.settings import Settings
 if TYPE_CHECKING:
     from minikubelet.ui.embedded import EmbeddedDashboard
 
-__all__ = ["ApiOptions", "TracePrinter", "load_pods", "run", "start_api"]
+__all__ = [
+    "ApiOptions",
+    "Manifests",
+    "TracePrinter",
+    "load_manifests",
+    "load_pods",
+    "run",
+    "start_api",
+]
+
+# Whose file objects these are in the kubelet's object store.
+_OBJECT_OWNER = "run"
+
+
+@dataclass(frozen=True)
+class Manifests:
+    """What the files of ``run FILE...`` hold: pods, and the objects beside them by file."""
+
+    pods: list[Pod]
+    objects: dict[Path, list[ConfigObject]]
 
 
 def load_pods(files: Sequence[Path]) -> list[Pod]:
-    """Every pod of every file; raises MinikubeletError naming every problem, before any start."""
+    """Every pod of every file (``load_manifests`` without the objects)."""
+    return load_manifests(files).pods
+
+
+def load_manifests(files: Sequence[Path]) -> Manifests:
+    """Every pod and object of every file; raises MinikubeletError naming every problem,
+    before anything starts (two files defining the same ConfigMap or Secret included)."""
     pods: list[Pod] = []
+    objects: dict[Path, list[ConfigObject]] = {}
     errors: list[str] = []
     seen: dict[tuple[str, str], Path] = {}
+    seen_objects: dict[tuple[str, str, str], Path] = {}
     for path in files:
         try:
-            result = load_file(path)
+            result = load_file(path)  # the manifest intake: warnings included
         except ManifestError as error:
             errors.append(str(error))
             continue
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
+        for obj in result.objects:
+            kind = obj.kind.singular
+            object_key = (kind, obj.namespace, obj.name)
+            if object_key in seen_objects:
+                errors.append(
+                    f'{path}: {kind} "{obj.name}": metadata.name: Duplicate value: '
+                    f'"{obj.name}": {kind} {obj.namespace}/{obj.name} is already defined in '
+                    f"{seen_objects[object_key]}"
+                )
+                continue
+            seen_objects[object_key] = path
+            objects.setdefault(path, []).append(obj)
         for pod in result.pods:
-            unimplemented = unimplemented_warnings(pod)
-            for warning in unimplemented:
-                click.echo(f"warning: {warning}", err=True)
             key = (pod.namespace, pod.name)
             if key in seen:
                 errors.append(
@@ -88,7 +124,7 @@ def load_pods(files: Sequence[Path]) -> list[Pod]:
             pods.append(pod)
     if errors:
         raise MinikubeletError("\n".join(errors))
-    return pods
+    return Manifests(pods, objects)
 
 
 def _print_log(pod: Pod, container: str, stream: str, text: str) -> None:
@@ -165,7 +201,7 @@ class TracePrinter:
 
 
 async def _supervise(
-    pods: list[Pod],
+    manifests: Manifests,
     settings: Settings,
     api: ApiOptions | None = None,
     trace: bool = False,
@@ -174,6 +210,8 @@ async def _supervise(
     stopped_by: list[int] = []
     dashboard: EmbeddedDashboard | None = None
     async with Kubelet(settings, log_sink=None if ui else _print_log) as kubelet:
+        # The files' ConfigMaps and Secrets, before any pod that reads them starts.
+        kubelet.objects.replace_files(_OBJECT_OWNER, manifests.objects)
         if not ui:
             kubelet.recorder.subscribe(_print_event)
         async with anyio.create_task_group() as group:
@@ -209,7 +247,7 @@ async def _supervise(
 
             group.start_soon(on_signals)
             printer = TracePrinter()
-            for pod in pods:
+            for pod in manifests.pods:
                 added = await kubelet.add_pod(pod)
                 if trace and not ui:
                     kubelet.on_trace(added.uid, printer)
@@ -283,7 +321,7 @@ def run(
             click.echo(f"error: {line}", err=True)
         sys.exit(2)
     try:
-        pods = load_pods(files)
+        manifests = load_manifests(files)
     except MinikubeletError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
@@ -308,4 +346,4 @@ def run(
         base_env=base_env,
         node_name=os.uname().nodename,
     )
-    sys.exit(anyio.run(_supervise, pods, settings, api, trace, ui))
+    sys.exit(anyio.run(_supervise, manifests, settings, api, trace, ui))

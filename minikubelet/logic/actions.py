@@ -38,9 +38,9 @@ class PodView:
     policy: BackoffPolicy
     now: float  # monotonic seconds
     has_initialized: bool = False  # a regular container has been created
-    # Containers whose configuration failed (CreateContainerConfigError), and when their
-    # start may be tried again (the kubelet retries at its next sync).
-    held: Mapping[str, float] = field(default_factory=dict)
+    # Containers whose configuration failed (CreateContainerConfigError): not started
+    # until what they wait for changes.
+    held: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -69,16 +69,11 @@ class PodActions:
     backing_off: tuple[BackingOff, ...] = ()
     # Nothing will run again: stop what is left (sidecars) and let the pod complete.
     kill_pod: bool = False
-    held_until: float | None = None  # the next retry of a held start
 
     @property
     def wake_at(self) -> float | None:
-        """When a refused restart becomes allowed (or a held start may be retried); None
-        if nothing waits for time."""
-        times = [b.until for b in self.backing_off]
-        if self.held_until is not None:
-            times.append(self.held_until)
-        return min(times, default=None)
+        """When a refused restart becomes allowed; None if nothing is backing off."""
+        return min((b.until for b in self.backing_off), default=None)
 
 
 def kill_message(container: Container, verdict: str, policy: RestartPolicy) -> str:
@@ -97,15 +92,12 @@ class _Plan:
     kill: list[KillContainer] = field(default_factory=list)
     backing_off: list[BackingOff] = field(default_factory=list)
     kill_pod: bool = False
-    held_until: float | None = None
 
     def record(self, name: str) -> ContainerRecord:
         return self.view.records.get(name) or ContainerRecord(name=name)
 
     def start_or_restart(self, name: str) -> None:
-        retry = self.view.held.get(name)
-        if retry is not None and self.view.now < retry:
-            self.held_until = retry if self.held_until is None else min(self.held_until, retry)
+        if name in self.view.held:
             return
         exit_ = self.record(name).latest_exit
         if exit_ is None:
@@ -124,7 +116,6 @@ class _Plan:
             tuple(self.kill),
             tuple(self.backing_off),
             self.kill_pod,
-            self.held_until,
         )
 
 

@@ -1,4 +1,4 @@
-"""Generate ``fields.py``: every field name and type of a Kubernetes v1 Pod.
+"""Generate ``fields.py``: every field name and type of a v1 Pod, ConfigMap and Secret.
 
 Rerun it after upgrading kubernetes-validate (a test-only dependency; the runtime never
 imports it, it only reads the generated module)::
@@ -42,7 +42,12 @@ _SPECIAL = {
     "io.k8s.apimachinery.pkg.apis.meta.v1.Time": "string",
     "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime": "string",
 }
-_ROOT = "io.k8s.api.core.v1.Pod"
+# The kinds a manifest may hold: a Pod, and the objects its environment may come from.
+_ROOTS = (
+    "io.k8s.api.core.v1.Pod",
+    "io.k8s.api.core.v1.ConfigMap",
+    "io.k8s.api.core.v1.Secret",
+)
 # `status` is written by the kubelet, never read from a manifest: minikubelet ignores it
 # entirely, so its (large) type tree is not generated.
 _SKIPPED = {("Pod", "status")}
@@ -156,9 +161,10 @@ def render() -> str:
     if not versions:
         raise SystemExit(f"no strict schema from {FIRST_VERSION} on under {root}")
     generator = _Generator(_merge(versions, root))
-    generator.visit(_ROOT)
+    roots = [generator.visit(root) for root in _ROOTS]
     lines = [
-        '"""Field names and types of a Kubernetes v1 Pod. GENERATED: do not edit.',
+        '"""Field names and types of Kubernetes v1 Pods, ConfigMaps, Secrets. GENERATED: do not',
+        "edit.",
         "",
         "Regenerate with ``.venv/bin/python -m minikubelet.manifest._gen_fields`` (see its",
         "docstring for the type expressions). Source: the strict JSON schemas bundled with",
@@ -167,14 +173,15 @@ def render() -> str:
         "",
         "from typing import Final",
         "",
-        '__all__ = ["REQUIRED", "ROOT", "SCHEMA_VERSIONS", "TYPES"]',
+        '__all__ = ["REQUIRED", "ROOT", "ROOTS", "SCHEMA_VERSIONS", "TYPES"]',
         "",
         "SCHEMA_VERSIONS: Final = ("
         + ", ".join(f'"{v}"' for v in versions)
         + ("," if len(versions) == 1 else "")
         + ")",
         "",
-        'ROOT: Final = "Pod"',
+        f'ROOT: Final = "{roots[0]}"',
+        "ROOTS: Final = (" + ", ".join(f'"{root}"' for root in roots) + ")",
         "",
         "# object type -> field name -> type expression",
         "TYPES: Final[dict[str, dict[str, str]]] = {",

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from minikubelet.manifest.env import NO_API_OBJECTS, EnvRefs, decode_env
+from minikubelet.manifest.env import EnvRefs, decode_env, decode_env_from
 from minikubelet.manifest.handlers import decode_lifecycle, decode_probe
 from minikubelet.manifest.report import (
     Report,
@@ -92,10 +92,9 @@ def decode_container(obj: object, path: str, role: Role, ctx: PodContext) -> Con
     ports = _ports(obj, child(path, "ports"), report)
     port_names = frozenset(port.name for port in ports if port.name)
     env = tuple(decode_env(get_list(obj, "env") or [], child(path, "env"), ctx.env_refs))
-    if get_list(obj, "envFrom"):
-        report.forbidden(
-            child(path, "envFrom"), f"{NO_API_OBJECTS}; list the variables under env instead"
-        )
+    env_from = tuple(
+        decode_env_from(get_list(obj, "envFrom") or [], child(path, "envFrom"), report)
+    )
     pull_policy = get_str(obj, "imagePullPolicy")
     if pull_policy and pull_policy not in IMAGE_PULL_POLICIES:
         report.not_supported(child(path, "imagePullPolicy"), pull_policy, IMAGE_PULL_POLICIES)
@@ -144,6 +143,7 @@ def decode_container(obj: object, path: str, role: Role, ctx: PodContext) -> Con
         image=image,
         working_dir=get_str(obj, "workingDir") or None,
         env=env,
+        env_from=env_from,
         ports=ports,
         resources=resources,
         lifecycle=lifecycle,

@@ -1,11 +1,13 @@
-"""A container's ``env``: plain values and the downward API, checked as Kubernetes does.
+"""A container's ``env`` and ``envFrom``, checked as Kubernetes does.
 
 Rules and messages: ``pkg/apis/core/validation/validation.go`` (``ValidateEnv``,
 ``validateEnvVarValueFrom``, ``validateObjectFieldSelector``,
-``validateContainerResourceFieldSelector``, ``validateContainerResourceDivisor``) and
-``pkg/apis/core/pods/helpers.go`` (``ConvertDownwardAPIFieldLabel``). Sources that need an API
-server (ConfigMaps, Secrets) or volumes (``fileKeyRef``) cannot be honoured for a local pod:
-they are errors, since the program would otherwise start without a variable it needs.
+``validateContainerResourceFieldSelector``, ``validateContainerResourceDivisor``,
+``validateConfigMapKeySelector``, ``validateSecretKeySelector``, ``ValidateEnvFrom``) and
+``pkg/apis/core/pods/helpers.go`` (``ConvertDownwardAPIFieldLabel``). ConfigMaps and Secrets
+are resolved when the container starts (``logic/environment.py``); a source that needs
+volumes (``fileKeyRef``) cannot be honoured for a local pod: an error, since the program
+would otherwise start without a variable it needs.
 """
 
 from __future__ import annotations
@@ -26,15 +28,18 @@ from minikubelet.manifest.report import (
 )
 from minikubelet.manifest.rules import (
     ENV_FIELD_PATHS,
+    is_config_map_key,
+    is_dns1123_subdomain,
     is_qualified_name,
     is_relaxed_env_var_name,
     split_subscripted_path,
 )
-from minikubelet.model.spec import EnvVar, Quantity
+from minikubelet.model.spec import EnvFromSource, EnvVar, KeyRef, ObjectKind, Quantity
 
-__all__ = ["NO_API_OBJECTS", "EnvRefs", "decode_env"]
+__all__ = ["EnvRefs", "decode_env", "decode_env_from"]
 
-NO_API_OBJECTS = "ConfigMaps and Secrets are not available to local pods"
+_KEY_REFS = {"configMapKeyRef": ObjectKind.CONFIG_MAP, "secretKeyRef": ObjectKind.SECRET}
+_ENV_FROM = {"configMapRef": ObjectKind.CONFIG_MAP, "secretRef": ObjectKind.SECRET}
 
 # ConvertDownwardAPIFieldLabel: the field paths that convert at all ...
 _CONVERTIBLE = frozenset(
@@ -102,8 +107,10 @@ def _value_from(
         count += 1
         body = get_map(source, kind)
         kind_path = child(path, kind)
-        if kind in ("configMapKeyRef", "secretKeyRef"):
-            report.forbidden(kind_path, f"{NO_API_OBJECTS}; set value instead")
+        if kind in _KEY_REFS:
+            if body is not None:
+                ref = _key_ref(body, kind_path, _KEY_REFS[kind], report)
+                variable = EnvVar(name=variable.name, key_ref=ref)
         elif kind == "fileKeyRef":
             report.forbidden(
                 kind_path, "volumes are not available to local pods; set value instead"
@@ -124,6 +131,52 @@ def _value_from(
     elif count > 1:
         report.invalid(path, "", "may not have more than one field specified at a time")
     return variable
+
+
+def _key_ref(body: Mapping[str, object], path: str, kind: ObjectKind, report: Report) -> KeyRef:
+    """``validateConfigMapKeySelector`` / ``validateSecretKeySelector``."""
+    name = get_str(body, "name") or ""
+    # ValidateSecretName (a DNS subdomain) for both: "" is invalid, not required.
+    for message in is_dns1123_subdomain(name):
+        report.invalid(child(path, "name"), name, message)
+    key = get_str(body, "key")
+    if key == "":
+        report.required(child(path, "key"))  # absent: reported by the schema walk
+    for message in is_config_map_key(key) if key else ():
+        report.invalid(child(path, "key"), key, message)
+    return KeyRef(kind, name, key or "", optional=body.get("optional") is True)
+
+
+def decode_env_from(items: list[object], path: str, report: Report) -> list[EnvFromSource]:
+    """A container's ``envFrom`` (``ValidateEnvFrom``, relaxed names as in 1.34)."""
+    sources = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            continue
+        item_path = index(path, i)
+        prefix = get_str(item, "prefix") or ""
+        for message in is_relaxed_env_var_name(prefix) if prefix else ():
+            report.invalid(child(item_path, "prefix"), prefix, message)
+        found = [(field, kind) for field, kind in _ENV_FROM.items() if is_set(item, field)]
+        if not found:
+            # sic: Kubernetes reports these two on the list's path, not the item's.
+            report.invalid(path, "", "must specify one of: `configMapRef` or `secretRef`")
+            continue
+        if len(found) > 1:
+            report.invalid(path, "", "may not have more than one field specified at a time")
+        field, kind = found[0]
+        body = get_map(item, field) or {}
+        name = get_str(body, "name") or ""
+        name_path = child(child(item_path, field), "name")
+        if not name:
+            report.required(name_path)
+        # ValidateConfigMapName(name, prefix=true): a trailing "-" is allowed.
+        masked = name[:-1] + "a" if name.endswith("-") else name
+        for message in is_dns1123_subdomain(masked) if name else ():
+            report.invalid(name_path, name, message)
+        optional = body.get("optional") is True
+        sources.append(EnvFromSource(kind, name, optional=optional, prefix=prefix))
+    return sources
 
 
 def _field_ref(body: Mapping[str, object], path: str, report: Report) -> str | None:

@@ -1,4 +1,5 @@
-"""Field names and types of a Kubernetes v1 Pod. GENERATED: do not edit.
+"""Field names and types of Kubernetes v1 Pods, ConfigMaps, Secrets. GENERATED: do not
+edit.
 
 Regenerate with ``.venv/bin/python -m minikubelet.manifest._gen_fields`` (see its
 docstring for the type expressions). Source: the strict JSON schemas bundled with
@@ -7,11 +8,12 @@ kubernetes-validate, versions 1.33.0, 1.34.0, 1.35.0, 1.36.0, 1.37.0 (union of t
 
 from typing import Final
 
-__all__ = ["REQUIRED", "ROOT", "SCHEMA_VERSIONS", "TYPES"]
+__all__ = ["REQUIRED", "ROOT", "ROOTS", "SCHEMA_VERSIONS", "TYPES"]
 
 SCHEMA_VERSIONS: Final = ("1.33.0", "1.34.0", "1.35.0", "1.36.0", "1.37.0")
 
 ROOT: Final = "Pod"
+ROOTS: Final = ("Pod", "ConfigMap", "Secret")
 
 # object type -> field name -> type expression
 TYPES: Final[dict[str, dict[str, str]]] = {
@@ -75,6 +77,14 @@ TYPES: Final[dict[str, dict[str, str]]] = {
         "path": "string",
         "signerName": "string",
         "user": "int64",
+    },
+    "ConfigMap": {
+        "apiVersion": "string",
+        "binaryData": "map[string]",
+        "data": "map[string]",
+        "immutable": "boolean",
+        "kind": "string",
+        "metadata": "ObjectMeta",
     },
     "ConfigMapEnvSource": {
         "name": "string",
@@ -609,6 +619,15 @@ TYPES: Final[dict[str, dict[str, str]]] = {
     },
     "SeccompProfile": {
         "localhostProfile": "string",
+        "type": "string",
+    },
+    "Secret": {
+        "apiVersion": "string",
+        "data": "map[string]",
+        "immutable": "boolean",
+        "kind": "string",
+        "metadata": "ObjectMeta",
+        "stringData": "map[string]",
         "type": "string",
     },
     "SecretEnvSource": {

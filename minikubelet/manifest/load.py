@@ -1,7 +1,13 @@
-"""Manifest files -> pods: YAML or JSON, several documents, ``kind: List``.
+"""Manifests -> pods, ConfigMaps and Secrets: YAML or JSON, several documents, ``kind: List``.
+
+``load_bytes`` is the one intake: every manifest minikubelet reads (a static pod file, a
+``run`` argument, a saved API object, an API request body) goes through it: decoding
+(UTF-8, with or without a BOM, within the size limit), parsing, validation, and the
+warnings for fields the engine does not act on yet (``capabilities``), each error naming
+the file and the field path.
 
 A file is all or nothing: if any document has a problem, ``ManifestError`` lists every
-problem of every document (``ManifestError.combine``) and no pod of the file is returned,
+problem of every document (``ManifestError.combine``) and nothing of the file is returned,
 so a half-applied file never runs. Limits guard the daemon against hostile or broken files:
 the kubelet's 10 MiB file size, and a budget on the values a document may expand to through
 YAML aliases ("billion laughs") or hold in a cycle (``&a [*a]``).
@@ -17,75 +23,125 @@ from pathlib import Path
 import yaml
 
 from minikubelet.errors import FieldError, ManifestError, ManifestWarning
+from minikubelet.manifest.capabilities import unimplemented_warnings
+from minikubelet.manifest.objects import object_from_dict
 from minikubelet.manifest.pod import pod_from_dict
+from minikubelet.model.objects import ConfigMap, ConfigObject, Secret
 from minikubelet.model.spec import Pod, Source
 
-__all__ = ["MAX_FILE_BYTES", "LoadResult", "load_file", "load_text"]
+__all__ = ["MAX_FILE_BYTES", "LoadResult", "load_bytes", "load_file", "load_text"]
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # the kubelet's limit for a static pod manifest
 _MAX_VALUES = 1_000_000  # values in one document once aliases are expanded
-_LIST_KINDS = ("List", "PodList")
+# A List's kind, and the kind its items have when they leave it out (the API's lists do).
+_LIST_KINDS: dict[str, str | None] = {
+    "List": None,
+    "PodList": "Pod",
+    "ConfigMapList": "ConfigMap",
+    "SecretList": "Secret",
+}
+_OBJECT_KINDS = ("ConfigMap", "Secret")
 
 
 @dataclass(frozen=True)
 class LoadResult:
+    """What a manifest holds: pods and the objects beside them, each kind in file order."""
+
     pods: tuple[Pod, ...]
     warnings: tuple[ManifestWarning, ...]
+    config_maps: tuple[ConfigMap, ...] = ()
+    secrets: tuple[Secret, ...] = ()
+
+    @property
+    def objects(self) -> tuple[ConfigObject, ...]:
+        """The ConfigMaps, then the Secrets."""
+        return (*self.config_maps, *self.secrets)
 
 
-def load_file(path: Path) -> LoadResult:
-    """Load every pod of a manifest file; raises ``ManifestError`` naming every problem."""
-    try:
-        with path.open("rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        raise _file_error(path, "cannot read the file", error.strerror or str(error)) from None
+def load_bytes(data: bytes, path: Path | None) -> LoadResult:
+    """Everything in a manifest's bytes, checked; raises ``ManifestError`` naming every problem.
+
+    ``path`` names the file in messages and anchors relative paths (None: an API body).
+    The result's warnings include the fields the engine does not act on yet.
+    """
     if len(data) > MAX_FILE_BYTES:
         raise _file_error(path, "file too large", f"the limit is {MAX_FILE_BYTES} bytes (10 MiB)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise _file_error(path, "not UTF-8 text", f"invalid byte at offset {error.start}") from None
-    return load_text(text, path)
+    result = load_text(text, path)
+    unimplemented = [warning for pod in result.pods for warning in unimplemented_warnings(pod)]
+    if not unimplemented:
+        return result
+    return LoadResult(
+        pods=result.pods,
+        warnings=(*result.warnings, *unimplemented),
+        config_maps=result.config_maps,
+        secrets=result.secrets,
+    )
+
+
+def load_file(path: Path) -> LoadResult:
+    """``load_bytes`` of a file (at most ``MAX_FILE_BYTES`` are read)."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise _file_error(path, "cannot read the file", error.strerror or str(error)) from None
+    return load_bytes(data, path)
 
 
 def load_text(text: str, path: Path | None) -> LoadResult:
-    """Load every pod of a manifest's text (a file's content, or an API request body)."""
+    """Parse and validate a manifest's text, without the engine's unimplemented-field
+    warnings: use ``load_bytes``, which adds them (this is its parsing step)."""
     documents = _parse(text, path)
     present = [i for i, document in enumerate(documents) if document is not None]
     pods: list[Pod] = []
+    objects: list[ConfigObject] = []
     warnings: list[ManifestWarning] = []
     failures: list[ManifestError] = []
     for i in present:
         location = f"document {i + 1}" if len(present) > 1 else None
         for where, obj in _entries(documents[i], location, path, failures):
             try:
-                pod, pod_warnings = pod_from_dict(obj, Source(path, len(pods)), location=where)
+                if obj.get("kind") in _OBJECT_KINDS:
+                    source = Source(path, len(objects))
+                    config, found = object_from_dict(obj, source, location=where)
+                    objects.append(config)
+                else:
+                    pod, found = pod_from_dict(obj, Source(path, len(pods)), location=where)
+                    pods.append(pod)
             except ManifestError as error:
                 failures.append(error)
                 continue
-            pods.append(pod)
-            warnings.extend(pod_warnings)
-    _check_unique(pods, failures)
+            warnings.extend(found)
+    _check_unique(pods, objects, failures)
     if failures:
         raise ManifestError.combine(failures)
-    return LoadResult(pods=tuple(pods), warnings=tuple(warnings))
+    return LoadResult(
+        pods=tuple(pods),
+        warnings=tuple(warnings),
+        config_maps=tuple(o for o in objects if isinstance(o, ConfigMap)),
+        secrets=tuple(o for o in objects if isinstance(o, Secret)),
+    )
 
 
-def _file_error(path: Path, kind: str, detail: str) -> ManifestError:
+def _file_error(path: Path | None, kind: str, detail: str) -> ManifestError:
     return ManifestError(path, None, [FieldError("", kind, detail)])
 
 
 def _entries(
     document: object, location: str | None, path: Path | None, failures: list[ManifestError]
 ) -> list[tuple[str | None, Mapping[str, object]]]:
-    """The pod documents in one YAML document: itself, or the items of a List."""
+    """The object documents in one YAML document: itself, or the items of a List."""
     if not isinstance(document, Mapping):
         detail = f"expected a mapping with apiVersion and kind, found {_describe(document)}"
         error = FieldError("", "not a Kubernetes object", detail)
         failures.append(ManifestError(path, None, [error], location=location))
         return []
-    if document.get("kind") not in _LIST_KINDS:
+    list_kind = document.get("kind")
+    if not isinstance(list_kind, str) or list_kind not in _LIST_KINDS:
         return [(location, document)]
     errors = []
     if document.get("apiVersion") != "v1":
@@ -111,29 +167,33 @@ def _entries(
     for j, item in enumerate(items or []):
         where = f"{location}: items[{j}]" if location else f"items[{j}]"
         if not isinstance(item, Mapping):
-            error = FieldError("", "Invalid value", "must be a mapping (a Pod)", item, True)
+            error = FieldError("", "Invalid value", "must be a mapping (an object)", item, True)
             failures.append(ManifestError(path, None, [error], location=where))
             continue
-        if document.get("kind") == "PodList":
-            # The API's PodList leaves apiVersion and kind out of its items.
-            item = {"apiVersion": "v1", "kind": "Pod", **item}
+        item_kind = _LIST_KINDS[list_kind]
+        if item_kind is not None:
+            # The API's PodList (ConfigMapList, ...) leaves apiVersion and kind out of items.
+            item = {"apiVersion": "v1", "kind": item_kind, **item}
         entries.append((where, item))
     return entries
 
 
-def _check_unique(pods: list[Pod], failures: list[ManifestError]) -> None:
-    seen: set[tuple[str, str]] = set()
-    for pod in pods:
-        if (pod.namespace, pod.name) in seen:
+def _check_unique(
+    pods: list[Pod], objects: list[ConfigObject], failures: list[ManifestError]
+) -> None:
+    seen: set[tuple[str, str, str]] = set()
+    for item in (*pods, *objects):
+        kind = "pod" if isinstance(item, Pod) else item.kind.singular
+        if (kind, item.namespace, item.name) in seen:
             error = FieldError(
                 "metadata.name",
                 "Duplicate value",
-                "another pod of this file has the same name and namespace",
-                pod.name,
+                f"another {kind} of this file has the same name and namespace",
+                item.name,
                 show_value=True,
             )
-            failures.append(ManifestError(pod.source.path, pod.name, [error]))
-        seen.add((pod.namespace, pod.name))
+            failures.append(ManifestError(item.source.path, item.name, [error], kind=kind))
+        seen.add((kind, item.namespace, item.name))
 
 
 def _describe(value: object) -> str:

@@ -40,20 +40,22 @@ from minikubelet.model.spec import (
     Source,
 )
 
-__all__ = ["ONLY_PODS", "check_type", "pod_from_dict"]
+__all__ = ["SUPPORTED_KINDS", "check_type", "decode_metadata", "pod_from_dict"]
 
-ONLY_PODS = "only Pods (and a List of Pods) are supported"
+SUPPORTED_KINDS = "only Pods, ConfigMaps and Secrets (and Lists of them) are supported"
 _MAX_INT32 = 2**31 - 1
 
 
-def check_type(obj: Mapping[str, object]) -> list[FieldError]:
-    """Problems with ``apiVersion``/``kind`` of a document that should be a v1 Pod."""
+def check_type(obj: Mapping[str, object], expected: str = "Pod") -> list[FieldError]:
+    """Problems with ``apiVersion``/``kind`` of a document that should be a v1 ``expected``."""
     errors = []
     kind, api_version = obj.get("kind"), obj.get("apiVersion")
     if kind is None:
         errors.append(FieldError("kind", "Required value"))
-    elif kind != "Pod":
-        errors.append(FieldError("kind", "Unsupported value", ONLY_PODS, kind, show_value=True))
+    elif kind != expected:
+        errors.append(
+            FieldError("kind", "Unsupported value", SUPPORTED_KINDS, kind, show_value=True)
+        )
     if errors and kind is not None:
         return errors  # another kind of object: its apiVersion is not the problem
     if api_version is None:
@@ -80,7 +82,7 @@ def pod_from_dict(
         raise ManifestError(source.path, None, type_errors, location=location)
     report = Report()
     check_document(obj, report)
-    metadata = _metadata(
+    metadata = decode_metadata(
         get_map(obj, "metadata"), is_set=obj.get("metadata") is not None, report=report
     )
     spec = _spec(obj, report)
@@ -94,10 +96,17 @@ def pod_from_dict(
     return Pod(metadata=metadata, spec=spec, source=source, manifest=dict(obj)), warnings
 
 
-def _metadata(meta: Mapping[str, object] | None, *, is_set: bool, report: Report) -> ObjectMeta:
+def decode_metadata(
+    meta: Mapping[str, object] | None,
+    *,
+    is_set: bool,
+    report: Report,
+    needs_name: str = "a pod needs a name",
+) -> ObjectMeta:
+    """``ValidateObjectMeta`` of a namespaced object (a Pod, a ConfigMap, a Secret)."""
     if meta is None:
         if not is_set:
-            report.required("metadata.name", "a pod needs a name")
+            report.required("metadata.name", needs_name)
         return ObjectMeta(name="")
     name = get_str(meta, "name")
     if not name and meta.get("name") in (None, ""):
@@ -106,7 +115,7 @@ def _metadata(meta: Mapping[str, object] | None, *, is_set: bool, report: Report
                 "metadata.name", "generateName is not supported by minikubelet; set name"
             )
         else:
-            report.required("metadata.name", "a pod needs a name")
+            report.required("metadata.name", needs_name)
     for message in is_dns1123_subdomain(name) if name else ():
         report.invalid("metadata.name", name, message)
     namespace = get_str(meta, "namespace") or "default"

@@ -21,7 +21,9 @@ __all__ = [
     "STOP_SIGNALS_WINDOWS",
     "TERMINATION_MESSAGE_POLICIES",
     "URI_SCHEMES",
+    "decode_base64",
     "inclusive_range_error",
+    "is_config_map_key",
     "is_dns1123_label",
     "is_dns1123_subdomain",
     "is_http_header_name",
@@ -234,6 +236,89 @@ def is_relaxed_env_var_name(value: str) -> list[str]:
             "characters other than '='"
         ]
     return []
+
+
+_CONFIG_MAP_KEY = r"[-._a-zA-Z0-9]+"
+
+
+def is_config_map_key(value: str) -> list[str]:
+    """``IsConfigMapKey``: the keys of a ConfigMap's or a Secret's data, and key refs."""
+    errors = []
+    if len(value) > 253:
+        errors.append(_max_len_error(253))
+    if not re.fullmatch(_CONFIG_MAP_KEY, value):
+        errors.append(
+            _regex_error(
+                "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                _CONFIG_MAP_KEY,
+                "key.name",
+                "KEY_NAME",
+                "key-name",
+            )
+        )
+    # hasChDirPrefix: the key may become a file name in a volume.
+    if value == ".":
+        errors.append("must not be '.'")
+    elif value == "..":
+        errors.append("must not be '..'")
+    elif value.startswith(".."):
+        errors.append("must not start with '..'")
+    return errors
+
+
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_BASE64_VALUES = {char: value for value, char in enumerate(_BASE64)}
+_NEWLINES = b"\r\n"
+
+
+def decode_base64(text: str) -> bytes:
+    """Go's ``base64.StdEncoding.DecodeString``, which decodes a ``[]byte`` field in JSON.
+
+    Padding is required, carriage returns and line feeds are skipped anywhere, and a bad
+    input raises ``ValueError`` with Go's own message and offset (``illegal base64 data at
+    input byte 4``), which is what the apiserver answers. (Python's decoder accepts other
+    inputs and reports no offset.)
+    """
+    source = text.encode("utf-8", "surrogateescape")
+    out = bytearray()
+    i = 0
+    while True:
+        quantum: list[int] = []
+        while len(quantum) < 4:
+            if i == len(source):
+                if not quantum:
+                    return bytes(out)
+                # A short final quantum without its padding (StdEncoding pads).
+                raise ValueError(f"illegal base64 data at input byte {i - len(quantum)}")
+            char = source[i]
+            i += 1
+            if char in _BASE64_VALUES:
+                quantum.append(_BASE64_VALUES[char])
+                continue
+            if char in _NEWLINES:
+                continue
+            if char != ord("=") or len(quantum) < 2:
+                raise ValueError(f"illegal base64 data at input byte {i - 1}")
+            if len(quantum) == 2:  # "==" expected: the first "=" is consumed
+                while i < len(source) and source[i] in _NEWLINES:
+                    i += 1
+                if i == len(source):
+                    raise ValueError(f"illegal base64 data at input byte {len(source)}")
+                if source[i] != ord("="):
+                    raise ValueError(f"illegal base64 data at input byte {i - 1}")
+                i += 1
+            while i < len(source) and source[i] in _NEWLINES:
+                i += 1
+            if i < len(source):
+                raise ValueError(f"illegal base64 data at input byte {i}")  # after padding
+            value = 0
+            for digit in quantum:
+                value = value << 6 | digit
+            value <<= 6 * (4 - len(quantum))
+            out += value.to_bytes(3, "big")[: len(quantum) - 1]
+            return bytes(out)
+        value = quantum[0] << 18 | quantum[1] << 12 | quantum[2] << 6 | quantum[3]
+        out += value.to_bytes(3, "big")
 
 
 def split_subscripted_path(field_path: str) -> tuple[str, str] | None:

@@ -1,4 +1,5 @@
-"""The structural check of a Pod document, driven by the generated schema (``fields.py``).
+"""The structural check of a document (a Pod, a ConfigMap, a Secret), driven by the
+generated schema (``fields.py``).
 
 One walk over the whole document reports, with field paths:
 
@@ -35,9 +36,9 @@ class _Mode(Enum):
     IGNORED = "ignored"  # already warned (or informational): only check the structure
 
 
-def check_document(document: Mapping[str, object], report: Report) -> None:
-    """Check a whole Pod document (``apiVersion``, ``kind``, ``metadata``, ``spec``)."""
-    _check_object(document, "Pod", "", report, _Mode.HONOURED)
+def check_document(document: Mapping[str, object], report: Report, kind: str = "Pod") -> None:
+    """Check a whole document of ``kind`` (one of ``fields.ROOTS``), from its top."""
+    _check_object(document, kind, "", report, _Mode.HONOURED)
 
 
 def _check(value: object, expr: str, path: str, report: Report, mode: _Mode) -> None:

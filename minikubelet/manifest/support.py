@@ -1,10 +1,10 @@
-"""Which Pod fields minikubelet honours, which it ignores quietly, which earn a warning.
+"""Which fields minikubelet honours, which it ignores quietly, which earn a warning.
 
 Every field of the Kubernetes schema (``fields.py``) is *accepted*; this table only decides
 what the user is told. Keys are ``"Type.field"`` with the type names of ``fields.py``.
 
 - ``HONOURED``: decoded into the model (or rejected by the decoder with an error, like
-  ``envFrom``); the schema walk descends into them looking for more unsupported fields.
+  ``fileKeyRef``); the schema walk descends into them looking for more unsupported fields.
 - ``QUIET``: purely informational or harmless here (``image``, ``metadata.uid``, ...): no
   warning, and nothing below them is reported either.
 - any other field of a type reached through ``HONOURED`` fields: "not supported by
@@ -70,6 +70,19 @@ HONOURED: Final = frozenset(
         "EnvVarSource.configMapKeyRef",
         "EnvVarSource.secretKeyRef",
         "EnvVarSource.fileKeyRef",
+        "ConfigMapKeySelector.name",
+        "ConfigMapKeySelector.key",
+        "ConfigMapKeySelector.optional",
+        "SecretKeySelector.name",
+        "SecretKeySelector.key",
+        "SecretKeySelector.optional",
+        "EnvFromSource.configMapRef",
+        "EnvFromSource.secretRef",
+        "EnvFromSource.prefix",
+        "ConfigMapEnvSource.name",
+        "ConfigMapEnvSource.optional",
+        "SecretEnvSource.name",
+        "SecretEnvSource.optional",
         "ObjectFieldSelector.apiVersion",
         "ObjectFieldSelector.fieldPath",
         "ResourceFieldSelector.containerName",
@@ -109,6 +122,20 @@ HONOURED: Final = frozenset(
         "GRPCAction.port",
         "GRPCAction.service",
         "SleepAction.seconds",
+        # the objects a pod's environment may come from
+        "ConfigMap.apiVersion",
+        "ConfigMap.kind",
+        "ConfigMap.metadata",
+        "ConfigMap.data",
+        "ConfigMap.binaryData",
+        "ConfigMap.immutable",
+        "Secret.apiVersion",
+        "Secret.kind",
+        "Secret.metadata",
+        "Secret.data",
+        "Secret.stringData",
+        "Secret.type",
+        "Secret.immutable",
     }
 )
 

@@ -18,13 +18,16 @@ __all__ = [
     "DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS",
     "Container",
     "ContainerPort",
+    "EnvFromSource",
     "EnvVar",
     "ExecAction",
     "GRPCAction",
     "HTTPGetAction",
     "HTTPHeader",
     "HookHandler",
+    "KeyRef",
     "Lifecycle",
+    "ObjectKind",
     "ObjectMeta",
     "Pod",
     "PodSpec",
@@ -134,9 +137,46 @@ class Lifecycle:
     stop_signal: str | None = None  # a signal name such as "SIGINT"
 
 
+class ObjectKind(StrEnum):
+    """The kinds of object a container's environment can refer to (Kubernetes' ``kind``)."""
+
+    CONFIG_MAP = "ConfigMap"
+    SECRET = "Secret"
+
+    @property
+    def resource(self) -> str:
+        """The API resource: ``configmaps`` or ``secrets``."""
+        return "configmaps" if self is ObjectKind.CONFIG_MAP else "secrets"
+
+    @property
+    def singular(self) -> str:
+        """The kubelet's word in "not found" messages (its managers' ``GroupResource``)."""
+        return "configmap" if self is ObjectKind.CONFIG_MAP else "secret"
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """``configMapKeyRef`` / ``secretKeyRef``: one key of one object of the pod's namespace."""
+
+    kind: ObjectKind
+    name: str
+    key: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class EnvFromSource:
+    """One ``envFrom`` entry: every key of one object, each name prefixed with ``prefix``."""
+
+    kind: ObjectKind
+    name: str
+    optional: bool = False
+    prefix: str = ""
+
+
 @dataclass(frozen=True)
 class EnvVar:
-    """One ``env`` entry. Exactly one of ``value`` and ``field_path`` is used."""
+    """One ``env`` entry: ``value``, or one source (``field_path``, ``resource``, ``key_ref``)."""
 
     name: str
     value: str = ""
@@ -144,6 +184,7 @@ class EnvVar:
     resource: str | None = None  # valueFrom.resourceFieldRef.resource
     resource_divisor: Quantity | None = None
     resource_container: str | None = None  # resourceFieldRef.containerName; None: this one
+    key_ref: KeyRef | None = None  # valueFrom.configMapKeyRef / secretKeyRef
 
 
 @dataclass(frozen=True)
@@ -178,6 +219,7 @@ class Container:
     image: str = ""
     working_dir: str | None = None  # None: the manifest's directory
     env: tuple[EnvVar, ...] = ()
+    env_from: tuple[EnvFromSource, ...] = ()
     ports: tuple[ContainerPort, ...] = ()
     resources: ResourceRequirements = field(default_factory=ResourceRequirements)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)

@@ -7,11 +7,12 @@
     SocketInUseError                the socket belongs to another live minikubelet
 
 Modules: ``app`` (routes, errors, discovery, events, metrics), ``pods`` (pod endpoints
-and logs), ``logs`` (log selection and reading), ``watch`` and ``changes`` (resource
-versions and watch streams), ``selectors``, ``metrics``, ``summary`` (``/stats/summary``),
-``listen`` (the sockets), ``auth`` (who may talk over which transport, and what a request
-must look like), ``tls``, ``kubeconfig`` (credentials handed out over the socket),
-``streaming`` and ``filewatch`` (long-lived responses).
+and logs), ``objects`` (ConfigMaps and Secrets), ``logs`` (log selection and reading),
+``watch`` and ``changes`` (resource versions and watch streams), ``selectors``,
+``metrics``, ``summary`` (``/stats/summary``), ``listen`` (the sockets), ``auth`` (who may
+talk over which transport, and what a request must look like), ``tls``, ``kubeconfig``
+(credentials handed out over the socket), ``streaming`` and ``filewatch`` (long-lived
+responses).
 
 The server is a Starlette app run by hypercorn inside minikubelet's own event loop,
 asyncio or trio (whichever is running, through sniffio), so handlers read the kubelet's

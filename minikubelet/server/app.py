@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minikubelet import __version__
 from minikubelet.kubelet import Kubelet
-from minikubelet.server import actions, discovery, kubeconfig, pods
+from minikubelet.server import actions, discovery, kubeconfig, objects, pods
 from minikubelet.server.auth import RequestGuard, TcpEndpoint
 from minikubelet.server.changes import ChangeLog, Snapshot
 from minikubelet.server.context import Api, api_of, json_response, list_response
@@ -174,6 +174,7 @@ ROUTES = [
         methods=["POST"],
     ),
     Route("/api/v1/namespaces/{namespace}/events", list_events),
+    *objects.ROUTES,
     Route("/containerLogs/{namespace}/{pod}/{container}", pods.container_logs),
     Route("/metrics", metrics),
     Route("/metrics/probes", probe_metrics),

@@ -1,4 +1,5 @@
-"""One global resourceVersion for pods and events, and the history that watches replay.
+"""One global resourceVersion for pods, events, ConfigMaps and Secrets, and the history that
+watches replay.
 
 kubectl lists, then watches from the list's ``resourceVersion`` about 40 ms later; a
 change in between must not be lost (reference kubectl-protocol §4.3: a pod that vanished
@@ -27,10 +28,12 @@ from dataclasses import dataclass
 
 import anyio
 
+from minikubelet.api.objects import object_json
 from minikubelet.api.serialize import JSON, event_json, pod_json
 from minikubelet.kubelet import Kubelet
 from minikubelet.model.events import Event
 from minikubelet.model.snapshot import PodSnapshot, WatchEventType
+from minikubelet.objects import StoredObject
 
 __all__ = ["Change", "ChangeLog", "Snapshot", "encode"]
 
@@ -70,7 +73,7 @@ class Snapshot:
 @dataclass(frozen=True)
 class Change:
     type: WatchEventType
-    resource: str  # pods | events
+    resource: str  # pods | events | configmaps | secrets
     snapshot: Snapshot
 
     @property
@@ -90,6 +93,7 @@ class ChangeLog:
         self._history: list[Change] = []
         self._pods: dict[str, Snapshot] = {}  # by pod uid
         self._events: dict[str, Snapshot] = {}
+        self._objects: dict[str, Snapshot] = {}  # ConfigMaps and Secrets, by uid
         self._changed = anyio.Event()
         self.closing = anyio.Event()  # set when the server stops: streams end
 
@@ -99,12 +103,16 @@ class ChangeLog:
             self._pods[pod.uid] = self._pod_snapshot(pod, self._version)
         for event in self._kubelet.recorder.events():
             self._events[event.name] = self._event_snapshot(event, self._version)
+        for stored in self._kubelet.objects.all():
+            self._objects[stored.uid] = self._object_snapshot(stored, self._version)
         stop_pods = self._kubelet.watch(self.publish_pod)
         stop_events = self._kubelet.recorder.subscribe(self.publish_event)
+        stop_objects = self._kubelet.objects.watch(self.publish_object)
 
         def detach() -> None:
             stop_pods()
             stop_events()
+            stop_objects()
 
         return detach
 
@@ -126,6 +134,16 @@ class ChangeLog:
         if snapshot is None:
             snapshot = self._event_snapshot(event, self._version)
         return snapshot
+
+    def object(self, stored: StoredObject) -> Snapshot:
+        """A ConfigMap or Secret as of its last change."""
+        snapshot = self._objects.get(stored.uid)
+        if snapshot is None:  # already gone (DELETED): as it was last seen
+            snapshot = self._object_snapshot(stored, self._version)
+        return snapshot
+
+    def _object_snapshot(self, stored: StoredObject, version: int) -> Snapshot:
+        return Snapshot(version, lambda: object_json(stored))
 
     def _pod_snapshot(self, pod: PodSnapshot, version: int) -> Snapshot:
         return Snapshot(version, lambda: pod_json(pod, self._node))
@@ -152,6 +170,15 @@ class ChangeLog:
             alive = {e.name for e in self._kubelet.recorder.events()}
             self._events = {name: s for name, s in self._events.items() if name in alive}
         self._append(Change(type, "events", snapshot))
+
+    def publish_object(self, type: WatchEventType, stored: StoredObject) -> None:
+        """Record a ConfigMap or Secret change (an ``ObjectStore.watch`` listener)."""
+        snapshot = self._object_snapshot(stored, self._next())
+        if type is WatchEventType.DELETED:
+            self._objects.pop(stored.uid, None)
+        else:
+            self._objects[stored.uid] = snapshot
+        self._append(Change(type, stored.kind.resource, snapshot))
 
     def since(self, version: int) -> list[Change] | None:
         """Every kept change after ``version``; None when that version is no longer kept."""

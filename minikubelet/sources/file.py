@@ -29,6 +29,15 @@ The kubelet's ``pkg/kubelet/config/file.go`` (and ``file_linux.go``) is the mode
 * A static pod deleted through the API comes back: the kubelet's mirror pod semantics (a
   deleted mirror pod is recreated while its file exists). The slot of that pod sees its
   worker gone and starts it again from the file, with a new uid.
+* ConfigMaps and Secrets may stand beside the pods (a difference: the kubelet forbids static
+  pods any reference to API objects, but here the kubelet is its own apiserver). Each scan
+  hands the valid files' objects to the kubelet's object store (``ObjectStore.
+  replace_files``) *before* it starts pods, so a pod finds the objects of its own file on
+  its first start; an object that changed is ``MODIFIED`` in place (running containers keep
+  their environment; the next start reads the new values), one whose file is gone, bad or
+  no longer defines it is deleted. An object whose name is taken (created through the API,
+  or by an earlier file) is refused and reported like a pod clash, without refusing the
+  rest of its file.
 
 Each pod name has a *slot*, driven by one task that compares what the files want with the
 worker it runs, like the kubelet's pod workers acting on the latest intent: terminate the
@@ -49,18 +58,20 @@ import anyio.abc
 import structlog
 import watchfiles
 
-from minikubelet.capabilities import unimplemented_warnings
 from minikubelet.errors import DuplicatePodError, FieldError, ManifestError, ManifestWarning
 from minikubelet.kubelet import Kubelet
-from minikubelet.manifest import load_text
+from minikubelet.manifest import load_bytes
 from minikubelet.manifest.load import MAX_FILE_BYTES
 from minikubelet.model.events import EventType
+from minikubelet.model.objects import ConfigObject
 from minikubelet.model.snapshot import PodSnapshot, WatchEventType
 from minikubelet.model.spec import Pod
+from minikubelet.objects import FileRefusal
 
 __all__ = [
     "FAILED_TO_PARSE",
     "MANIFEST_SUFFIXES",
+    "OBJECT_OWNER",
     "Conflict",
     "ManifestFile",
     "Plan",
@@ -76,6 +87,7 @@ __all__ = [
 _log = structlog.get_logger("minikubelet.sources.file")
 
 FAILED_TO_PARSE = "FailedToParseManifest"
+OBJECT_OWNER = "static"  # whose file objects these are, in the kubelet's object store
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 # inotify batching: deliver once no change came for STEP ms, at most DEBOUNCE ms after the
 # first one; STEP is also how fast the watch thread notices it should stop.
@@ -97,13 +109,15 @@ def is_manifest_name(name: str) -> bool:
 
 @dataclass(frozen=True)
 class ManifestFile:
-    """One manifest file as last read: its content digest, and its pods or its error."""
+    """One manifest file as last read: its content digest, and its pods and objects (the
+    ConfigMaps and Secrets beside them), or its error."""
 
     path: Path
     digest: str
     pods: tuple[Pod, ...] = ()
     warnings: tuple[ManifestWarning, ...] = ()
     error: ManifestError | None = None
+    objects: tuple[ConfigObject, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,23 +140,11 @@ def read_manifest(path: Path, previous: ManifestFile | None = None) -> ManifestF
     digest = hashlib.sha256(data).hexdigest()
     if previous is not None and previous.digest == digest and previous.path == path:
         return previous
-    if len(data) > MAX_FILE_BYTES:
-        return _bad(path, digest, "file too large", f"the limit is {MAX_FILE_BYTES} bytes")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        return _bad(path, digest, "not UTF-8 text", f"invalid byte at offset {error.start}")
-    try:
-        result = load_text(text, path)
+        result = load_bytes(data, path)
     except ManifestError as error:
         return ManifestFile(path, digest, error=error)
-    pods: list[Pod] = []
-    warnings = list(result.warnings)
-    for pod in result.pods:
-        unimplemented = unimplemented_warnings(pod)
-        pods.append(pod)
-        warnings.extend(unimplemented)
-    return ManifestFile(path, digest, tuple(pods), tuple(warnings))
+    return ManifestFile(path, digest, result.pods, result.warnings, objects=result.objects)
 
 
 def _bad(path: Path, digest: str, kind: str, detail: str) -> ManifestFile:
@@ -364,11 +366,15 @@ class StaticPodSource:
         self._scans += 1
         self._report_path(result)
         self._files = {file.path: file for file in result.files}
+        # Objects first: a pod started below finds its file's ConfigMaps and Secrets.
+        refused = self._kubelet.objects.replace_files(
+            OBJECT_OWNER, {file.path: file.objects for file in result.files if file.error is None}
+        )
         owners = {
             slot.key: slot.running[0] for slot in self._slots.values() if slot.running is not None
         }
         decided = plan(result.files, owners)
-        self._report_files(result.files, decided.conflicts)
+        self._report_files(result.files, decided.conflicts, refused)
         for key in set(self._slots) | set(decided.wanted):
             self._want(key, decided.wanted.get(key))
         self._check_watch()
@@ -480,7 +486,12 @@ class StaticPodSource:
                 _log.warning("static_pods.entry_skipped", path=str(path), reason="not a file")
         self._reported_skips = set(result.skipped)
 
-    def _report_files(self, files: Iterable[ManifestFile], conflicts: Iterable[Conflict]) -> None:
+    def _report_files(
+        self,
+        files: Iterable[ManifestFile],
+        conflicts: Iterable[Conflict],
+        refused: Iterable[FileRefusal] = (),
+    ) -> None:
         problems: dict[Path, str] = {}
         for file in files:
             if file.error is not None:
@@ -513,6 +524,27 @@ class StaticPodSource:
                     conflict.pod.namespace,
                     conflict.pod.name,
                 )
+        digests = {file.path: file.digest for file in files}
+        by_file: dict[Path, list[FileRefusal]] = {}
+        for refusal in refused:
+            by_file.setdefault(refusal.file, []).append(refusal)
+        for path, refusals in by_file.items():
+            what = sorted(
+                f"{r.obj.kind}:{r.obj.namespace}/{r.obj.name}:{r.holder.file or 'api'}"
+                for r in refusals
+            )
+            key = f"{digests.get(path)}:refused:{','.join(what)}"
+            problems[path] = key
+            if self._reported.get(path) == key:
+                continue
+            for refusal in refusals:
+                self._report(
+                    path,
+                    str(refusal),
+                    refusal.obj.namespace,
+                    path.name,
+                    effect="the object is not taken; the rest of the file is",
+                )
         self._reported = problems
 
     def _report(
@@ -522,13 +554,14 @@ class StaticPodSource:
         namespace: str,
         name: str,
         errors: list[str] | None = None,
+        effect: str = "the file's pods are not run",
     ) -> None:
         _log.warning(
             "static_pod.invalid",
             file=str(path),
             pod=f"{namespace}/{name}",
             errors=errors or [message],
-            effect="the file's pods are not run",
+            effect=effect,
         )
         self._kubelet.recorder.record(
             namespace=namespace,

@@ -2,8 +2,9 @@
 
 A source is a file, a directory (its ``.yaml``, ``.yml`` and ``.json`` files, as kubectl
 reads them) or ``-`` for stdin. Each may hold several YAML documents and ``kind: List``
-documents; every Pod in them is returned with the source it came from. The server validates
-the Pods; this module only checks that each document is a Pod with a name.
+documents; every Pod, ConfigMap and Secret in them is returned with the source it came
+from. The server validates them; this module only checks that each document is one of
+those kinds, with a name.
 
 As ``kubectl apply`` does, the manifest sent is annotated with
 ``kubectl.kubernetes.io/last-applied-configuration`` (its own compact JSON), and a later
@@ -22,8 +23,10 @@ from typing import Any
 __all__ = [
     "LAST_APPLIED",
     "ManifestProblem",
+    "SourcedObject",
     "SourcedPod",
     "last_applied",
+    "objects_in_text",
     "pods_in_text",
     "read_sources",
     "with_last_applied",
@@ -31,20 +34,44 @@ __all__ = [
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _SUFFIXES = (".yaml", ".yml", ".json")
+# kind -> (API resource, kubectl's singular)
+_KINDS = {
+    "Pod": ("pods", "pod"),
+    "ConfigMap": ("configmaps", "configmap"),
+    "Secret": ("secrets", "secret"),
+}
 
 
 class ManifestProblem(Exception):
-    """A source cannot be read or holds something that is not a Pod; the message says which."""
+    """A source cannot be read or holds something that cannot be applied; the message says
+    which."""
 
 
 @dataclass(frozen=True)
-class SourcedPod:
+class SourcedObject:
     source: str
     manifest: dict[str, Any]
 
     @property
     def name(self) -> str:
         return str(self.manifest["metadata"]["name"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.manifest["kind"])
+
+    @property
+    def resource(self) -> str:
+        """The API resource: ``pods``, ``configmaps``, ``secrets``."""
+        return _KINDS[self.kind][0]
+
+    @property
+    def singular(self) -> str:
+        """What kubectl prints before the name: ``pod/web``, ``configmap/settings``."""
+        return _KINDS[self.kind][1]
+
+
+SourcedPod = SourcedObject  # the name from when only pods could be applied
 
 
 def _documents(value: object, source: str) -> Iterator[dict[str, Any]]:
@@ -59,8 +86,9 @@ def _documents(value: object, source: str) -> Iterator[dict[str, Any]]:
     yield value
 
 
-def pods_in_text(text: str, source: str, namespace: str) -> list[SourcedPod]:
-    """Every Pod in ``text``, its namespace filled in; raises ManifestProblem."""
+def objects_in_text(text: str, source: str, namespace: str) -> list[SourcedObject]:
+    """Every Pod, ConfigMap and Secret in ``text``, its namespace filled in; raises
+    ManifestProblem."""
     import yaml
 
     try:
@@ -83,7 +111,7 @@ def pods_in_text(text: str, source: str, namespace: str) -> list[SourcedPod]:
                     else f'error: error validating "{source}": '
                     f"{'kind' if not kind else 'apiVersion'} not set"
                 )
-            if kind != "Pod" or version != "v1":
+            if kind not in _KINDS or version != "v1":
                 raise ManifestProblem(
                     f'error: resource mapping not found for name: "{name or ""}" namespace: '
                     f'"{metadata.get("namespace", "")}" from "{source}": no matches for kind '
@@ -96,18 +124,21 @@ def pods_in_text(text: str, source: str, namespace: str) -> list[SourcedPod]:
                 )
             manifest = copy.deepcopy(item)
             manifest["metadata"].setdefault("namespace", namespace)
-            pods.append(SourcedPod(source, manifest))
+            pods.append(SourcedObject(source, manifest))
     return pods
+
+
+pods_in_text = objects_in_text  # the name from when only pods could be applied
 
 
 def read_sources(
     sources: tuple[str, ...], stdin_text: str | None, namespace: str
-) -> list[SourcedPod]:
-    """Every Pod of every source, in order; raises ManifestProblem for the first bad one."""
-    pods: list[SourcedPod] = []
+) -> list[SourcedObject]:
+    """Every object of every source, in order; raises ManifestProblem for the first bad one."""
+    pods: list[SourcedObject] = []
     for source in sources:
         if source == "-":
-            pods += pods_in_text(stdin_text or "", "STDIN", namespace)
+            pods += objects_in_text(stdin_text or "", "STDIN", namespace)
             continue
         path = Path(source)
         if path.is_dir():
@@ -121,7 +152,7 @@ def read_sources(
                 text = file.read_text()
             except OSError as error:
                 raise ManifestProblem(f"error: {file}: {error.strerror}") from error
-            pods += pods_in_text(text, str(file), namespace)
+            pods += objects_in_text(text, str(file), namespace)
     return pods
 
 

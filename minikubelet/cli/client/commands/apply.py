@@ -1,4 +1,10 @@
-"""``apply -f``: create, replace (PUT) when the manifest changed, or leave unchanged."""
+"""``apply -f``: create, replace (PUT) when the manifest changed, or leave unchanged.
+
+Pods, ConfigMaps and Secrets: the objects are applied before the pods of the same
+invocation, so a pod does not start (and fail with ``CreateContainerConfigError``) before
+the ConfigMap beside it in the file exists. kubectl applies in file order; the end state is
+the same, since a waiting pod starts as soon as its object is created.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +34,8 @@ __all__ = ["apply"]
 @common.server_option
 @common.handles_errors
 def apply(filenames: tuple[str, ...], namespace: str, server: str | None) -> None:
-    """Create pods, or replace those whose manifest changed (created, configured, unchanged)."""
+    """Create pods, configmaps and secrets, or replace those whose manifest changed
+    (created, configured, unchanged)."""
     from minikubelet.cli.client.manifests import (
         LAST_APPLIED,
         ManifestProblem,
@@ -44,11 +51,14 @@ def apply(filenames: tuple[str, ...], namespace: str, server: str | None) -> Non
         common.fail(str(error))
     if not pods:
         common.fail("error: no objects passed to apply")
+    pods.sort(key=lambda item: item.kind == "Pod")  # stable: objects first, each in order
     failed = False
     with common.connect(server) as connection:
         for pod in pods:
             pod_namespace = str(pod.manifest["metadata"]["namespace"])
-            path = common.pod_path(pod_namespace, pod.name)
+            collection = f"/api/v1/namespaces/{pod_namespace}/{pod.resource}"
+            path = f"{collection}/{pod.name}"
+            label = f"{pod.singular}/{pod.name}"
             desired = with_last_applied(pod.manifest)
             verb = ""
             try:
@@ -60,19 +70,19 @@ def apply(filenames: tuple[str, ...], namespace: str, server: str | None) -> Non
                     current = None
                 if current is None:
                     verb = "creating"
-                    connection.request("POST", common.pods_path(pod_namespace), body=desired)
-                    click.echo(f"pod/{pod.name} created")
+                    connection.request("POST", collection, body=desired)
+                    click.echo(f"{label} created")
                     continue
                 annotations = common.metadata_of(current).get("annotations")
                 stored = annotations.get(LAST_APPLIED) if isinstance(annotations, Mapping) else None
                 if stored == last_applied(pod.manifest):
-                    click.echo(f"pod/{pod.name} unchanged")
+                    click.echo(f"{label} unchanged")
                     continue
                 if stored is None:
                     click.echo(
-                        f"Warning: resource pods/{pod.name} is missing the {LAST_APPLIED} "
-                        "annotation which is required by minikubelet apply. The missing "
-                        "annotation will be added.",
+                        f"Warning: resource {pod.resource}/{pod.name} is missing the "
+                        f"{LAST_APPLIED} annotation which is required by minikubelet apply. "
+                        "The missing annotation will be added.",
                         err=True,
                     )
                 version = common.metadata_of(current).get("resourceVersion")
@@ -80,7 +90,7 @@ def apply(filenames: tuple[str, ...], namespace: str, server: str | None) -> Non
                     desired["metadata"]["resourceVersion"] = version
                 verb = "replacing"
                 connection.request("PUT", path, body=desired)
-                click.echo(f"pod/{pod.name} configured")
+                click.echo(f"{label} configured")
             except ApiError as error:
                 prefix = f'error when {verb} "{pod.source}": ' if verb else ""
                 click.echo(status_error(error.status, prefix), err=True)

@@ -1,4 +1,7 @@
-"""``describe pod``: the pod, then its events (those of this incarnation of it)."""
+"""``describe pod``: the pod, then its events (those of this incarnation of it).
+
+``describe configmap|secret`` is ``cli.client.objects``.
+"""
 
 from __future__ import annotations
 
@@ -71,13 +74,19 @@ def _find_pods(connection: Connection, namespace: str, name: str) -> list[dict[s
 
 
 @click.command()
-@click.argument("arguments", nargs=-1, metavar="pod [NAME...]")
+@click.argument("arguments", nargs=-1, metavar="pod|configmap|secret [NAME...]")
 @common.namespace_option
 @common.server_option
 @common.handles_errors
 def describe(arguments: tuple[str, ...], namespace: str, server: str | None) -> None:
-    """Show a pod in detail: containers, states, probes, conditions and events."""
+    """Show a pod in detail (containers, states, probes, conditions, events), or a
+    configmap or secret (a secret's values are never shown, only their sizes)."""
+    from minikubelet.cli.client import objects
     from minikubelet.cli.client.describe import describe_pod
+
+    if objects.resource_of(arguments) is not None:
+        objects.describe_objects(arguments, namespace=namespace, server=server)
+        return
 
     names = common.pod_names(arguments, verb="describe")
     texts = []

@@ -1,4 +1,7 @@
-"""``get pods``: the table (or ``-o wide|json|yaml|name``), and ``-w``'s rows as pods change."""
+"""``get pods``: the table (or ``-o wide|json|yaml|name``), and ``-w``'s rows as pods change.
+
+``get configmaps|secrets`` is ``cli.client.objects``.
+"""
 
 from __future__ import annotations
 
@@ -85,7 +88,7 @@ def _watch_pods(
 
 
 @click.command()
-@click.argument("arguments", nargs=-1, metavar="pods [NAME...]")
+@click.argument("arguments", nargs=-1, metavar="pods|configmaps|secrets [NAME...]")
 @common.namespace_option
 @click.option("--all-namespaces", "-A", is_flag=True, help="List pods in every namespace.")
 @click.option(
@@ -105,7 +108,21 @@ def get(
     watch: bool,
     server: str | None,
 ) -> None:
-    """Display pods: NAME READY STATUS RESTARTS AGE, as kubectl get pods."""
+    """Display pods (NAME READY STATUS RESTARTS AGE), configmaps or secrets, as kubectl."""
+    from minikubelet.cli.client import objects
+
+    if objects.resource_of(arguments) is not None:
+        if output == "wide":
+            output = None  # kubectl's wide table of these is the same table
+        objects.get_objects(
+            arguments,
+            namespace=namespace,
+            all_namespaces=all_namespaces,
+            output=output,
+            watch=watch,
+            server=server,
+        )
+        return
     names = common.pod_names(arguments, verb="get")
     if all_namespaces and names:
         common.fail("error: a resource cannot be retrieved by name across all namespaces")
