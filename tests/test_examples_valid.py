@@ -1,6 +1,6 @@
 """Every example manifest loads in minikubelet and is valid for Kubernetes too.
 
-The second half is the promise of DESIGN.md: the same YAML runs on a real cluster with
+The second half is minikubelet's promise: the same YAML runs on a real cluster with
 ``kubectl apply -f``. kubernetes-validate checks each Pod, ConfigMap and Secret against the
 official schema in strict mode (unknown fields are errors), at the oldest Kubernetes release
 minikubelet follows.

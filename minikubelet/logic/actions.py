@@ -1,7 +1,8 @@
 """What a pod should do next: the kubelet's ``computePodActions``, as a pure function.
 
 Sources: ``pkg/kubelet/kuberuntime/kuberuntime_manager.go computePodActions``,
-``kuberuntime_container.go computeInitContainerActions``; reference §4 and §8.
+``kuberuntime_container.go computeInitContainerActions``, ``pkg/kubelet/container/helpers.go
+ShouldContainerBeRestarted``.
 
 The pod worker calls ``compute_pod_actions`` after every change it observes (a start, an
 exit, a probe verdict, a back-off deadline) and carries out what it returns. Nothing here

@@ -1,7 +1,7 @@
 """Pod phase and conditions from container statuses.
 
 Sources: ``pkg/kubelet/kubelet_pods.go getPhase`` and ``pkg/kubelet/status/generate.go``;
-restated in reference/kubelet-semantics.md §1 and §3. Pure: the caller passes the
+``pkg/kubelet/kubelet_pods.go generateAPIPodStatus``. Pure: the caller passes the
 previous conditions and the wall-clock ``now`` so transition times are kept stable.
 """
 

@@ -2,7 +2,7 @@
 
 Source: ``pkg/kubelet/kubelet_pods.go convertToAPIContainerStatuses`` and
 ``pkg/kubelet/prober/prober_manager.go UpdatePodStatus`` (ready/started). See
-reference/kubelet-semantics.md §2 and §5.9.
+``pkg/kubelet/kuberuntime/kuberuntime_container.go``.
 """
 
 from __future__ import annotations

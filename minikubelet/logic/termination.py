@@ -2,7 +2,7 @@
 
 Sources: ``pkg/kubelet/pod_workers.go calculateEffectiveGracePeriod``,
 ``kuberuntime_container.go killContainer / setTerminationGracePeriod``,
-``kuberuntime_termination_order.go``; reference §6.3 and §7.
+``kuberuntime_termination_order.go``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ what the user is told. Keys are ``"Type.field"`` with the type names of ``fields
   minikubelet; ignored" (or the message in ``MESSAGES``), unless its value is empty or is
   Kubernetes' default from ``HARMLESS`` (``dnsPolicy: ClusterFirst`` changes nothing).
 
-DESIGN.md ("Manifests") lists what is honoured.
+``docs/manifests.md`` lists what is honoured.
 """
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ class Container:
     startup_probe: Probe | None = None
     security_context: SecurityContext = field(default_factory=SecurityContext)
     # None: left at Kubernetes' default (/dev/termination-log), which minikubelet maps to a
-    # per-instance file under the root dir (see DESIGN.md, Processes).
+    # per-instance file under the root dir (see runtime/files.py).
     termination_message_path: str | None = None
     termination_message_policy: TerminationMessagePolicy = TerminationMessagePolicy.FILE
     # Only init containers may set it, and only to Always: that makes a sidecar.

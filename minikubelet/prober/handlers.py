@@ -1,7 +1,7 @@
 """Run one probe handler once: exec, httpGet, tcpSocket or grpc.
 
 Sources: ``pkg/kubelet/prober/prober.go runProbe``, ``pkg/probe/{exec,http,tcp,grpc}``;
-reference §5.4-5.6. The result is a ProbeOutcome whose output is the text the kubelet
+``pkg/kubelet/prober/prober.go``. The result is a ProbeOutcome whose output is the text the kubelet
 puts in its events (``Liveness probe failed: <output>``):
 
 * SUCCESS / FAILURE: the probe ran and judged the container;

@@ -2,7 +2,7 @@
 
 Sources: ``pkg/probe/http/request.go`` (URL and headers), ``pkg/probe/http/http.go``
 (``DoHTTPProbe``, ``RedirectChecker``), Go's ``net/http`` ``Client.do`` (redirects and
-the wording of errors); reference §5.5.
+the wording of errors).
 
 Why h11 on plain sockets instead of httpx: a kubelet may run hundreds of probes a
 second, and the per-probe CPU cost is what limits it. h11 is the sans-IO HTTP/1.1

@@ -1,7 +1,8 @@
 """Per-probe counters and durations, kept for the metrics endpoint.
 
 Label names follow the kubelet's ``prober_probe_total`` and ``prober_probe_duration_seconds``
-(reference §5.8): ``probe_type``, ``result`` (``successful|failed|unknown``), ``container``,
+(``pkg/kubelet/prober/prober_manager.go``, ``metrics.go``): ``probe_type``, ``result``
+(``successful|failed|unknown``), ``container``,
 ``pod``, ``namespace``, ``pod_uid``.
 """
 

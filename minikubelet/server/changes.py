@@ -1,9 +1,9 @@
 """One global resourceVersion for pods, events, ConfigMaps and Secrets, and the history that
 watches replay.
 
-kubectl lists, then watches from the list's ``resourceVersion`` about 40 ms later; a
-change in between must not be lost (reference kubectl-protocol §4.3: a pod that vanished
-in that window made ``kubectl delete pods --all`` hang). So every change the kubelet
+kubectl lists, then watches from the list's ``resourceVersion`` about 40 ms later
+(client-go's reflector); a change in between must not be lost (a pod that vanished in
+that window made ``kubectl delete pods --all`` hang). So every change the kubelet
 reports (a pod ADDED, MODIFIED, DELETED; an event recorded or counted again) takes the
 next version of one monotonic counter and is kept, as the object at that moment, in a
 bounded history. A watch from version N replays every kept change after N; a watch from

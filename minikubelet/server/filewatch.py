@@ -71,10 +71,6 @@ class FileWatch:
             return
         self._fd = fd
 
-    @property
-    def is_native(self) -> bool:
-        return self._fd is not None
-
     async def wait(self) -> None:
         """Return after the next change (or after ``POLL_INTERVAL`` without inotify)."""
         if self._fd is None:

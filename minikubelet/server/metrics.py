@@ -2,7 +2,8 @@
 
 A custom prometheus_client ``Collector`` reads the kubelet when scraped (nothing is
 counted twice, nothing goes stale when a pod goes away). Names follow the kubelet's
-(reference kubelet-semantics §5.8 and §11) where one exists:
+(``pkg/kubelet/metrics/metrics.go``, ``pkg/kubelet/prober/prober_manager.go``) where one
+exists:
 
 * ``kubelet_running_pods`` (gauge): pods whose worker still runs (the kubelet counts
   pods with a live sandbox; ours is the worker).

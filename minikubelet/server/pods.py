@@ -1,6 +1,6 @@
 """The pod endpoints: list, watch, get, create, replace, delete, and container logs.
 
-Codes and wording are the apiserver's (DESIGN.md "HTTP API"): 201 on create, 404
+Codes and wording are the apiserver's (``k8s.io/apiserver`` handlers): 201 on create, 404
 ``pods "x" not found``, 409 ``AlreadyExists``, 400 for a body that does not decode or has
 unknown fields (``strict decoding error: unknown field "spec.x"``), 422 ``Invalid`` with
 one cause per invalid value, 400 when the body's namespace or name contradicts the URL.

@@ -1,6 +1,6 @@
 """Pods, ConfigMaps and Secrets created through the API, remembered across daemon restarts.
 
-A pod created through the API "lives until deleted" (DESIGN.md), even when the daemon
+A pod created through the API lives until it is deleted, even when the daemon
 restarts in between: the apiserver's etcd plays that part for a real kubelet. Here each
 such pod is one file, ``<root-dir>/pods-api/<namespace>_<name>.json``, holding the
 manifest as it was sent (``Pod.manifest``). Kubernetes names and namespaces cannot contain

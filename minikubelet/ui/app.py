@@ -37,6 +37,7 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.widgets import (
     DataTable,
     Footer,
@@ -209,8 +210,20 @@ class Dashboard(App[None]):
         A function, not a coroutine: an exclusive worker replaced before it started must
         leave behind no coroutine that was never awaited. (``cast``: Textual's ``WorkType``
         does not accept a plain ``async def`` under mypy's strict mode.)
+
+        At exit Textual stops the app, then removes its screens, then cancels the workers:
+        a worker that wakes from a request in between finds its widgets gone. That is the
+        end of its work, not an error; a missing widget while the app runs still is.
         """
-        self.run_worker(cast(Any, work), group=group, exclusive=exclusive)
+
+        async def guarded() -> None:
+            try:
+                await work()
+            except NoMatches:
+                if self.is_running:
+                    raise
+
+        self.run_worker(cast(Any, guarded), group=group, exclusive=exclusive)
 
     async def on_unmount(self) -> None:
         await self.api.__aexit__(None, None, None)

@@ -9,7 +9,7 @@ exceptions, ``Disconnected`` (nothing answered) and ``ApiError`` (the daemon sai
 
 httpx rather than the commands' ``http.client``: it is async, so nothing needs a thread,
 and cancelling a task closes its connection; start-up time matters less in a program that
-runs for hours (and the engine already depends on httpx).
+runs for hours.
 """
 
 from __future__ import annotations

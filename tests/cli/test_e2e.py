@@ -20,26 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from minikubelet.cli.client.connection import ApiError, Connection, Server, Unreachable
-from minikubelet.cli.main import cli
 from tests.conftest import CHILD, PYTHON
 
 MINIKUBELET = [sys.executable, "-m", "minikubelet"]
 REPO = Path(__file__).parent.parent.parent
 
 
-def _run_serves_the_api() -> bool:
-    return "--socket" in CliRunner().invoke(cli, ["run", "--help"]).output
-
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not _run_serves_the_api(), reason="`minikubelet run` does not take --socket yet"
-    ),
-]
+pytestmark = [pytest.mark.e2e]
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:

@@ -1,4 +1,4 @@
-"""Probe handlers against real servers and real processes (reference §5.4-5.6).
+"""Probe handlers against real servers and real processes (``pkg/probe/{exec,http,tcp}``).
 
 Servers run in threads of the test process on port 0, so every test runs unchanged under
 asyncio and trio. A port that refuses is a bound socket that does not listen; a server

@@ -1,4 +1,4 @@
-"""What a pod does next (``computePodActions``, reference §4.1, §4.3 and §8)."""
+"""What a pod does next (``computePodActions``, ``computeInitContainerActions``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Crash-loop back-off (reference §4.3): an injected clock, no sleeping.
+"""Crash-loop back-off (``kuberuntime_manager.go doBackOff``): an injected clock, no sleeping.
 
 The walk simulates a container that crashes ``run_time`` seconds after every start, and a
 caller that restarts it exactly at ``Wait.until`` (minikubelet does not copy the kubelet's

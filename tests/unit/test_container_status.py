@@ -1,4 +1,7 @@
-"""ContainerStatus from observed instances (reference §2.2-2.5 and §5.9)."""
+"""ContainerStatus from observed instances.
+
+Follows ``convertToAPIContainerStatuses`` and ``prober_manager.go UpdatePodStatus``.
+"""
 
 from __future__ import annotations
 
@@ -215,7 +218,7 @@ def test_start_failure_before_any_instance() -> None:
     assert status.last_state is None
 
 
-# --- ready and started (§5.9) ----------------------------------------------------------
+# --- ready and started (UpdatePodStatus) ----------------------------------------------------------
 
 READY_CASES = [
     # (startup probe, startup ok, readiness probe, readiness ok) -> (started, ready)

@@ -1,4 +1,4 @@
-"""A container's environment and argv (reference §14.2; kubelet ``makeEnvironmentVariables``).
+"""A container's environment and argv (kubelet ``makeEnvironmentVariables``).
 
 The ``expand`` table restates the cases of Kubernetes'
 ``third_party/forked/golang/expansion`` tests.

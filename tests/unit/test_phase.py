@@ -1,4 +1,7 @@
-"""Pod phase (reference §1) and kubelet-owned conditions (§3), from ContainerStatus values."""
+"""Pod phase (``getPhase``) and kubelet-owned conditions, from ContainerStatus values.
+
+Follows ``getPhase`` and ``pkg/kubelet/status/generate.go``.
+"""
 
 from __future__ import annotations
 
@@ -112,7 +115,7 @@ PROXY = sidecar("proxy")
 # --- pod_phase -------------------------------------------------------------------------
 
 PHASE_CASES = [
-    # §1.3 rule 5 / unknown statuses
+    # getPhase's last rule / unknown statuses
     pytest.param(inputs(APP), PENDING, id="no-statuses"),
     pytest.param(inputs(APP, WEB, statuses=[running("app")]), PENDING, id="one-status-missing"),
     pytest.param(inputs(APP, statuses=[waiting("app")]), PENDING, id="container-creating"),

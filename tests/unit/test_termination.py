@@ -1,4 +1,7 @@
-"""Grace periods and stop order (reference §6.3, §7.2, §7.4)."""
+"""Grace periods and stop order.
+
+Follows ``pod_workers.go calculateEffectiveGracePeriod`` and ``kuberuntime_termination_order.go``.
+"""
 
 from __future__ import annotations
 
