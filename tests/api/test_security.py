@@ -169,8 +169,8 @@ async def test_failed_authentication_is_rate_limited_per_client_address(
     async with server.tcp_client(token=None) as anonymous:
         assert_status(await anonymous.get(PODS), 401, "Unauthorized")  # not a guess
     # Another address is not held back, and the socket never is.
-    transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
     headers = {"Authorization": f"Bearer {TOKEN}"}
+    transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2", verify=server.ssl_context())
     async with httpx.AsyncClient(base_url=server.url, transport=transport, headers=headers) as c:
         assert (await c.get(PODS)).status_code == 200
     assert (await server.client.get(PODS)).status_code == 200
@@ -312,8 +312,14 @@ async def test_a_websocket_from_another_origin_is_refused(server: Server) -> Non
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://evil.example\r\n\r\n"
     )
 
+    context = server.ssl_context()
+    assert isinstance(context, ssl.SSLContext)
+
     def exchange() -> bytes:
-        with socket.create_connection(("127.0.0.1", server.listening.port), timeout=10) as sock:
+        with (
+            socket.create_connection(("127.0.0.1", server.listening.port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as sock,
+        ):
             sock.sendall(handshake.encode())
             received = b""
             while b"cross-origin" not in received:
@@ -338,7 +344,14 @@ async def test_the_kubeconfig_comes_over_the_socket_only(server: Server) -> None
     assert config["kind"] == "Config"
     assert config["apiVersion"] == "v1"
     assert config["current-context"] == "minikubelet"
-    assert config["clusters"] == [{"name": "minikubelet", "cluster": {"server": server.url}}]
+    assert server.ca_file is not None
+    authority = base64.b64encode(server.ca_file.read_bytes()).decode()
+    assert config["clusters"] == [
+        {
+            "name": "minikubelet",
+            "cluster": {"server": server.url, "certificate-authority-data": authority},
+        }
+    ]
     assert config["users"] == [{"name": "minikubelet", "user": {"token": TOKEN}}]
     assert config["contexts"] == [
         {"name": "minikubelet", "context": {"cluster": "minikubelet", "user": "minikubelet"}}
@@ -356,6 +369,7 @@ async def test_the_kubeconfig_works_for_the_official_client(server: Server) -> N
         assert pods.items == []
     finally:
         api_client.close()
+        api_client.rest_client.pool_manager.clear()
 
 
 async def test_no_tcp_listener_no_kubeconfig(kubelet: Kubelet, socket_dir: Path) -> None:
@@ -417,6 +431,7 @@ async def test_tls_serves_https_with_the_token(
             assert pods.items == []
         finally:
             api_client.close()
+            api_client.rest_client.pool_manager.clear()
 
         if KUBECTL is None:
             print("kubectl not installed: the kubectl part of this test is skipped")
