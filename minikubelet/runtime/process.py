@@ -190,11 +190,12 @@ def spawn(
     stdout: int,
     stderr: int,
     identity: Identity | None = None,
+    stdin: int | None = None,
 ) -> ChildProcess:
     """Start ``argv`` directly (no shell) in a new session; raise RuntimeStartError.
 
     Safe to call from a worker thread: the child is owned by ``table`` before the reaper
-    can see it.
+    can see it. ``stdin`` is /dev/null unless a descriptor is given (an attached exec).
     """
     if not argv:
         raise RuntimeStartError("no command to run")
@@ -204,7 +205,7 @@ def spawn(
                 list(argv),
                 cwd=cwd,
                 env={**env, TAG_VARIABLE: tag},
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if stdin is None else stdin,
                 stdout=stdout,
                 stderr=stderr,
                 start_new_session=True,

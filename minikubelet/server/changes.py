@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from minikubelet.api.defaults import pod_with_defaults
 from minikubelet.api.serialize import JSON, event_json, pod_json
 from minikubelet.kubelet import Kubelet
 from minikubelet.model.events import Event
@@ -70,7 +71,7 @@ class Snapshot:
 @dataclass(frozen=True)
 class Change:
     type: WatchEventType
-    resource: str  # pods | events
+    resource: str  # pods, events, or any resource published through ``publish``
     snapshot: Snapshot
 
     @property
@@ -92,6 +93,7 @@ class ChangeLog:
         self._events: dict[str, Snapshot] = {}
         self._changed = anyio.Event()
         self.closing = anyio.Event()  # set when the server stops: streams end
+        self.watchers = 0  # open watch streams (the watch module counts them)
 
     def attach(self) -> Callable[[], None]:
         """Start following the kubelet; returns the function that stops it."""
@@ -112,6 +114,11 @@ class ChangeLog:
     def version(self) -> int:
         return self._version
 
+    @property
+    def oldest(self) -> int:
+        """The oldest version a watch may still start from (older ones are Expired)."""
+        return self._floor
+
     # -- objects ---------------------------------------------------------------------
 
     def pod(self, pod: PodSnapshot) -> Snapshot:
@@ -128,12 +135,20 @@ class ChangeLog:
         return snapshot
 
     def _pod_snapshot(self, pod: PodSnapshot, version: int) -> Snapshot:
-        return Snapshot(version, lambda: pod_json(pod, self._node))
+        # Served as the apiserver stores it: defaulted (``ports[].protocol: TCP``, ...).
+        return Snapshot(version, lambda: pod_with_defaults(pod_json(pod, self._node)))
 
     def _event_snapshot(self, event: Event, version: int) -> Snapshot:
         return Snapshot(version, lambda: event_json(event, self._node))
 
     # -- changes ---------------------------------------------------------------------
+
+    def publish(self, resource: str, type: WatchEventType, render: Callable[[], JSON]) -> Snapshot:
+        """Record a change of any other resource (its object rendered on first use) and
+        return the object at its new version; list and get it from there."""
+        snapshot = Snapshot(self._next(), render)
+        self._append(Change(type, resource, snapshot))
+        return snapshot
 
     def publish_pod(self, type: WatchEventType, pod: PodSnapshot) -> None:
         """Record a pod change (a ``Kubelet.watch`` listener)."""
