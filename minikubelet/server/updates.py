@@ -151,6 +151,14 @@ def _allowed_changes(old: Pod, live: Mapping[str, Any], new: Mapping[str, Any]) 
     return manifest
 
 
+def _without_node(obj: Any) -> Any:
+    """The object without ``spec.nodeName``, which the server sets (no warning for it)."""
+    spec = obj.get("spec") if isinstance(obj, Mapping) else None
+    if not isinstance(spec, Mapping) or "nodeName" not in spec:
+        return obj
+    return {**obj, "spec": {k: v for k, v in spec.items() if k != "nodeName"}}
+
+
 async def update_pod(
     request: Request, api: Api, pod: PodSnapshot, new: Any, validation: FieldValidation
 ) -> Response:
@@ -158,7 +166,7 @@ async def update_pod(
     name = pod.pod.name
     if pod.is_static:
         raise static_pod_refused(name)
-    decoded = await decode_pod_object(new, pod.pod.namespace, name, validation)
+    decoded = await decode_pod_object(_without_node(new), pod.pod.namespace, name, validation)
     version = _metadata(new).get("resourceVersion")
     current = api.changes.pod(pod)
     if version and str(version) != str(current.version):

@@ -2,8 +2,10 @@
 
 A source is a file, a directory (its ``.yaml``, ``.yml`` and ``.json`` files, as kubectl
 reads them) or ``-`` for stdin. Each may hold several YAML documents and ``kind: List``
-documents; every Pod in them is returned with the source it came from. The server validates
-the Pods; this module only checks that each document is a Pod with a name.
+documents; every object in them is returned with the source it came from, in order, to be
+applied one by one whatever its kind (a List may mix Pods, ConfigMaps and Secrets). The
+server validates them; this module only checks that each document is a ``v1`` object of a
+kind minikubelet serves (``KINDS``), with a name.
 
 As ``kubectl apply`` does, the manifest sent is annotated with
 ``kubectl.kubernetes.io/last-applied-configuration`` (its own compact JSON), and a later
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "KINDS",
     "LAST_APPLIED",
     "ManifestProblem",
     "SourcedPod",
@@ -30,6 +33,7 @@ __all__ = [
 ]
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+KINDS = {"Pod": "pods", "ConfigMap": "configmaps", "Secret": "secrets"}  # kind -> resource
 _SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -46,6 +50,20 @@ class SourcedPod:
     def name(self) -> str:
         return str(self.manifest["metadata"]["name"])
 
+    @property
+    def kind(self) -> str:
+        return str(self.manifest["kind"])
+
+    @property
+    def resource(self) -> str:
+        """The URL segment of its kind (``pods``)."""
+        return KINDS[self.kind]
+
+    @property
+    def label(self) -> str:
+        """``pod/web``, ``configmap/settings``: how kubectl names it in what it prints."""
+        return f"{self.kind.lower()}/{self.name}"
+
 
 def _documents(value: object, source: str) -> Iterator[dict[str, Any]]:
     if value is None:
@@ -60,7 +78,7 @@ def _documents(value: object, source: str) -> Iterator[dict[str, Any]]:
 
 
 def pods_in_text(text: str, source: str, namespace: str) -> list[SourcedPod]:
-    """Every Pod in ``text``, its namespace filled in; raises ManifestProblem."""
+    """Every object in ``text``, its namespace filled in; raises ManifestProblem."""
     import yaml
 
     try:
@@ -83,7 +101,7 @@ def pods_in_text(text: str, source: str, namespace: str) -> list[SourcedPod]:
                     else f'error: error validating "{source}": '
                     f"{'kind' if not kind else 'apiVersion'} not set"
                 )
-            if kind != "Pod" or version != "v1":
+            if kind not in KINDS or version != "v1":
                 raise ManifestProblem(
                     f'error: resource mapping not found for name: "{name or ""}" namespace: '
                     f'"{metadata.get("namespace", "")}" from "{source}": no matches for kind '
