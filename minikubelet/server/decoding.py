@@ -60,7 +60,6 @@ SYSTEM_METADATA = (
     "deletionGracePeriodSeconds",
     "generation",
     "selfLink",
-    "managedFields",
 )
 
 
@@ -88,6 +87,16 @@ def field_validation(query: Mapping[str, str]) -> FieldValidation:
 class Decoded:
     pod: Pod
     warnings: list[str]
+    dropped: tuple[str, ...] = ()  # unknown fields left out (fieldValidation Warn, Ignore)
+
+    def without_dropped(self, obj: Any) -> Any:
+        """``obj`` without the unknown fields the decoding left out."""
+        if not self.dropped:
+            return obj
+        obj = copy.deepcopy(obj)
+        for path in self.dropped:
+            _remove(obj, path)
+        return obj
 
 
 def parse_body(body: bytes) -> Any:
@@ -234,7 +243,7 @@ async def decode_pod_object(
     warnings = [_warning(w) for w in (*result.warnings, *unimplemented_warnings(pod))]
     if validation is FieldValidation.WARN:
         warnings = [f'unknown field "{path}"' for path in dropped] + warnings
-    return Decoded(pod, warnings)
+    return Decoded(pod, warnings, tuple(dropped))
 
 
 async def decode_pod(

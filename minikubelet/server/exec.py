@@ -20,12 +20,14 @@ closes. The command runs in the container's context (``Kubelet.exec_stream``: it
 environment, working dir, user, and tag: it is killed with the container); a client that
 goes away, or the server stopping, kills it.
 
-Refusals happen before the upgrade, as HTTP answers with a ``Status`` (kubectl prints
-``error: unable to upgrade connection: …``): no such pod (404), no such container or one
+Refusals happen before the upgrade, as HTTP answers with a ``Status``: no such pod (404),
+no such container (400, the apiserver's ``container x is not valid for pod web``), one
 that is not running (400, the kubelet's ``container not found ("web")``), no command
-(400). The guard (``auth.py``) checks the handshake like any request (token, ``Host``,
-``Origin``) before this module sees it. A plain HTTP request (no upgrade: kubectl's SPDY
-fallback) is 400 ``Upgrade request required``.
+(400). kubectl takes a refused upgrade for a server without websockets and tries again
+with SPDY (a ``POST``): that request gets the same checks, so kubectl prints the reason
+(``Error from server (BadRequest): …``), then ``Upgrade request required`` (no SPDY
+here). The guard (``auth.py``) checks the handshake like any request (token, ``Host``,
+``Origin``) before this module sees it.
 """
 
 from __future__ import annotations
@@ -88,9 +90,48 @@ def _failure(message: str) -> dict[str, Any]:
     return {"metadata": {}, "status": "Failure", "message": message}
 
 
+def _refusal(
+    api: Api, namespace: str, name: str, container: str | None, argv: tuple[str, ...]
+) -> tuple[ApiError | None, str]:
+    """What the apiserver checks before it proxies an exec (``pod/strategy.go``
+    ``ExecLocation``): the pod, its container (the only one when none is named), a
+    command. Returns (the refusal or None, the container)."""
+    pod = api.kubelet.snapshot(namespace, name)
+    if pod is None:
+        return ApiError(404, f'pods "{name}" not found'), ""
+    names = [c.name for c in pod.pod.spec.init_containers + pod.pod.spec.containers]
+    if container is None:
+        regular = [c.name for c in pod.pod.spec.containers]
+        if len(regular) != 1:
+            choices = " ".join(regular)
+            return (
+                ApiError(
+                    400,
+                    f"a container name must be specified for pod {name}, choose one of: "
+                    f"[{choices}]",
+                ),
+                "",
+            )
+        container = regular[0]
+    if container not in names:
+        return ApiError(400, f"container {container} is not valid for pod {name}"), container
+    if not argv:
+        return ApiError(400, "you must specify at least 1 command"), container
+    return None, container
+
+
 async def exec_upgrade_required(request: Request) -> Response:
-    """The exec path without a websocket upgrade (kubectl's SPDY fallback)."""
-    raise ApiError(400, "Upgrade request required")
+    """The exec path without a websocket upgrade (kubectl's SPDY fallback, after a refused
+    upgrade): the same checks, so the client hears why; then ``Upgrade request required``."""
+    query = request.query_params
+    refusal, _ = _refusal(
+        request.app.state.api,
+        request.path_params["namespace"],
+        request.path_params["name"],
+        query.get("container") or None,
+        tuple(query.getlist("command")),
+    )
+    raise refusal or ApiError(400, "Upgrade request required")
 
 
 async def _deny(websocket: WebSocket, error: ApiError) -> None:
@@ -110,26 +151,9 @@ async def exec_websocket(websocket: WebSocket) -> None:
     namespace = websocket.path_params["namespace"]
     name = websocket.path_params["name"]
     argv, container, streams = _command(websocket)
-    pod = api.kubelet.snapshot(namespace, name)
-    if pod is None:
-        await _deny(websocket, ApiError(404, f'pods "{name}" not found'))
-        return
-    names = [c.name for c in pod.pod.spec.containers]
-    if container is None:
-        if len(names) != 1:
-            choices = " ".join(names)
-            await _deny(
-                websocket,
-                ApiError(
-                    400,
-                    f"a container name must be specified for pod {name}, choose one of: "
-                    f"[{choices}]",
-                ),
-            )
-            return
-        container = names[0]
-    if not argv:
-        await _deny(websocket, ApiError(400, "you must specify at least 1 command"))
+    refusal, container = _refusal(api, namespace, name, container, argv)
+    if refusal is not None:
+        await _deny(websocket, refusal)
         return
     protocol = negotiate(list(websocket.scope.get("subprotocols") or ()))
     if protocol is None:

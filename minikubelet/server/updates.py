@@ -160,16 +160,27 @@ def _without_node(obj: Any) -> Any:
 
 
 async def update_pod(
-    request: Request, api: Api, pod: PodSnapshot, new: Any, validation: FieldValidation
+    request: Request,
+    api: Api,
+    pod: PodSnapshot,
+    new: Any,
+    validation: FieldValidation,
+    base: str | None = None,
 ) -> Response:
-    """Apply ``new`` (the whole object a patch produced) to ``pod`` in place."""
+    """Apply ``new`` (the whole object a patch produced) to ``pod`` in place.
+
+    ``base`` is the resourceVersion of the object the patch was applied to: a patch that
+    left it as it was sets no precondition (the apiserver applies a patch to the latest
+    object); one that names another version must name the current one.
+    """
     name = pod.pod.name
     if pod.is_static:
         raise static_pod_refused(name)
     decoded = await decode_pod_object(_without_node(new), pod.pod.namespace, name, validation)
+    new = decoded.without_dropped(new)
     version = _metadata(new).get("resourceVersion")
     current = api.changes.pod(pod)
-    if version and str(version) != str(current.version):
+    if version and str(version) != base and str(version) != str(current.version):
         raise conflict(name)
     live = current.obj
     errors = validate_pod_update(pod_with_defaults(new), live)
@@ -208,7 +219,9 @@ async def patch_pod(request: Request) -> Response:
         if created:
             return await _create_applied(request, api, namespace, name, result, validation)
         assert pod is not None
-        return await update_pod(request, api, pod, result, validation)
+        assert live is not None
+        base = str(_metadata(live).get("resourceVersion") or "")
+        return await update_pod(request, api, pod, result, validation, base)
     if pod is None:
         raise not_found(name)
     if content_type not in (media.JSON_PATCH, media.MERGE_PATCH, media.STRATEGIC_MERGE_PATCH):
@@ -217,8 +230,10 @@ async def patch_pod(request: Request) -> Response:
             f"the body of the request was in an unknown format - accepted media types include: "
             f"{', '.join(media.PATCH_MEDIA_TYPES)}",
         )
-    patched = _patched(_live(api, pod), content_type, body, validation)
-    return await update_pod(request, api, pod, patched, validation)
+    live = _live(api, pod)
+    patched = _patched(live, content_type, body, validation)
+    base = str(_metadata(live).get("resourceVersion") or "")
+    return await update_pod(request, api, pod, patched, validation, base)
 
 
 async def _create_applied(

@@ -1,8 +1,9 @@
 """kubectl's client-side apply computes its strategic merge patch from our OpenAPI document;
 our SMP and the Pod update rule then give the apiserver's answer to it.
 
-The daemon does not take PATCH yet, so the test reads the patch kubectl sends from its
-``-v=8`` log, whatever the reply. Skipped, with the reason printed, without kubectl.
+The test reads the patch kubectl sends from its ``-v=8`` log and checks it against the
+patch functions directly (the daemon's answer to it, 422 for the env change, is checked in
+``test_kubectl_commands.py``). Skipped, with the reason printed, without kubectl.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import anyio
 import pytest
@@ -11,6 +12,7 @@ from kubernetes import client as k8s
 from minikubelet.model.status import PodPhase
 from minikubelet.testing import wait_for_status
 from tests.api.conftest import Server
+from tests.conftest import CHILD, PYTHON
 from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -80,5 +82,66 @@ async def test_errors_come_back_as_api_exceptions(server: Server) -> None:
             await anyio.to_thread.run_sync(api.read_namespaced_pod, "nope", "default")
         assert caught.value.status == 404
         assert '"reason":"NotFound"' in (caught.value.body or "")
+    finally:
+        close(api)
+
+
+async def test_create_read_status_watch_and_delete(server: Server) -> None:
+    from kubernetes import watch as k8s_watch
+
+    api = core_api(server)
+    try:
+        # As the client is usually called: a plain dict, no kind or apiVersion.
+        body = {
+            "metadata": {"name": "made"},
+            "spec": {
+                "terminationGracePeriodSeconds": 5,
+                "containers": [{"name": "app", "command": [PYTHON, CHILD, "--forever"]}],
+            },
+        }
+        create: Any = api.create_namespaced_pod  # typed for a V1Pod; the dict is the point
+        created = await anyio.to_thread.run_sync(create, "default", body)
+        assert created.metadata is not None
+        assert created.metadata.name == "made"
+        with anyio.fail_after(15):
+            while True:
+                status = await anyio.to_thread.run_sync(
+                    api.read_namespaced_pod_status, "made", "default"
+                )
+                assert status.status is not None
+                if status.status.phase == "Running":
+                    break
+                await anyio.sleep(0.05)
+
+        def watch_until_deleted() -> list[str]:
+            seen = []
+            watcher = k8s_watch.Watch()  # type: ignore[no-untyped-call]
+            for event in watcher.stream(  # type: ignore[no-untyped-call]
+                api.list_namespaced_pod,
+                "default",
+                field_selector="metadata.name=made",
+                timeout_seconds=20,
+            ):
+                seen.append(event["type"])
+                if event["type"] == "DELETED":
+                    watcher.stop()  # type: ignore[no-untyped-call]
+            return seen
+
+        async with anyio.create_task_group() as group:
+            results: list[list[str]] = []
+
+            async def watch() -> None:
+                results.append(await anyio.to_thread.run_sync(watch_until_deleted))
+
+            group.start_soon(watch)
+            await anyio.sleep(0.5)
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    api.delete_namespaced_pod, "made", "default", grace_period_seconds=1
+                )
+            )
+        (seen,) = results
+        assert seen[0] == "ADDED"
+        assert seen[-1] == "DELETED"
     finally:
         close(api)

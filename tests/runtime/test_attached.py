@@ -12,6 +12,7 @@ import pytest
 
 from minikubelet.model.launch import ExitStatus, Launch
 from minikubelet.runtime.local import LocalRuntime
+from minikubelet.testing import wait_for_file
 from tests.conftest import CHILD, PYTHON
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -88,9 +89,7 @@ async def test_an_attached_exec_belongs_to_its_container(
             log_path=tmp_path / "app" / "0.log",
         )
     )
-    with anyio.fail_after(10):
-        while not ready.exists():
-            await anyio.sleep(0.02)
+    await wait_for_file(ready)
     process = await runtime.exec_stream(launch(tmp_path, "import time; time.sleep(60)"))
     try:
         assert process.pid in await container.processes()
