@@ -32,6 +32,7 @@ from minikubelet.api.media import parse_accept
 from minikubelet.errors import RequestError
 
 __all__ = [
+    "NODE_COLUMNS",
     "RESOURCES",
     "Column",
     "IncludeObject",

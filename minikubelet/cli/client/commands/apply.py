@@ -12,7 +12,6 @@ long as that grace period; after a second of it, it says so on stderr.
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -105,15 +104,11 @@ def apply(filenames: tuple[str, ...], namespace: str, server: str | None) -> Non
                 verb = "replacing"
                 notice = None
                 if obj.kind == "Pod":
-                    message = (
+                    notice = common.notice_after(
+                        WAIT_NOTICE_AFTER,
                         f"waiting for {obj.label} to stop before it is replaced (grace period "
-                        f"{_grace(current)}s: preStop, SIGTERM, then SIGKILL)..."
+                        f"{_grace(current)}s: preStop, SIGTERM, then SIGKILL)...",
                     )
-                    notice = threading.Timer(
-                        WAIT_NOTICE_AFTER, lambda text=message: click.echo(text, err=True)
-                    )
-                    notice.daemon = True
-                    notice.start()
                 try:
                     # No read timeout: a pod's replacement takes its whole grace period.
                     connection.request("PUT", path, body=desired, read_timeout=None)

@@ -6,7 +6,6 @@ after a second of it, the command says what it waits for on stderr.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -163,14 +162,9 @@ def delete(
             deadline = time.monotonic() + timeout if timeout > 0 else None  # noqa: TID251 - the client is synchronous: no event loop
             for name, uid, grace in deleted:
                 within = f" (grace period {grace}s)" if grace is not None else ""
-                notice = threading.Timer(
-                    WAIT_NOTICE_AFTER,
-                    lambda text=f'waiting for pod "{name}" to terminate{within}...': click.echo(
-                        text, err=True
-                    ),
+                notice = common.notice_after(
+                    WAIT_NOTICE_AFTER, f'waiting for pod "{name}" to terminate{within}...'
                 )
-                notice.daemon = True
-                notice.start()
                 try:
                     done = _wait_deleted(connection, namespace, name, uid, deadline)
                 finally:
