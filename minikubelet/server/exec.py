@@ -18,7 +18,8 @@ up; once the command exited and its output is sent, the error channel carries
 (kubectl prints ``command terminated with exit code N`` and exits with N), and the socket
 closes. The command runs in the container's context (``Kubelet.exec_stream``: its
 environment, working dir, user, and tag: it is killed with the container); a client that
-goes away, or the server stopping, kills it.
+goes away, or the server stopping, kills it. What it leaves running in the background
+when it exits stays in the container, as it would in a container, and dies with it.
 
 Refusals happen before the upgrade, as HTTP answers with a ``Status``: no such pod (404),
 no such container (400, the apiserver's ``container x is not valid for pod web``), one
@@ -61,6 +62,7 @@ PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 _CHANNELS = {"stdout": STDOUT, "stderr": STDERR}
 _TRUE = ("true", "1", "True", "TRUE", "t")
+_CLOSE_TIMEOUT = 1.0  # seconds the client gets to answer our close frame
 
 
 def negotiate(offered: list[str]) -> str | None:
@@ -131,7 +133,16 @@ async def exec_upgrade_required(request: Request) -> Response:
         query.get("container") or None,
         tuple(query.getlist("command")),
     )
-    raise refusal or ApiError(400, "Upgrade request required")
+    if refusal is not None:
+        raise refusal
+    if request.headers.get("upgrade", "").lower().startswith("spdy"):
+        # kubectl before 1.30 execs over SPDY only (1.30+ try websockets first).
+        raise ApiError(
+            400,
+            "unable to upgrade connection: minikubelet speaks the websocket remote-command "
+            "protocol (v5.channel.k8s.io, v4), not SPDY: use kubectl 1.30 or later",
+        )
+    raise ApiError(400, "Upgrade request required")
 
 
 async def _deny(websocket: WebSocket, error: ApiError) -> None:
@@ -187,11 +198,14 @@ async def exec_websocket(websocket: WebSocket) -> None:
         argv=list(argv),
         tty=streams["tty"],
     )
+    exited = False
     try:
         await websocket.accept(subprotocol=protocol)
-        await _session(websocket, api, process, argv, streams, protocol)
+        exited = await _session(websocket, api, process, argv, streams, protocol)
     finally:
-        await process.kill()  # whatever it left running is the container's business no more
+        if not exited:  # the client went away, or the server stops: the command goes too
+            await process.kill()
+        # What it started in the background stays, in the container, as in a container.
         process.close()
 
 
@@ -202,7 +216,8 @@ async def _session(
     argv: tuple[str, ...],
     streams: dict[str, bool],
     protocol: str,
-) -> None:
+) -> bool:
+    """Run the session; True when the command exited (False: it was cut short)."""
     sending = anyio.Lock()
     gone = False
 
@@ -252,7 +267,7 @@ async def _session(
             status = await process.wait()
         group.cancel_scope.cancel()
     if gone:
-        return
+        return status is not None
     report = (
         exec_status(status, argv)
         if status is not None
@@ -261,8 +276,14 @@ async def _session(
     try:
         await send(ERROR, json.dumps(report).encode())
         await websocket.close(1000)
+        # The closing handshake: the client's close frame comes back before the connection
+        # goes (over TLS, data after the close_notify is an error on both ends).
+        with anyio.move_on_after(_CLOSE_TIMEOUT):
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass
     except (WebSocketDisconnect, RuntimeError):
         pass
+    return status is not None
 
 
 def _resize(process: StreamingExec, payload: bytes) -> None:

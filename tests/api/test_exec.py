@@ -130,22 +130,52 @@ async def test_the_official_client_execs_over_tls(server: Server, web: str) -> N
     configuration.ssl_ca_cert = str(server.ca_file)
     api = k8s.CoreV1Api(k8s.ApiClient(configuration))
 
-    def run() -> str:
-        output: str = stream(
+    def run() -> tuple[str, int]:
+        client = stream(
             api.connect_get_namespaced_pod_exec,
             web,
             "default",
-            command=["sh", "-c", "echo from-python; pwd"],
+            command=["sh", "-c", "echo from-python; pwd; exit 2"],
             container="app",
             stderr=True,
             stdin=False,
             stdout=True,
             tty=False,
+            _preload_content=False,
         )
-        return output
+        try:
+            client.run_forever(timeout=10)
+            output: str = client.read_stdout()
+            code: int = client.returncode
+        finally:
+            client.close()
+            if client.sock is not None:  # close() returns early once the server closed
+                client.sock.shutdown()
+        return output, code
 
     try:
-        output = await anyio.to_thread.run_sync(run)
+        output, code = await anyio.to_thread.run_sync(run)
     finally:
         api.api_client.close()
     assert output.startswith("from-python\n")
+    assert code == 2  # read from the error channel's Status, as kubectl reads it
+
+
+async def test_what_an_exec_leaves_running_stays_in_the_container(server: Server, web: str) -> None:
+    import psutil
+
+    received = await anyio.to_thread.run_sync(
+        session, server, web, ["sh", "-c", "sleep 60 > /dev/null 2>&1 & echo $!"]
+    )
+    assert received["status"]["status"] == "Success"
+    left = psutil.Process(int(received["stdout"]))
+    assert left.is_running()
+    worker = server.kubelet.worker("default", web)
+    assert worker is not None
+    assert left.pid in await worker.processes()["app"].processes()
+    response = await server.client.delete(f"/api/v1/namespaces/default/pods/{web}")
+    assert response.status_code == 200
+    await worker.wait_done()
+    with anyio.fail_after(10):
+        while left.is_running() and left.status() != psutil.STATUS_ZOMBIE:
+            await anyio.sleep(0.05)
