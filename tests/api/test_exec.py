@@ -29,7 +29,12 @@ EXEC = "/api/v1/namespaces/default/pods/{}/exec"
 
 
 def session(
-    server: Server, name: str, command: list[str], stdin: bytes | None = None, **flags: str
+    server: Server,
+    name: str,
+    command: list[str],
+    stdin: bytes | None = None,
+    resize: tuple[int, int] | None = None,
+    **flags: str,
 ) -> dict[str, Any]:
     """One exec over the unix socket with our client: what came on each channel."""
     connection = Connection(Address(socket=str(server.socket)))
@@ -39,6 +44,8 @@ def session(
     query += list(flags.items())
     socket = open_websocket(connection, EXEC.format(name), urllib.parse.urlencode(query), PROTOCOLS)
     assert socket.protocol == "v5.channel.k8s.io"
+    if resize is not None:
+        socket.send(b"\x04" + json.dumps({"Width": resize[0], "Height": resize[1]}).encode())
     if stdin is not None:
         socket.send(b"\x00" + stdin)
         socket.send(b"\xff\x00")  # v5: stdin is done
@@ -97,6 +104,21 @@ async def test_a_tty(server: Server, web: str) -> None:
     )
     assert received["stdout"] == b"terminal\r\n"  # through the pty's line discipline
     assert received["status"]["status"] == "Success"
+
+
+async def test_a_tty_takes_the_size_the_client_sends(server: Server, web: str) -> None:
+    received = await anyio.to_thread.run_sync(
+        functools.partial(
+            session,
+            server,
+            web,
+            ["sh", "-c", "read line; stty size"],
+            stdin=b"go\n",
+            resize=(132, 43),
+            tty="true",
+        )
+    )
+    assert b"43 132" in received["stdout"]
 
 
 async def test_refusals_come_before_the_upgrade(server: Server, web: str) -> None:
