@@ -6,12 +6,16 @@
     Listening                       where it listens (what ``task_status.started`` reports)
     SocketInUseError                the socket belongs to another live minikubelet
 
-Modules: ``app`` (routes, errors, discovery, events, metrics), ``pods`` (pod endpoints
-and logs), ``logs`` (log selection and reading), ``watch`` and ``changes`` (resource
-versions and watch streams), ``selectors``, ``metrics``, ``summary`` (``/stats/summary``),
-``listen`` (the sockets), ``auth`` (who may talk over which transport, and what a request
-must look like), ``tls``, ``kubeconfig`` (credentials handed out over the socket),
-``streaming`` and ``filewatch`` (long-lived responses).
+Modules: ``app`` (routes, errors), ``discovery`` (discovery and OpenAPI), ``resources``
+(lists, objects, watches and Tables of any resource), ``pods`` (pod endpoints, delete
+options and logs), ``decoding`` (request bodies to Pods), ``updates`` (PATCH, server-side
+apply, ``pods/status``), ``exec`` (``kubectl exec`` over websockets), ``events``,
+``nodes`` (this machine as a Node, ``metrics.k8s.io``), ``logs`` (log selection and
+reading), ``watch`` and ``changes`` (resource versions and watch streams), ``selectors``,
+``metrics``, ``summary`` (``/stats/summary``), ``listen`` (the sockets), ``auth`` (who may
+talk over which transport, and what a request must look like), ``tls`` (the listener's
+certificate, configured or its own), ``kubeconfig`` (credentials handed out over the
+socket), ``streaming`` and ``filewatch`` (long-lived responses).
 
 The server is a Starlette app run by hypercorn inside minikubelet's own event loop,
 asyncio or trio (whichever is running, through sniffio), so handlers read the kubelet's
@@ -60,7 +64,8 @@ class ApiEndpoints:
     """Where the API listens: the unix socket (None: none), and TCP only with a port.
 
     Over TCP, requests must carry ``token`` (``Authorization: Bearer``) unless
-    ``anonymous``; with ``tls`` the TCP listener serves HTTPS. Without a token and
+    ``anonymous``; with ``tls`` the TCP listener serves HTTPS (the daemon always gives
+    one; without, as embedded in a test, plain HTTP). Without a token and
     anonymous requests, TCP answers only ``/healthz`` and ``/version``. Whether a
     non-loopback address is safe is for the caller to decide (``minikubelet.config``).
     """
