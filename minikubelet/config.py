@@ -35,7 +35,7 @@ error messages and the set of settings a reload cannot change are all derived fr
 Nothing is coerced: an unknown field is an error naming the file and the field with a
 "did you mean", a bad value names the file (or the flag), the field and the value, and
 every problem is listed at once (``ConfigError``). Settings that are fine alone but unsafe
-together (a non-loopback ``address`` without TLS, anonymous requests on one) are refused
+together (anonymous requests on a non-loopback ``address``) are refused
 the same way. ``serve`` and ``run`` turn that into exit status 2 before anything starts;
 on SIGHUP, into a log line that keeps the running configuration.
 """
@@ -88,7 +88,8 @@ class KubeletConfiguration:
     file_check_frequency: float = 20.0
     address: str = "127.0.0.1"
     port: int | None = None  # None: no TCP listener; 0: any free port
-    tls_cert_file: Path | None = None  # both or neither: the TCP listener then serves HTTPS
+    # Both or neither; neither: the TCP listener serves a self-signed certificate.
+    tls_cert_file: Path | None = None
     tls_private_key_file: Path | None = None
     anonymous_auth: bool = False  # TCP requests without a token are allowed (loopback only)
     token_file: Path | None = None  # None: a token is generated at each start
@@ -451,26 +452,16 @@ def _unsafe(config: KubeletConfiguration) -> list[tuple[str, str]]:
             given, missing = ("tls_private_key_file", "tlsCertFile (--tls-cert-file)")
         value = cert or key
         problems.append((given, f'Invalid value: "{value}": needs {missing} too'))
-    if config.port is not None and not is_loopback(config.address):
-        # Off this machine, a token in clear text could be read on the way, and anyone on
-        # the network could try its luck: TLS and a token, or no TCP listener at all.
-        if not config.tls:
-            problems.append(
-                (
-                    "address",
-                    f'Invalid value: "{config.address}": a non-loopback address needs TLS: '
-                    "set tlsCertFile and tlsPrivateKeyFile (--tls-cert-file, "
-                    "--tls-private-key-file), or listen on 127.0.0.1",
-                )
+    if config.port is not None and not is_loopback(config.address) and config.anonymous_auth:
+        # Off this machine anyone on the network could use it. (TLS is always on: without
+        # files of its own the listener serves a self-signed certificate, server/tls.py.)
+        problems.append(
+            (
+                "anonymous_auth",
+                "Forbidden: anonymous requests cannot be allowed on the non-loopback "
+                f'address "{config.address}"',
             )
-        if config.anonymous_auth:
-            problems.append(
-                (
-                    "anonymous_auth",
-                    "Forbidden: anonymous requests cannot be allowed on the non-loopback "
-                    f'address "{config.address}"',
-                )
-            )
+        )
     return problems
 
 

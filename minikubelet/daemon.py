@@ -3,12 +3,12 @@
 Start-up, in order (a bad configuration starts nothing: exit status 2):
 
 1. read the KubeletConfiguration file and the flags (``minikubelet.config``), which also
-   refuses unsafe combinations (a non-loopback address without TLS, anonymous requests
-   off this machine);
+   refuses unsafe combinations (anonymous requests off this machine);
 2. create the root dir 0700, or warn when an existing one is open to others, and take the
    root dir's lock (``minikubelet.rootdir``): a second daemon on the same root dir exits at
    once (status 1) naming the first one's pid, before any pod could start twice;
-3. with a TCP listener: load the TLS files, and read the token file or generate a token
+3. with a TCP listener: load the TLS files, or reuse (or generate) the self-signed
+   certificate under ``<root-dir>/pki/``, and read the token file or generate a token
    (saved 0600 under the root dir) that TCP clients must send;
 4. open the API (``minikubelet.server.serve_api``) on the socket and, with ``--port``, on
    TCP;
@@ -131,25 +131,35 @@ def run_daemon(invocation: Invocation) -> int:
 def api_endpoints(config: KubeletConfiguration, *, save_token: bool = True) -> ApiEndpoints:
     """Where and how the API is served, for ``serve`` and ``run`` alike.
 
-    With a TCP listener: the TLS files are loaded (ConfigError naming the file when they
-    cannot be), the token is read or generated (and, with ``save_token``, saved under the
-    root dir, which must exist), and the warnings an operator must see are logged.
+    With a TCP listener, always HTTPS: the TLS files are loaded (ConfigError naming the
+    file when they cannot be), or the self-signed pair of ``<root-dir>/pki`` is reused or
+    made (saved only with ``save_token``); the token is read or generated (and, with
+    ``save_token``, saved under the root dir), and the warnings an operator must see are
+    logged.
     """
-    from minikubelet.server import ApiEndpoints, TlsFiles
+    from minikubelet.server import ApiEndpoints, TlsFiles, TlsSource
+    from minikubelet.server.tls import PKI_DIR, listener_names, self_signed
 
     if config.port is None:
         return ApiEndpoints(socket=config.socket)
-    tls = None
+    tls: TlsSource
     if config.tls_cert_file is not None and config.tls_private_key_file is not None:
-        tls = TlsFiles(config.tls_cert_file, config.tls_private_key_file)
-        tls.context()  # a bad file is a start-up error, before anything listens
-        if not tls.key_is_private():
+        files = TlsFiles(config.tls_cert_file, config.tls_private_key_file)
+        files.context()  # a bad file is a start-up error, before anything listens
+        if not files.key_is_private():
             _log.warning(
                 "tls.key_permissive",
-                path=str(tls.key),
+                path=str(files.key),
                 effect="other users may read the TLS private key",
-                fix=f"chmod 600 {tls.key}",
+                fix=f"chmod 600 {files.key}",
             )
+        tls = files
+    else:
+        # The kubelet's way: no files configured, a self-signed pair of our own, made once
+        # and kept under the root dir (``run``, which must not change it, keeps a new one
+        # in memory only).
+        names = listener_names(config.address, os.uname().nodename)
+        tls = self_signed(config.root_dir / PKI_DIR, names, save=save_token)
     if config.anonymous_auth:
         _log.warning(
             "api.anonymous_auth",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
 
@@ -35,12 +35,18 @@ from minikubelet.prober.handlers import Prober
 from minikubelet.prober.manager import ProbeManager
 from minikubelet.prober.stats import ProbeStats
 from minikubelet.prober.worker import ProbeRunner
-from minikubelet.runtime.base import ContainerProcess, ContainerRuntime, NodeUsage, Usage
+from minikubelet.runtime.base import (
+    ContainerProcess,
+    ContainerRuntime,
+    NodeUsage,
+    StreamingExec,
+    Usage,
+)
 from minikubelet.runtime.local import LocalRuntime
 from minikubelet.settings import Settings
 from minikubelet.status_manager import PodListener, StatusManager, TraceListener
 
-__all__ = ["ContainerUsage", "Kubelet", "PodListener"]
+__all__ = ["ContainerUsage", "Kubelet", "PodListener", "StreamingExec"]
 
 _log = structlog.get_logger("minikubelet.kubelet")
 
@@ -257,6 +263,35 @@ class Kubelet:
             changed = self._changed
             await changed.wait()  # its removal (DELETED) comes with a notification
         return await self.add_pod(pod, is_static=is_static)
+
+    def update_pod(self, pod: Pod) -> PodSnapshot:
+        """Change the pod of the same namespace and name in place (same uid): its labels,
+        annotations, container images, ``activeDeadlineSeconds``... (``PodWorker.update``).
+
+        Which changes are allowed is the caller's to check (the API applies the
+        apiserver's rule, ``minikubelet.api.pod_update``). Raises KeyError when there is
+        no such pod. Returns the pod as it is now, a MODIFIED snapshot already published.
+        """
+        worker = self._workers.get((pod.namespace, pod.name))
+        if worker is None:
+            raise KeyError(f"{pod.namespace}/{pod.name}")
+        worker.update(pod)
+        return worker.snapshot
+
+    async def exec_stream(
+        self, namespace: str, name: str, container: str, argv: tuple[str, ...], *, tty: bool
+    ) -> StreamingExec:
+        """Run ``argv`` in ``container``'s context with its streams attached (``kubectl
+        exec``): its environment, working dir and user, tagged as part of the container
+        (killed with it). Raises KeyError when there is no such pod, LookupError when the
+        container is not running, RuntimeStartError when the command cannot start."""
+        worker = self._workers.get((namespace, name))
+        if worker is None:
+            raise KeyError(f"{namespace}/{name}")
+        launch = worker.running_launch(container)
+        if launch is None:
+            raise LookupError(container)
+        return await self.runtime.exec_stream(replace(launch, argv=argv), tty=tty)
 
     async def terminate_all(self, grace: int | None = None) -> None:
         """Stop every pod gracefully, in parallel, each with its own grace period."""

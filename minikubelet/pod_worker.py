@@ -49,6 +49,7 @@ from minikubelet.logic.termination import (
 )
 from minikubelet.model.duration import format_duration
 from minikubelet.model.events import EventType
+from minikubelet.model.launch import Launch
 from minikubelet.model.observed import ContainerRecord
 from minikubelet.model.probe import ProbeKind, ProbeResult
 from minikubelet.model.snapshot import PodSnapshot
@@ -124,6 +125,8 @@ class PodWorker:
         self._settings = settings
         self._keeper = keeper
         self.report = PodReporter(pod, uid, recorder, keeper)
+        self._recorder = recorder
+        self._objects = objects
         self._launcher = Launcher(pod, uid, settings, keeper.snapshot.log_dir, objects)
         self._instances = InstanceContext(
             runtime, self.report, clock, self._sink_for, self._log_problems
@@ -148,6 +151,7 @@ class PodWorker:
         # not started again until what they wait for changes (retry_held).
         self._held: set[str] = set()
         self._has_initialized = False
+        self._definition_changed: set[str] = set()  # killed by ``update``, to start again
         self._state: PodLifecycle = Syncing()
         self._changed = anyio.Event()
         self._done = anyio.Event()
@@ -250,6 +254,58 @@ class PodWorker:
         self._spawn(self._stop, live, StopOrder(grace, message, self._minimum))
         return True
 
+    # -- in-place updates (Kubelet.update_pod) ---------------------------------------
+
+    def update(self, pod: Pod) -> None:
+        """Take ``pod`` as this pod's new definition, in place (same uid, same instances).
+
+        What may change is the API's to decide (``minikubelet.api.pod_update``: metadata,
+        container images, ``activeDeadlineSeconds``...). Here, as the kubelet's
+        ``computePodActions`` (pkg/kubelet/kuberuntime/kuberuntime_manager.go) does when a
+        running container's hash changes: that container is killed with ``Container <n>
+        definition changed, will be restarted`` and started again from the new definition
+        whatever the restart policy, without back-off (its back-off key is the new hash);
+        a container that is not running simply starts from the new one next time. The
+        deadline is read again at the next step. A pod already terminating only records
+        the new definition.
+        """
+        old = self.pod
+        self.pod = pod
+        self.report = PodReporter(pod, self.uid, self._recorder, self._keeper)
+        self._launcher = Launcher(
+            pod, self.uid, self._settings, self._keeper.snapshot.log_dir, self._objects
+        )
+        self._instances = replace(self._instances, report=self.report)
+        self._keeper.replace_pod(pod)
+        if isinstance(self._state, Syncing):
+            for container in pod.spec.init_containers + pod.spec.containers:
+                live = self._live.get(container.name)
+                if live is None or live.stopping:
+                    continue
+                if container == old.spec.container(container.name):
+                    continue
+                message = f"Container {container.name} definition changed, will be restarted"
+                grace = container_kill_grace(pod.spec, live.container, None)
+                self._definition_changed.add(container.name)
+                self._spawn(self._stop, live, StopOrder(grace, message, self._minimum))
+        self._notify()
+
+    def running_launch(self, name: str) -> Launch | None:
+        """The launch of container ``name``'s running instance (what an exec into it runs
+        with: its environment, working dir, user and tag), or None when it is not running."""
+        live = self._live.get(name)
+        return live.launch if live is not None and not live.stopping else None
+
+    def _restart_changed(self) -> None:
+        """Start again, at once, the containers ``update`` killed, once they have exited."""
+        for name in list(self._definition_changed):
+            record = self._records[name]
+            if record.is_running or name in self._live:
+                continue
+            self._definition_changed.discard(name)
+            self._backoff.pop(name, None)
+            self._start(StartContainer(name))
+
     # -- the loop --------------------------------------------------------------------
 
     @asynccontextmanager
@@ -281,9 +337,11 @@ class PodWorker:
             _log.info("pod.finished", pod=self.report.label, phase=self.status.phase.value)
 
     async def _sync_loop(self) -> None:
-        deadline = active_deadline(self.pod.spec, anyio.current_time())
+        started = anyio.current_time()
         while isinstance(self._state, Syncing):
             self._changed = anyio.Event()
+            # Read at every step: an update may change activeDeadlineSeconds (``update``).
+            deadline = active_deadline(self.pod.spec, started)
             now = anyio.current_time()
             if deadline is not None and now >= deadline:
                 self._exceed_deadline()
@@ -305,6 +363,7 @@ class PodWorker:
     def sync_once(self, now: float) -> float | None:
         """One reconciliation step at anyio time ``now``; returns when to wake up if
         nothing else happens (the earliest back-off deadline), or None."""
+        self._restart_changed()
         view = PodView(
             spec=self.pod.spec,
             records=self._records,

@@ -137,6 +137,16 @@ class PodStatusKeeper:
         else:
             self._snapshot = deleted
 
+    def replace_pod(self, pod: Pod) -> None:
+        """The pod's definition changed in place (``PodWorker.update``): a MODIFIED snapshot.
+
+        The status is computed again from the same observations with the new spec (a new
+        image shows in ``containerStatuses[].image``).
+        """
+        snapshot = self._snapshot
+        status = pod_status(pod.spec, self._observed, snapshot.status, self._clock())
+        self._publish(replace(snapshot, pod=pod, status=status))
+
     def mark_finished(self) -> None:
         """The worker is done (not an API change: nothing is published)."""
         self._snapshot = replace(self._snapshot, finished=True)

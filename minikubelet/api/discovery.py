@@ -90,6 +90,8 @@ CORE_V1 = GroupVersion(
         Resource("configmaps", "configmap", "ConfigMap", True, _READ_WRITE, short_names=("cm",)),
         # Events are written by the kubelet only: read and watch them.
         Resource("events", "event", "Event", True, ("get", "list", "watch"), short_names=("ev",)),
+        # This machine, read-only (kubectl top node reads its allocatable resources).
+        Resource("nodes", "node", "Node", False, ("get", "list"), short_names=("no",)),
         Resource(
             "pods",
             "pod",

@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-__all__ = ["GroupVersionDocument", "document", "index", "relative_url"]
+__all__ = [
+    "V2_PROTOBUF",
+    "V2_PROTOBUF_CONTENT_TYPE",
+    "GroupVersionDocument",
+    "document",
+    "index",
+    "relative_url",
+    "v2_document",
+    "v2_protobuf",
+]
 
 _DOCUMENTS = {"api/v1": "openapi_v1.json.gz"}
 
@@ -55,3 +64,37 @@ def index() -> dict[str, object]:
         if found is not None:
             paths[path] = {"serverRelativeURL": relative_url(path, found.etag)}
     return {"paths": paths}
+
+
+# -- OpenAPI v2: an empty document -------------------------------------------------------
+
+V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"  # what kubectl asks
+# What kube-openapi answers: Go's mime parser refuses the "@" in a Content-Type.
+V2_PROTOBUF_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
+
+def _protobuf_field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2; lengths below 2**14 here)."""
+    length = len(payload)
+    varint = bytes([length]) if length < 0x80 else bytes([(length & 0x7F) | 0x80, length >> 7])
+    return bytes([number << 3 | 2]) + varint + payload
+
+
+def v2_document(version: str) -> dict[str, object]:
+    """``GET /openapi/v2`` as JSON: a valid Swagger 2.0 document that defines nothing.
+
+    kubectl validates a ``kind: List`` (and, before 1.29, every object) against the v2
+    document, client side; a kind the document does not define is not checked there, and
+    the server checks each object as it comes (``fieldValidation``). Without a document at
+    all, kubectl refuses to apply a List (``error validating data: the server could not
+    find the requested resource``).
+    """
+    return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": version}, "paths": {}}
+
+
+def v2_protobuf(version: str) -> bytes:
+    """The same document in the protobuf encoding kubectl asks for (gnostic's
+    ``openapi_v2.Document``: ``swagger`` is field 1, ``info`` field 2, with ``title`` 1 and
+    ``version`` 2)."""
+    info = _protobuf_field(1, b"Kubernetes") + _protobuf_field(2, version.encode())
+    return _protobuf_field(1, b"2.0") + _protobuf_field(2, info)

@@ -3,7 +3,7 @@
 kubectl prints ``get`` output from a Table the server builds (it sends ``Accept:
 application/json;as=Table;v=v1;g=meta.k8s.io,...``); a plain list prints only NAME and AGE.
 This is ``pkg/printers/internalversion/printers.go`` (``printPod``, ``printEvent``,
-``printConfigMap``, ``printSecret`` and their column definitions) and the handler's
+``printConfigMap``, ``printSecret``, ``printNode`` and their column definitions) and the handler's
 ``asTable`` (``k8s.io/apiserver/pkg/endpoints/handlers/response.go``):
 
 - The apiserver always prints wide (``GenerateOptions{Wide: true}``); kubectl drops the
@@ -32,6 +32,7 @@ from minikubelet.api.media import parse_accept
 from minikubelet.errors import RequestError
 
 __all__ = [
+    "NODE_COLUMNS",
     "RESOURCES",
     "Column",
     "IncludeObject",
@@ -40,6 +41,7 @@ __all__ = [
     "configmap_row",
     "event_row",
     "negotiate_table",
+    "node_row",
     "pod_row",
     "row_object",
     "secret_row",
@@ -482,6 +484,72 @@ def secret_row(secret: Obj, now: datetime) -> JSON:
     }
 
 
+NODE_COLUMNS = (
+    Column("Name", "string", _NAME, format="name"),
+    Column("Status", "string", "The status of the node"),
+    Column("Roles", "string", "The roles of the node"),
+    Column("Age", "string", _AGE),
+    Column("Version", "string", "Kubelet Version reported by the node."),
+    Column("Internal-IP", "string", "List of addresses reachable to the node.", priority=1),
+    Column("External-IP", "string", "List of addresses reachable to the node.", priority=1),
+    Column("OS-Image", "string", "OS Image reported by the node from /etc/os-release.", priority=1),
+    Column("Kernel-Version", "string", "Kernel Version reported by the node.", priority=1),
+    Column(
+        "Container-Runtime",
+        "string",
+        "ContainerRuntime Version reported by the node through runtime remote API.",
+        priority=1,
+    ),
+)
+
+_ROLE_PREFIX = "node-role.kubernetes.io/"
+
+
+def node_row(node: Obj, now: datetime) -> JSON:
+    """``printNode`` with ``Wide: true``."""
+    metadata, spec, status = (_mapping(node.get(key)) for key in ("metadata", "spec", "status"))
+    conditions = {_str(c.get("type")): c for c in _list(status.get("conditions"))}
+    ready = conditions.get("Ready")
+    states = []
+    if ready is None:
+        states.append("Unknown")
+    elif ready.get("status") == "True":
+        states.append("Ready")
+    else:
+        states.append("NotReady")
+    if spec.get("unschedulable") is True:
+        states.append("SchedulingDisabled")
+    labels = _mapping(metadata.get("labels"))
+    roles = sorted(
+        key.removeprefix(_ROLE_PREFIX)
+        for key in labels
+        if isinstance(key, str) and key.startswith(_ROLE_PREFIX) and key != _ROLE_PREFIX
+    )
+    if labels.get("kubernetes.io/role"):
+        roles.append(_str(labels.get("kubernetes.io/role")))
+    addresses = _list(status.get("addresses"))
+
+    def address(kind: str) -> str:
+        found = [_str(a.get("address")) for a in addresses if a.get("type") == kind]
+        return found[0] if found else "<none>"
+
+    info = _mapping(status.get("nodeInfo"))
+    return {
+        "cells": [
+            _str(metadata.get("name")),
+            ",".join(states),
+            ",".join(roles) or "<none>",
+            since(metadata.get("creationTimestamp"), now),
+            _str(info.get("kubeletVersion")),
+            address("InternalIP"),
+            address("ExternalIP"),
+            _str(info.get("osImage")) or "<unknown>",
+            _str(info.get("kernelVersion")) or "<unknown>",
+            _str(info.get("containerRuntimeVersion")) or "<unknown>",
+        ]
+    }
+
+
 @dataclass(frozen=True)
 class _Printer:
     kind: str
@@ -494,6 +562,7 @@ RESOURCES: Mapping[str, _Printer] = {
     "events": _Printer("Event", EVENT_COLUMNS, event_row),
     "configmaps": _Printer("ConfigMap", CONFIGMAP_COLUMNS, configmap_row),
     "secrets": _Printer("Secret", SECRET_COLUMNS, secret_row),
+    "nodes": _Printer("Node", NODE_COLUMNS, node_row),
 }
 
 

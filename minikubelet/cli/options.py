@@ -79,8 +79,8 @@ def engine_options(function: F) -> F:
         click.option(
             "--address",
             default=None,
-            help="Address of the API's TCP listener, with --port; anything but loopback "
-            "needs --tls-cert-file. [default: 127.0.0.1]",
+            help="Address of the API's TCP listener, with --port (always HTTPS). "
+            "[default: 127.0.0.1]",
         ),
         click.option(
             "--port",
@@ -94,7 +94,8 @@ def engine_options(function: F) -> F:
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,
             help="Certificate (chain) the TCP listener serves HTTPS with (tlsCertFile); "
-            "with --tls-private-key-file. Required for a non-loopback --address.",
+            "with --tls-private-key-file. [default: a self-signed one, made once under "
+            "<root-dir>/pki]",
         ),
         click.option(
             "--tls-private-key-file",

@@ -13,7 +13,7 @@ under trio's ``MockClock`` must be able to supply every one of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -34,7 +34,9 @@ __all__ = [
     "LineSink",
     "LogProblem",
     "NodeUsage",
+    "OutputSink",
     "ProblemSink",
+    "StreamingExec",
     "Usage",
 ]
 
@@ -59,6 +61,9 @@ class LogProblem:
 
 
 ProblemSink = Callable[[LogProblem], None]
+
+
+OutputSink = Callable[[str, bytes], Awaitable[None]]  # ("stdout"|"stderr", bytes) of an exec
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,40 @@ class ContainerProcess(Protocol):
         """The container's live processes: the main one (while it runs) and descendants."""
 
 
+class StreamingExec(Protocol):
+    """A command running inside a container with its streams attached (``kubectl exec``).
+
+    Its processes carry the container's tag (``<container>/exec/N``), so they belong to
+    the container: they die when it is killed. With a tty, stdout and stderr are one
+    stream (``stdout``) and the command has the terminal as its controlling terminal.
+    """
+
+    @property
+    def pid(self) -> int: ...
+
+    async def write_stdin(self, data: bytes) -> None:
+        """Feed the command's stdin (waits while the pipe is full); ignored once closed."""
+
+    def close_stdin(self) -> None:
+        """End of input: the command reads EOF (with a tty: end-of-file, ``^D``)."""
+
+    def resize(self, columns: int, rows: int) -> None:
+        """Set the terminal's size (a tty only; the command gets SIGWINCH)."""
+
+    async def pump_output(self, sink: OutputSink) -> None:
+        """Hand the output to ``sink`` as it comes, until the command exited and its
+        streams are drained (or held open by what it left behind for a moment)."""
+
+    async def wait(self) -> ExitStatus:
+        """Wait for the command's main process to exit and reap it."""
+
+    async def kill(self) -> None:
+        """SIGKILL the command and everything it started."""
+
+    def close(self) -> None:
+        """Release the runtime's ends of the streams, once the exec is over."""
+
+
 class ContainerRuntime(Protocol):
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """The runtime's own background work (reaping orphans), until cancelled."""
@@ -122,6 +161,11 @@ class ContainerRuntime(Protocol):
 
     async def exec(self, launch: Launch, timeout: float | None) -> ExecResult:
         """Run ``launch.argv`` as part of the container; on timeout kill its whole tree."""
+
+    async def exec_stream(self, launch: Launch, *, tty: bool = False) -> StreamingExec:
+        """Start ``launch.argv`` as part of the container, its streams attached; raises
+        RuntimeStartError if it cannot run. The caller ``wait``s, and ``kill``s it if it
+        gives up on it."""
 
     async def usage(self, containers: Mapping[str, ContainerProcess]) -> dict[str, Usage]:
         """CPU and memory of each container (keys are the caller's), in one pass."""

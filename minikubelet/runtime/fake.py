@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 import signal
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -44,7 +44,7 @@ from minikubelet.runtime.base import (
     Usage,
 )
 
-__all__ = ["ExecScript", "FakeProcess", "FakeRuntime", "Script", "Signalled"]
+__all__ = ["ExecScript", "FakeExec", "FakeProcess", "FakeRuntime", "Script", "Signalled"]
 
 T = TypeVar("T")
 
@@ -85,6 +85,9 @@ class ExecScript:
     runs_for: float = 0.0
     output: bytes = b""
     start_error: str | None = None
+    # An attached exec (``exec_stream``) that copies its stdin to stdout and exits with
+    # ``exit_code`` once its stdin is closed (``cat``), instead of after ``runs_for``.
+    echo_stdin: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,79 @@ class FakeProcess:
         self._changed = anyio.Event()
 
 
+class FakeExec:
+    """One scripted attached exec (``FakeRuntime.exec_stream``).
+
+    Its output is the script's ``output``, then (``echo_stdin``) whatever is written to
+    its stdin; it ends once the exec has been waited for to its end, or killed.
+    """
+
+    def __init__(self, runtime: FakeRuntime, script: ExecScript, pid: int, tty: bool) -> None:
+        self._runtime = runtime
+        self._script = script
+        self._pid = pid
+        self.tty = tty
+        self._started_at = anyio.current_time()
+        self._send, self._receive = anyio.create_memory_object_stream[bytes](math.inf)
+        self._stdin_closed = anyio.Event()
+        self._finished = anyio.Event()
+        self._status: ExitStatus | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    async def write_stdin(self, data: bytes) -> None:
+        await anyio.lowlevel.checkpoint()
+        if self._script.echo_stdin and not self._stdin_closed.is_set() and self._status is None:
+            self._send.send_nowait(data)
+
+    def close_stdin(self) -> None:
+        self._stdin_closed.set()
+
+    def resize(self, columns: int, rows: int) -> None:
+        self._runtime.resizes.append((self._pid, columns, rows))
+
+    async def pump_output(self, sink: Callable[[str, bytes], Awaitable[None]]) -> None:
+        if self._script.output:
+            await sink("stdout", self._script.output)
+        async with self._receive:
+            async for data in self._receive:
+                await sink("stdout", data)
+
+    async def wait(self) -> ExitStatus:
+        async with anyio.create_task_group() as group:
+
+            async def run_to_its_end() -> None:
+                if self._script.echo_stdin:
+                    await self._stdin_closed.wait()
+                else:
+                    await anyio.sleep_until(self._started_at + self._script.runs_for)
+                if self._status is None:
+                    self._finish(ExitStatus(self._script.exit_code))
+
+            group.start_soon(run_to_its_end)
+            await self._finished.wait()  # its end, or a kill
+            group.cancel_scope.cancel()
+        assert self._status is not None
+        return self._status
+
+    async def kill(self) -> None:
+        await anyio.lowlevel.checkpoint()
+        if self._status is None:
+            self._runtime.kills.append((anyio.current_time(), (self._pid,)))
+            self._finish(ExitStatus.from_signal(signal.SIGKILL))
+
+    def close(self) -> None:
+        self._send.close()
+        self._receive.close()
+
+    def _finish(self, status: ExitStatus) -> None:
+        self._status = status
+        self._send.close()
+        self._finished.set()
+
+
 @dataclass
 class FakeRuntime:
     """The scripted runtime; see the module docstring."""
@@ -226,6 +302,7 @@ class FakeRuntime:
     signals: list[Signalled] = field(default_factory=list)
     kills: list[tuple[float, tuple[int, ...]]] = field(default_factory=list)
     execs: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
+    resizes: list[tuple[int, int, int]] = field(default_factory=list)  # (pid, columns, rows)
     _scripts: dict[str, _Turns[Script]] = field(default_factory=dict)
     _exec_scripts: dict[str, _Turns[ExecScript]] = field(default_factory=dict)
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000, 10))
@@ -283,6 +360,15 @@ class FakeRuntime:
             return ExecResult(137, b"", timed_out=True)
         await anyio.sleep(script.runs_for)
         return ExecResult(script.exit_code, script.output)
+
+    async def exec_stream(self, launch: Launch, *, tty: bool = False) -> FakeExec:
+        await anyio.lowlevel.checkpoint()
+        self.execs.append((anyio.current_time(), launch.argv))
+        entry = self._exec_scripts.get(launch.argv[0])
+        script = entry.next() if entry is not None else ExecScript()
+        if script.start_error is not None:
+            raise RuntimeStartError(script.start_error)
+        return FakeExec(self, script, next(self._pids), tty)
 
     async def usage(self, containers: Mapping[str, ContainerProcess]) -> dict[str, Usage]:
         await anyio.lowlevel.checkpoint()

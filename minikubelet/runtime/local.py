@@ -19,6 +19,7 @@ import anyio
 import anyio.abc
 import anyio.to_thread
 
+from minikubelet.runtime.attached import LocalExec, start_attached
 from minikubelet.runtime.base import (
     ContainerProcess,
     ExecResult,
@@ -277,6 +278,14 @@ class LocalRuntime:
                     await kill_tagged(tag, [child.pid] if child.status is None else [], self.table)
                     status = await child.wait()
         return ExecResult(status.exit_code, bytes(output), scope.cancelled_caught)
+
+    async def exec_stream(self, launch: Launch, *, tty: bool = False) -> LocalExec:
+        """An exec with its streams attached, as part of the container (``attached.py``)."""
+        tag = f"{launch.tag}/exec/{next(self._exec_ids)}"
+        return await anyio.to_thread.run_sync(
+            lambda: start_attached(launch, tag, self.table, tty=tty),
+            limiter=self._spawner_limit(),
+        )
 
     async def usage(self, containers: Mapping[str, ContainerProcess]) -> dict[str, Usage]:
         """One pass over /proc for every container, in a worker thread."""

@@ -192,11 +192,13 @@ def spawn(
     stderr: int,
     identity: Identity | None = None,
     pass_fds: Sequence[int] = (),
+    stdin: int | None = None,
 ) -> ChildProcess:
     """Start ``argv`` directly (no shell) in a new session; raise RuntimeStartError.
 
     ``pass_fds`` stay open in the child (the termination-message file). Safe to call from
     a worker thread: the child is owned by ``table`` before the reaper can see it.
+    ``stdin`` is /dev/null unless a descriptor is given (an attached exec).
     """
     if not argv:
         raise RuntimeStartError("no command to run")
@@ -208,7 +210,7 @@ def spawn(
                 list(argv),
                 cwd=cwd,
                 env={**env, TAG_VARIABLE: tag},
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if stdin is None else stdin,
                 stdout=stdout,
                 stderr=stderr,
                 start_new_session=True,

@@ -6,11 +6,15 @@
     Listening                       where it listens (what ``task_status.started`` reports)
     SocketInUseError                the socket belongs to another live minikubelet
 
-Modules: ``app`` (routes, errors, discovery, events, metrics), ``pods`` (pod endpoints
-and logs), ``objects`` (ConfigMaps and Secrets), ``logs`` (log selection and reading),
-``watch`` and ``changes`` (resource versions and watch streams), ``selectors``,
-``metrics``, ``summary`` (``/stats/summary``), ``listen`` (the sockets), ``auth`` (who may
-talk over which transport, and what a request must look like), ``tls``, ``kubeconfig``
+Modules: ``app`` (routes, errors), ``discovery`` (discovery and OpenAPI), ``resources``
+(lists, objects, watches and Tables of any resource), ``pods`` (pod endpoints, delete
+options and logs), ``objects`` (ConfigMaps and Secrets), ``decoding`` (request bodies to
+Pods), ``updates`` (PATCH, server-side apply, ``pods/status``), ``exec`` (``kubectl exec``
+over websockets), ``events``, ``nodes`` (this machine as a Node, ``metrics.k8s.io``),
+``logs`` (log selection and reading), ``watch`` and ``changes`` (resource versions and
+watch streams), ``selectors``, ``metrics``, ``summary`` (``/stats/summary``), ``listen``
+(the sockets), ``auth`` (who may talk over which transport, and what a request must look
+like), ``tls`` (the listener's certificate, configured or its own), ``kubeconfig``
 (credentials handed out over the socket), ``streaming`` and ``filewatch`` (long-lived
 responses).
 
@@ -38,14 +42,16 @@ from minikubelet.server.app import build_app
 from minikubelet.server.auth import TcpEndpoint
 from minikubelet.server.changes import ChangeLog
 from minikubelet.server.listen import Listeners, SocketInUseError, open_listeners
-from minikubelet.server.tls import TlsFiles
+from minikubelet.server.tls import SelfSigned, TlsFiles, TlsSource
 
 __all__ = [
     "SHUTDOWN_GRACE",
     "ApiEndpoints",
     "Listening",
+    "SelfSigned",
     "SocketInUseError",
     "TlsFiles",
+    "TlsSource",
     "serve_api",
 ]
 
@@ -59,7 +65,8 @@ class ApiEndpoints:
     """Where the API listens: the unix socket (None: none), and TCP only with a port.
 
     Over TCP, requests must carry ``token`` (``Authorization: Bearer``) unless
-    ``anonymous``; with ``tls`` the TCP listener serves HTTPS. Without a token and
+    ``anonymous``; with ``tls`` the TCP listener serves HTTPS (the daemon always gives
+    one; without, as embedded in a test, plain HTTP). Without a token and
     anonymous requests, TCP answers only ``/healthz`` and ``/version``. Whether a
     non-loopback address is safe is for the caller to decide (``minikubelet.config``).
     """
@@ -67,7 +74,7 @@ class ApiEndpoints:
     socket: Path | None
     address: str = "127.0.0.1"
     port: int | None = None  # 0: any free port (``Listening.port`` says which)
-    tls: TlsFiles | None = None
+    tls: TlsSource | None = None  # the daemon always gives one (``daemon.api_endpoints``)
     token: str | None = None
     anonymous: bool = False
 
@@ -196,11 +203,20 @@ async def _serve(
     )
     wrapped = wrap_app(app, config.wsgi_max_body_size, "asgi")
     with scope:
-        if sniffio.current_async_library() == "trio":
-            from hypercorn.trio.run import worker_serve as trio_serve
+        try:
+            if sniffio.current_async_library() == "trio":
+                from hypercorn.trio.run import worker_serve as trio_serve
 
-            await trio_serve(wrapped, config, sockets=sockets, shutdown_trigger=stop.wait)
-        else:
-            from hypercorn.asyncio.run import worker_serve as asyncio_serve
+                await trio_serve(wrapped, config, sockets=sockets, shutdown_trigger=stop.wait)
+            else:
+                from hypercorn.asyncio.run import worker_serve as asyncio_serve
 
-            await asyncio_serve(wrapped, config, sockets=sockets, shutdown_trigger=stop.wait)
+                await asyncio_serve(wrapped, config, sockets=sockets, shutdown_trigger=stop.wait)
+        except Exception as error:
+            # Past the shutdown deadline hypercorn is cancelled while it still waits for its
+            # connections; a TLS connection whose client keeps it open without reading
+            # (an idle keep-alive in a pool) waits for a close_notify that never comes, and
+            # asyncio's hypercorn then fails in its own clean-up. Nothing is left to save.
+            if not scope.cancel_called:
+                raise
+            _log.info("api.stop_forced", error=repr(error))

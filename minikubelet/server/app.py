@@ -17,20 +17,29 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minikubelet import __version__
+from minikubelet.errors import RequestError
 from minikubelet.kubelet import Kubelet
-from minikubelet.server import actions, discovery, kubeconfig, objects, pods
+from minikubelet.server import (
+    actions,
+    discovery,
+    events,
+    exec,
+    kubeconfig,
+    nodes,
+    objects,
+    pods,
+    updates,
+)
 from minikubelet.server.auth import RequestGuard, TcpEndpoint
-from minikubelet.server.changes import ChangeLog, Snapshot
-from minikubelet.server.context import Api, api_of, json_response, list_response
+from minikubelet.server.changes import ChangeLog
+from minikubelet.server.context import Api, api_of, json_response
 from minikubelet.server.metrics import metrics_registries, render
-from minikubelet.server.selectors import EVENT_FIELDS, parse_field_selector
 from minikubelet.server.status import ApiError, status_json
 from minikubelet.server.summary import UsageSampler
-from minikubelet.server.watch import watch_response
 
 __all__ = ["KUBERNETES_VERSION", "build_app"]
 
@@ -64,28 +73,6 @@ async def version(request: Request) -> Response:
     )
 
 
-async def list_events(request: Request) -> Response:
-    """``GET /api/v1/events`` and ``/api/v1/namespaces/{namespace}/events`` (EventList)."""
-    api = api_of(request)
-    namespace = request.path_params.get("namespace")
-    query = request.query_params
-    fields = parse_field_selector(query.get("fieldSelector"), EVENT_FIELDS)
-
-    def matches(obj: JSON) -> bool:
-        in_namespace = namespace is None or obj["metadata"].get("namespace") == namespace
-        return in_namespace and fields.matches(obj)
-
-    def current() -> list[Snapshot]:
-        events = api.kubelet.recorder.events(namespace)
-        events.sort(key=lambda e: (e.namespace, e.name))
-        return [api.changes.event(e) for e in events]
-
-    if query.get("watch") in ("true", "1", "True", "TRUE", "t"):
-        return watch_response(api.changes, "events", current, matches, dict(query))
-    items = [snapshot for snapshot in current() if matches(snapshot.obj)]
-    return list_response("EventList", api.changes.version, items)
-
-
 async def metrics(request: Request) -> Response:
     body, content_type = render(api_of(request).metrics, request.headers.get("accept", ""))
     return Response(body, media_type=content_type)
@@ -103,6 +90,12 @@ async def stats_summary(request: Request) -> Response:
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return json_response(exc.json(), exc.code)
+
+
+async def _request_error(request: Request, exc: Exception) -> Response:
+    # The pure API modules' refusals (a bad patch, Table options...), worded already.
+    assert isinstance(exc, RequestError)
+    return json_response(status_json(exc.code, exc.message, exc.reason, exc.details), exc.code)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -154,27 +147,40 @@ class _CatchAll:
             await response(scope, receive, send)
 
 
+_POD = "/api/v1/namespaces/{namespace}/pods/{name}"
+_METRICS = "/apis/metrics.k8s.io/v1beta1"
+
 ROUTES = [
     Route("/healthz", healthz),
     Route("/version", version),
     *discovery.ROUTES,
     Route("/pods", pods.kubelet_pods),
     Route("/api/v1/pods", pods.list_pods),
-    Route("/api/v1/events", list_events),
+    Route("/api/v1/events", events.list_events),
+    Route("/api/v1/nodes", nodes.list_nodes, methods=["GET"]),
+    Route("/api/v1/nodes/{name}", nodes.get_node, methods=["GET"]),
     Route("/api/v1/namespaces/{namespace}/pods", pods.list_pods, methods=["GET"]),
     Route("/api/v1/namespaces/{namespace}/pods", pods.create_pod, methods=["POST"]),
-    Route("/api/v1/namespaces/{namespace}/pods/{name}", pods.get_pod, methods=["GET"]),
-    Route("/api/v1/namespaces/{namespace}/pods/{name}", pods.replace_pod, methods=["PUT"]),
-    Route("/api/v1/namespaces/{namespace}/pods/{name}", pods.delete_pod, methods=["DELETE"]),
-    Route("/api/v1/namespaces/{namespace}/pods/{name}/log", pods.pod_log),
-    Route("/api/v1/namespaces/{namespace}/pods/{name}/trace", pods.pod_trace),
-    Route(
-        "/api/v1/namespaces/{namespace}/pods/{name}/restart",
-        actions.restart_container,
-        methods=["POST"],
-    ),
-    Route("/api/v1/namespaces/{namespace}/events", list_events),
+    Route(_POD, pods.get_pod, methods=["GET"]),
+    Route(_POD, pods.replace_pod, methods=["PUT"]),
+    Route(_POD, updates.patch_pod, methods=["PATCH"]),
+    Route(_POD, pods.delete_pod, methods=["DELETE"]),
+    Route(f"{_POD}/status", pods.get_pod, methods=["GET"]),
+    Route(f"{_POD}/status", updates.replace_pod_status, methods=["PUT"]),
+    Route(f"{_POD}/status", updates.patch_pod_status, methods=["PATCH"]),
+    Route(f"{_POD}/log", pods.pod_log),
+    WebSocketRoute(f"{_POD}/exec", exec.exec_websocket),
+    Route(f"{_POD}/exec", exec.exec_upgrade_required, methods=["GET", "POST"]),
+    Route(f"{_POD}/trace", pods.pod_trace),
+    Route(f"{_POD}/restart", actions.restart_container, methods=["POST"]),
+    Route("/api/v1/namespaces/{namespace}/events", events.list_events),
+    Route("/api/v1/namespaces/{namespace}/events/{name}", events.get_event),
     *objects.ROUTES,
+    Route(f"{_METRICS}/pods", nodes.list_pod_metrics),
+    Route(f"{_METRICS}/namespaces/{{namespace}}/pods", nodes.list_pod_metrics),
+    Route(f"{_METRICS}/namespaces/{{namespace}}/pods/{{name}}", nodes.get_pod_metrics),
+    Route(f"{_METRICS}/nodes", nodes.list_node_metrics),
+    Route(f"{_METRICS}/nodes/{{name}}", nodes.get_node_metrics),
     Route("/containerLogs/{namespace}/{pod}/{container}", pods.container_logs),
     Route("/metrics", metrics),
     Route("/metrics/probes", probe_metrics),
@@ -199,7 +205,11 @@ def build_app(
     app = Starlette(
         routes=ROUTES,
         middleware=[Middleware(_CatchAll), Middleware(RequestGuard, tcp=tcp, unix=unix)],
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        exception_handlers={
+            ApiError: _api_error,
+            RequestError: _request_error,
+            HTTPException: _http_error,
+        },
     )
     app.state.tcp = tcp
     app.state.api = Api(
@@ -208,5 +218,7 @@ def build_app(
         sampler=UsageSampler(kubelet),
         metrics=everything,
         probe_metrics=probes,
+        started=kubelet.clock(),
+        kubernetes_version=f"{KUBERNETES_VERSION[0]}.{KUBERNETES_VERSION[1]}.0",
     )
     return app

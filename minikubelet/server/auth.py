@@ -22,8 +22,9 @@ network), so there a request passes only when
 
 and on both transports a request with a body must declare it as one of
 ``minikubelet.api.media`` (JSON, YAML; the patch types for PATCH), else 415. A body
-without a ``Content-Type`` is JSON on the socket, as the apiserver reads it, and refused
-on TCP (a browser's ``fetch`` can send one without asking first).
+without a ``Content-Type`` is JSON on the socket and with the token, as the apiserver
+reads it, and refused on anonymous TCP (a browser's ``fetch`` can send one without asking
+first, but never with the token).
 
 Refusals are ``Status`` objects worded as the apiserver words them (401 ``Unauthorized``,
 403 ``Forbidden``, 415 ``UnsupportedMediaType``, 429 ``TooManyRequests``), answered before
@@ -242,9 +243,10 @@ class RequestGuard:
         # else, or a server without a socket, gets the TCP checks: when in doubt, guard.
         transport: Transport = "unix" if self._unix and scope.get("server") is None else "tcp"
         try:
+            token = False
             if transport == "tcp":
-                self._check_tcp(scope, headers)
-            self._check_body(scope, headers, transport)
+                token = self._check_tcp(scope, headers)
+            self._check_body(scope, headers, transport, token)
         except _Refused as refusal:
             await self._refuse(scope, receive, send, refusal)
             return
@@ -253,7 +255,8 @@ class RequestGuard:
 
     # -- the checks ----------------------------------------------------------------------
 
-    def _check_tcp(self, scope: Scope, headers: Headers) -> None:
+    def _check_tcp(self, scope: Scope, headers: Headers) -> bool:
+        """The TCP checks; True when the request carries the right token."""
         tcp = self._tcp
         if tcp is None:
             raise _Refused(403, "forbidden: this server has no TCP listener")
@@ -274,8 +277,8 @@ class RequestGuard:
             _log.info("api.request_refused", reason="sec-fetch-site", client=_client(scope))
             raise _Refused(403, "forbidden: cross-site requests are refused")
         if scope.get("method", "GET") in ("GET", "HEAD") and scope["path"] in PUBLIC_PATHS:
-            return
-        self._authenticate(scope, headers, tcp)
+            return False
+        return self._authenticate(scope, headers, tcp)
 
     def _names_listener(self, host: str, local_ip: Any, port: int) -> bool:
         parsed = split_host(host)
@@ -309,11 +312,12 @@ class RequestGuard:
             and self._is_our_name(parsed.hostname, local_ip)
         )
 
-    def _authenticate(self, scope: Scope, headers: Headers, tcp: TcpEndpoint) -> None:
+    def _authenticate(self, scope: Scope, headers: Headers, tcp: TcpEndpoint) -> bool:
+        """Refuses what may not pass; True when the right token came (False: anonymous)."""
         authorization = headers.get("authorization")
         if authorization is None:
             if tcp.anonymous:
-                return
+                return False
             raise _Refused(401, "Unauthorized")
         client = _client(scope)
         now = self._clock()
@@ -334,7 +338,7 @@ class RequestGuard:
             and self._token is not None
             and hmac.compare_digest(presented, self._token)
         ):
-            return
+            return True
         if self._limiter.failed(client, now):
             _log.warning(
                 "api.auth_rate_limited",
@@ -346,7 +350,9 @@ class RequestGuard:
             _log.info("api.auth_failed", client=client)
         raise _Refused(401, "Unauthorized")
 
-    def _check_body(self, scope: Scope, headers: Headers, transport: Transport) -> None:
+    def _check_body(
+        self, scope: Scope, headers: Headers, transport: Transport, token: bool = False
+    ) -> None:
         if scope["type"] != "http":
             return
         length = headers.get("content-length")
@@ -356,8 +362,11 @@ class RequestGuard:
         method = scope.get("method", "GET")
         accepted = media.accepted_media_types(method)
         declared = headers.get("content-type")
-        if declared is None and transport == "unix" and method != "PATCH":
-            return  # the apiserver's default: JSON (a browser cannot reach the socket)
+        if declared is None and (transport == "unix" or token) and method != "PATCH":
+            # The apiserver's default: JSON. Not for anonymous TCP requests, which a web
+            # page could send (a fetch of an ArrayBuffer carries no Content-Type); a page
+            # cannot send the token. (The official Python client sends none with a dict.)
+            return
         if declared is not None and media.media_type(declared) in accepted:
             return
         raise _Refused(

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from minikubelet.api.defaults import pod_with_defaults
 from minikubelet.api.objects import object_json
 from minikubelet.api.serialize import JSON, event_json, pod_json
 from minikubelet.kubelet import Kubelet
@@ -73,7 +74,7 @@ class Snapshot:
 @dataclass(frozen=True)
 class Change:
     type: WatchEventType
-    resource: str  # pods | events | configmaps | secrets
+    resource: str  # pods, events, configmaps, secrets, or any resource ``publish``es
     snapshot: Snapshot
 
     @property
@@ -96,6 +97,7 @@ class ChangeLog:
         self._objects: dict[str, Snapshot] = {}  # ConfigMaps and Secrets, by uid
         self._changed = anyio.Event()
         self.closing = anyio.Event()  # set when the server stops: streams end
+        self.watchers = 0  # open watch streams (the watch module counts them)
 
     def attach(self) -> Callable[[], None]:
         """Start following the kubelet; returns the function that stops it."""
@@ -119,6 +121,11 @@ class ChangeLog:
     @property
     def version(self) -> int:
         return self._version
+
+    @property
+    def oldest(self) -> int:
+        """The oldest version a watch may still start from (older ones are Expired)."""
+        return self._floor
 
     # -- objects ---------------------------------------------------------------------
 
@@ -146,12 +153,20 @@ class ChangeLog:
         return Snapshot(version, lambda: object_json(stored))
 
     def _pod_snapshot(self, pod: PodSnapshot, version: int) -> Snapshot:
-        return Snapshot(version, lambda: pod_json(pod, self._node))
+        # Served as the apiserver stores it: defaulted (``ports[].protocol: TCP``, ...).
+        return Snapshot(version, lambda: pod_with_defaults(pod_json(pod, self._node)))
 
     def _event_snapshot(self, event: Event, version: int) -> Snapshot:
         return Snapshot(version, lambda: event_json(event, self._node))
 
     # -- changes ---------------------------------------------------------------------
+
+    def publish(self, resource: str, type: WatchEventType, render: Callable[[], JSON]) -> Snapshot:
+        """Record a change of any other resource (its object rendered on first use) and
+        return the object at its new version; list and get it from there."""
+        snapshot = Snapshot(self._next(), render)
+        self._append(Change(type, resource, snapshot))
+        return snapshot
 
     def publish_pod(self, type: WatchEventType, pod: PodSnapshot) -> None:
         """Record a pod change (a ``Kubelet.watch`` listener)."""

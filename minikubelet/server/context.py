@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from prometheus_client.core import CollectorRegistry
@@ -36,6 +37,8 @@ class Api:
     sampler: UsageSampler
     metrics: CollectorRegistry
     probe_metrics: CollectorRegistry
+    started: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    kubernetes_version: str = "1.33.0"  # what /version reports (``app.KUBERNETES_VERSION``)
 
 
 def api_of(request: Request) -> Api:

@@ -9,6 +9,8 @@ module only negotiates and answers:
   Accept``; otherwise the legacy documents.
 - ``/openapi/v3/api/v1?hash=H``: a stale ``H`` is redirected (301) to the current one, as
   kube-openapi does; with the right hash the document may be cached for good.
+- ``/openapi/v2``: an empty document (JSON, or the protobuf kubectl asks for), so that
+  kubectl's client-side validation of a ``kind: List`` has one (``api.openapi``).
 """
 
 from __future__ import annotations
@@ -119,6 +121,15 @@ async def openapi_document(request: Request) -> Response:
     return Response(found.data, media_type="application/json", headers=headers)
 
 
+async def openapi_v2(request: Request) -> Response:
+    """``GET /openapi/v2``: an empty Swagger document, in protobuf when asked for it."""
+    version = "v1.33.0-minikubelet"
+    accept = request.headers.get("accept", "")
+    if openapi.V2_PROTOBUF in accept:
+        return Response(openapi.v2_protobuf(version), media_type=openapi.V2_PROTOBUF_CONTENT_TYPE)
+    return _json(openapi.v2_document(version))
+
+
 ROUTES = [
     Route("/api", api_root, methods=["GET"]),
     Route("/api/", api_root, methods=["GET"]),
@@ -128,6 +139,7 @@ ROUTES = [
     Route("/api/v1/", core_resources, methods=["GET"]),
     Route("/apis/{group}", group, methods=["GET"]),
     Route("/apis/{group}/{version}", group_resources, methods=["GET"]),
+    Route("/openapi/v2", openapi_v2, methods=["GET"]),
     Route("/openapi/v3", openapi_index, methods=["GET"]),
     Route("/openapi/v3/{path:path}", openapi_document, methods=["GET"]),
 ]

@@ -2,64 +2,69 @@
 
 Codes and wording are the apiserver's (``k8s.io/apiserver`` handlers): 201 on create, 404
 ``pods "x" not found``, 409 ``AlreadyExists``, 400 for a body that does not decode or has
-unknown fields (``strict decoding error: unknown field "spec.x"``), 422 ``Invalid`` with
-one cause per invalid value, 400 when the body's namespace or name contradicts the URL.
-Fields minikubelet accepts but cannot honour come back as ``Warning`` headers, which
-kubectl prints.
+unknown fields (``strict decoding error: unknown field "spec.x"``, ``decoding.py``), 422
+``Invalid`` with one cause per invalid value, 400 when the body's namespace or name
+contradicts the URL. Fields minikubelet accepts but cannot honour come back as ``Warning``
+headers, which kubectl prints. Lists, objects and watches are served as JSON or as Tables
+(``resources.py``); updates in place (``PATCH``, ``/status``) are ``updates.py``.
+
+``DELETE`` takes ``DeleteOptions`` (body, or ``gracePeriodSeconds`` in the query):
+
+- ``gracePeriodSeconds`` (kubectl's ``--grace-period``; ``--now`` sends 1): the pod
+  terminates with that grace, shows ``deletionTimestamp`` until its containers are gone,
+  then disappears with a ``DELETED`` event carrying its final status, which plain
+  ``kubectl delete`` waits for. The answer comes at once (200, the pod as it is now).
+- ``0`` (``--force --grace-period=0``): on a cluster the object is gone from the apiserver
+  at once and the kubelet kills the containers (with its 2 s minimum grace,
+  ``minimumGracePeriodInSeconds``); minikubelet is both, so it answers once the pod is
+  gone, which is what kubectl's one GET after a forced delete expects (404).
+- ``preconditions.uid`` / ``preconditions.resourceVersion``: 409 ``Conflict`` when the pod
+  is another one or has changed since; ``propagationPolicy`` (``Orphan``, ``Background``,
+  ``Foreground``) is checked and has nothing to act on (pods own no dependents here);
+  ``dryRun`` is refused (400).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Sequence
+from typing import Any
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from minikubelet.api.serialize import JSON
-from minikubelet.capabilities import unimplemented_warnings
-from minikubelet.errors import DuplicatePodError, FieldError, ManifestError
-from minikubelet.manifest import load_text
-from minikubelet.model.snapshot import PodSnapshot
-from minikubelet.model.spec import Pod
+from minikubelet.errors import DuplicatePodError, FieldError
+from minikubelet.model.snapshot import PodSnapshot, WatchEventType
 from minikubelet.model.timestamps import format_timestamp
 from minikubelet.server.changes import Snapshot
-from minikubelet.server.context import (
-    Api,
-    api_of,
-    list_response,
-    read_body,
-    snapshot_response,
-)
+from minikubelet.server.context import Api, api_of, list_response, read_body
+from minikubelet.server.decoding import decode_pod, decode_pod_object, field_validation, parse_body
 from minikubelet.server.logs import parse_log_request, select_log, stream_log
-from minikubelet.server.selectors import POD_FIELDS, parse_field_selector, parse_label_selector
-from minikubelet.server.status import (
-    ApiError,
-    already_exists,
-    bad_request,
-    invalid,
-    not_found,
-)
+from minikubelet.server.resources import list_response_for, object_response
+from minikubelet.server.status import ApiError, already_exists, bad_request, invalid, not_found
 from minikubelet.server.streaming import StreamResponse, Write
-from minikubelet.server.watch import watch_response
+from minikubelet.server.updates import POD, conflict, static_pod_refused
 
 __all__ = [
+    "FORCE_DELETE_TIMEOUT",
+    "DeleteOptions",
     "container_logs",
     "create_pod",
     "delete_pod",
     "get_pod",
     "kubelet_pods",
     "list_pods",
+    "parse_delete_options",
     "pod_log",
     "pod_trace",
     "replace_pod",
 ]
 
-_DECODING = {"Unknown field", "JSON syntax error", "YAML syntax error", "not a Kubernetes object"}
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# A forced delete answers once the pod is gone; the stop policy's own deadline bounds that
+# well below this, which only guards the request against the unforeseen.
+FORCE_DELETE_TIMEOUT = 60.0
+_PROPAGATION = ("Foreground", "Background", "Orphan")
 
 
 def _pod(api: Api, namespace: str, name: str) -> PodSnapshot:
@@ -72,41 +77,27 @@ def _pod(api: Api, namespace: str, name: str) -> PodSnapshot:
 # -- reading -------------------------------------------------------------------------
 
 
-def _list(api: Api, namespace: str | None, request: Request) -> Response:
-    query = request.query_params
-    labels = parse_label_selector(query.get("labelSelector"))
-    fields = parse_field_selector(query.get("fieldSelector"), POD_FIELDS)
+def _current(api: Api, request: Request) -> Any:
+    fields = request.query_params.get("fieldSelector") or ""
 
-    def matches(obj: JSON) -> bool:
-        metadata = obj.get("metadata", {})
-        return (
-            (namespace is None or metadata.get("namespace") == namespace)
-            and labels.matches(metadata.get("labels") or {})
-            and fields.matches(obj)
-        )
-
-    def current() -> list[Snapshot]:
+    def current(namespace: str | None) -> Sequence[Snapshot]:
         pods = api.kubelet.snapshots()
-        name = fields.value_of("metadata.name")
-        if name is not None:  # kubectl's delete-wait and `get pod x -w`: skip the others
-            pods = [p for p in pods if p.pod.name == name]
         if namespace is not None:
             pods = [p for p in pods if p.pod.namespace == namespace]
+        # kubectl's delete-wait and `get pod x -w` select one name: skip the others.
+        if "metadata.name=" in fields and "," not in fields and "!" not in fields:
+            name = fields.split("=", 1)[1].removeprefix("=")
+            pods = [p for p in pods if p.pod.name == name]
         pods.sort(key=lambda p: p.key)
         return [api.changes.pod(p) for p in pods]
 
-    if _flag(query.get("watch")):
-        return watch_response(api.changes, "pods", current, matches, dict(query))
-    return list_response("PodList", api.changes.version, [s for s in current() if matches(s.obj)])
-
-
-def _flag(value: str | None) -> bool:
-    return value in ("true", "1", "True", "TRUE", "t")
+    return current
 
 
 async def list_pods(request: Request) -> Response:
-    """``GET /api/v1/pods`` and ``GET /api/v1/namespaces/{namespace}/pods``."""
-    return _list(api_of(request), request.path_params.get("namespace"), request)
+    """``GET /api/v1/pods`` and ``GET /api/v1/namespaces/{namespace}/pods`` (and watch)."""
+    api = api_of(request)
+    return list_response_for(request, api, POD, _current(api, request))
 
 
 async def kubelet_pods(request: Request) -> Response:
@@ -117,9 +108,10 @@ async def kubelet_pods(request: Request) -> Response:
 
 
 async def get_pod(request: Request) -> Response:
+    """``GET …/pods/{name}`` (and ``…/status``): the Pod, or its one-row Table."""
     api = api_of(request)
     pod = _pod(api, request.path_params["namespace"], request.path_params["name"])
-    return snapshot_response(api.changes.pod(pod))
+    return object_response(request, api, POD, api.changes.pod(pod))
 
 
 async def pod_trace(request: Request) -> Response:
@@ -178,174 +170,199 @@ async def pod_trace(request: Request) -> Response:
 # -- writing -------------------------------------------------------------------------
 
 
-async def _decode_pod(body: bytes, namespace: str, url_name: str | None) -> tuple[Pod, list[str]]:
-    """The one Pod of a request body, in the URL's namespace; raises ApiError.
-
-    Parsed in a worker thread: a large or deeply nested body takes a while to parse, and
-    the event loop meanwhile runs every pod.
-    """
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise bad_request(f"the request body is not UTF-8 (byte {error.start})") from None
-    if not text.strip():
-        raise bad_request("the request body is empty: expected a Pod")
-    try:
-        result = await anyio.to_thread.run_sync(load_text, text, None)
-    except ManifestError as error:
-        raise _manifest_error(error, url_name) from None
-    if len(result.pods) != 1 or result.pods[0].manifest.get("kind") != "Pod":
-        raise bad_request(f"the request body must be one Pod, found {len(result.pods)} pods")
-    pod = result.pods[0]
-    metadata = pod.manifest.get("metadata")
-    written = metadata.get("namespace") if isinstance(metadata, Mapping) else None
-    if written and written != namespace:
-        raise bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request"
-        )
-    if url_name is not None and pod.name != url_name:
-        raise bad_request(
-            f"the name of the object ({pod.name}) does not match the name on the URL ({url_name})"
-        )
-    if not _LABEL.match(namespace) or len(namespace) > 63:
-        problem = FieldError(
-            "metadata.namespace",
-            "Invalid value",
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
-            "or '-', and must start and end with an alphanumeric character",
-            namespace,
-            True,
-        )
-        raise invalid("Pod", pod.name, [problem])
-    pod = replace(pod, metadata=replace(pod.metadata, namespace=namespace))
-    unimplemented = unimplemented_warnings(pod)
-    warnings = [_warning(w.field_path, w.message) for w in (*result.warnings, *unimplemented)]
-    return pod, warnings
-
-
-def _warning(path: str, message: str) -> str:
-    return f"{path}: {message}"
-
-
-def _manifest_error(error: ManifestError, name: str | None) -> ApiError:
-    errors = error.errors
-    undecodable = [
-        e for e in errors if e.kind in _DECODING or not e.path or e.path in ("apiVersion", "kind")
-    ]
-    if not undecodable:
-        return invalid("Pod", error.pod or name or "", errors)
-    if all(e.kind == "Unknown field" for e in undecodable):
-        terms = []
-        for e in undecodable:
-            hint = f" ({e.detail})" if e.detail else ""
-            terms.append(f'unknown field "{e.path}"{hint}')
-        return bad_request("strict decoding error: " + ", ".join(terms))
-    return bad_request(str(error))
-
-
 async def create_pod(request: Request) -> Response:
     """``POST /api/v1/namespaces/{namespace}/pods``: JSON or YAML; 201 with the Pod."""
     api = api_of(request)
     if request.query_params.get("dryRun"):
         raise bad_request("dryRun is not supported by minikubelet")
-    body = await read_body(request)
-    pod, warnings = await _decode_pod(body, request.path_params["namespace"], None)
+    validation = field_validation(request.query_params)
+    decoded = await decode_pod(
+        await read_body(request), request.path_params["namespace"], None, validation
+    )
     try:
-        created = await api.kubelet.add_pod(pod)
+        created = await api.kubelet.add_pod(decoded.pod)
     except DuplicatePodError:
-        raise already_exists(pod.name) from None
-    return snapshot_response(api.changes.pod(created), 201, warnings)
+        raise already_exists(decoded.pod.name) from None
+    return object_response(request, api, POD, api.changes.pod(created), 201, decoded.warnings)
 
 
 async def replace_pod(request: Request) -> Response:
-    """``PUT …/pods/{name}``: the old pod stops gracefully, the new one starts (new uid)."""
+    """``PUT …/pods/{name}``: the old pod stops gracefully, the new one starts (new uid).
+
+    minikubelet's replace: any field may change, since the pod is recreated (``kubectl
+    replace --force`` on a cluster). In-place updates, with the apiserver's rule of what
+    may change, are ``PATCH`` (``updates.py``).
+    """
     api = api_of(request)
     namespace, name = request.path_params["namespace"], request.path_params["name"]
     body = await read_body(request)
     old = _pod(api, namespace, name)
     if old.is_static:
-        # A static pod's spec comes from its file, like a mirror pod's: edit the file.
-        raise ApiError(
-            422,
-            f'Pod "{name}" is invalid: spec: Forbidden: pod "{name}" is a static pod from '
-            "the manifest directory; edit its file instead",
-            reason="Invalid",
-            details={
-                "name": name,
-                "kind": "Pod",
-                "causes": [
-                    {"reason": "FieldValueForbidden", "message": "static pod", "field": "spec"}
-                ],
-            },
-        )
-    pod, warnings = await _decode_pod(body, namespace, name)
-    metadata = pod.manifest.get("metadata")
-    version = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
-    current = str(api.changes.pod(old).version)
-    if version and str(version) != current:
-        raise ApiError(
-            409,
-            f'Operation cannot be fulfilled on pods "{name}": the object has been modified; '
-            "please apply your changes to the latest version and try again",
-            reason="Conflict",
-            details={"name": name, "kind": "pods"},
-        )
+        raise static_pod_refused(name)
+    validation = field_validation(request.query_params)
+    obj = await anyio.to_thread.run_sync(parse_body, body)
+    decoded = await decode_pod_object(obj, namespace, name, validation)
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    version = metadata.get("resourceVersion") if isinstance(metadata, dict) else None
+    if version and str(version) != str(api.changes.pod(old).version):
+        raise conflict(name)
     try:
-        replaced = await api.kubelet.replace_pod(pod)
+        replaced = await api.kubelet.replace_pod(decoded.pod)
     except DuplicatePodError:
         raise already_exists(name) from None
-    return snapshot_response(api.changes.pod(replaced), 200, warnings)
+    return object_response(request, api, POD, api.changes.pod(replaced), 200, decoded.warnings)
+
+
+class DeleteOptions:
+    """``DeleteOptions``, checked as the apiserver checks them."""
+
+    def __init__(
+        self,
+        grace: int | None = None,
+        uid: str | None = None,
+        resource_version: str | None = None,
+        propagation: str | None = None,
+    ) -> None:
+        self.grace = grace
+        self.uid = uid
+        self.resource_version = resource_version
+        self.propagation = propagation
+
+
+def parse_delete_options(body: bytes, query: Any) -> DeleteOptions:
+    """``DeleteOptions`` from the body, else from the query; 400/422 for bad ones."""
+    options: dict[str, Any] = {}
+    if body.strip():
+        try:
+            decoded = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise bad_request(f"the request body is not DeleteOptions JSON: {error}") from None
+        if not isinstance(decoded, dict):
+            raise bad_request("the request body is not DeleteOptions JSON: expected an object")
+        options = decoded
+    for field in ("gracePeriodSeconds", "propagationPolicy", "orphanDependents", "dryRun"):
+        if field not in options and query.get(field) not in (None, ""):
+            options[field] = query.get(field)
+    if options.get("dryRun"):
+        raise bad_request("dryRun is not supported by minikubelet")
+    grace: object = options.get("gracePeriodSeconds")
+    if isinstance(grace, str):
+        try:
+            grace = int(grace)
+        except ValueError:
+            raise bad_request(f'invalid gracePeriodSeconds "{grace}"') from None
+    if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int)):
+        raise bad_request(f"gracePeriodSeconds must be an integer, found {grace!r}")
+    problems = []
+    if isinstance(grace, int) and grace < 0:
+        problems.append(
+            FieldError(
+                "gracePeriodSeconds",
+                "Invalid value",
+                "must be greater than or equal to 0",
+                grace,
+                True,
+            )
+        )
+    propagation = options.get("propagationPolicy")
+    if propagation is not None and propagation not in _PROPAGATION:
+        supported = ", ".join(f'"{value}"' for value in _PROPAGATION)
+        problems.append(
+            FieldError(
+                "propagationPolicy",
+                "Unsupported value",
+                f"supported values: {supported}",
+                propagation,
+                True,
+            )
+        )
+    if propagation is not None and options.get("orphanDependents") is not None:
+        problems.append(
+            FieldError(
+                "propagationPolicy",
+                "Invalid value",
+                "orphanDependents and deletionPropagation cannot be both set",
+                propagation,
+                True,
+            )
+        )
+    if problems:
+        raise invalid("DeleteOptions", "", problems)
+    preconditions = options.get("preconditions")
+    uid = version = None
+    if isinstance(preconditions, dict):
+        uid, version = preconditions.get("uid"), preconditions.get("resourceVersion")
+    return DeleteOptions(
+        grace=grace if isinstance(grace, int) else None,
+        uid=uid if isinstance(uid, str) else None,
+        resource_version=str(version) if version else None,
+        propagation=propagation if isinstance(propagation, str) else None,
+    )
 
 
 async def delete_pod(request: Request) -> Response:
     """``DELETE …/pods/{name}``: 200 with the Pod, now carrying ``deletionTimestamp``."""
     api = api_of(request)
     namespace, name = request.path_params["namespace"], request.path_params["name"]
-    grace, uid = _delete_options(
-        await read_body(request), request.query_params.get("gracePeriodSeconds")
-    )
+    options = parse_delete_options(await read_body(request), request.query_params)
     pod = _pod(api, namespace, name)
-    if uid is not None and uid != pod.uid:
+    if options.uid is not None and options.uid != pod.uid:
         raise ApiError(
             409,
-            f"Precondition failed: UID in precondition: {uid}, UID in object meta: {pod.uid}",
+            f"Precondition failed: UID in precondition: {options.uid}, UID in object meta: "
+            f"{pod.uid}",
             reason="Conflict",
             details={"name": name, "kind": "pods"},
         )
-    # The deletion timestamp is published as a change of the object (MODIFIED), whatever
-    # its status does; a finished pod is gone at once (DELETED).
-    deleted = api.kubelet.delete_pod(namespace, name, grace) or pod
-    return snapshot_response(api.changes.pod(deleted))
-
-
-def _delete_options(body: bytes, query_grace: str | None) -> tuple[int | None, str | None]:
-    """(gracePeriodSeconds, preconditions.uid) from ``DeleteOptions`` or the query."""
-    grace: object = None
-    uid: object = None
-    if body.strip():
-        try:
-            options = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise bad_request(f"the request body is not DeleteOptions JSON: {error}") from None
-        if not isinstance(options, dict):
-            raise bad_request("the request body is not DeleteOptions JSON: expected an object")
-        grace = options.get("gracePeriodSeconds")
-        preconditions = options.get("preconditions")
-        if isinstance(preconditions, dict):
-            uid = preconditions.get("uid")
-    if grace is None and query_grace not in (None, ""):
-        try:
-            grace = int(str(query_grace))
-        except ValueError:
-            raise bad_request(f'invalid gracePeriodSeconds "{query_grace}"') from None
-    if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int)):
-        raise bad_request(f"gracePeriodSeconds must be an integer, found {grace!r}")
-    if isinstance(grace, int) and grace < 0:
-        problem = FieldError(
-            "gracePeriodSeconds", "Invalid value", "must be greater than or equal to 0", grace, True
+    version = str(api.changes.pod(pod).version)
+    if options.resource_version is not None and options.resource_version != version:
+        raise ApiError(
+            409,
+            "Precondition failed: ResourceVersion in precondition: "
+            f"{options.resource_version}, ResourceVersion in object meta: {version}",
+            reason="Conflict",
+            details={"name": name, "kind": "pods"},
         )
-        raise invalid("DeleteOptions", "", [problem])
-    return grace, uid if isinstance(uid, str) else None
+    gone = _gone(api, pod.uid) if options.grace == 0 else None
+    try:
+        # The deletion timestamp is published as a change of the object (MODIFIED),
+        # whatever its status does; a finished pod is gone at once (DELETED).
+        deleted = api.kubelet.delete_pod(namespace, name, options.grace) or pod
+        if gone is not None:
+            with anyio.move_on_after(FORCE_DELETE_TIMEOUT):
+                await gone.wait()
+    finally:
+        if gone is not None:
+            gone.stop()
+    final = deleted
+    if gone is not None:  # forced: as it was last seen (gone), or is now (the deadline)
+        final = api.kubelet.current(pod.uid) or gone.last or deleted
+    return object_response(request, api, POD, api.changes.pod(final))
+
+
+class _Gone:
+    """Set once the pod with ``uid`` is removed (its DELETED); keeps its last snapshot."""
+
+    def __init__(self, api: Api, uid: str) -> None:
+        self._event = anyio.Event()
+        self.last: PodSnapshot | None = None
+        self._uid = uid
+
+        def listener(kind: WatchEventType, snapshot: PodSnapshot) -> None:
+            if snapshot.uid == uid and kind is WatchEventType.DELETED:
+                self.last = snapshot
+                self._event.set()
+
+        self.stop = api.kubelet.watch(listener)
+        if api.kubelet.current(uid) is None:
+            self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
+def _gone(api: Api, uid: str) -> _Gone:
+    return _Gone(api, uid)
 
 
 # -- logs ----------------------------------------------------------------------------

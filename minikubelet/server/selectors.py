@@ -28,10 +28,12 @@ from minikubelet.server.status import bad_request
 __all__ = [
     "CONFIGMAP_FIELDS",
     "EVENT_FIELDS",
+    "NODE_FIELDS",
     "POD_FIELDS",
     "SECRET_FIELDS",
     "FieldSelector",
     "LabelSelector",
+    "Reader",
     "parse_field_selector",
     "parse_label_selector",
 ]
@@ -97,6 +99,11 @@ EVENT_FIELDS: dict[str, Reader] = _META_FIELDS | {
 }
 
 CONFIGMAP_FIELDS: dict[str, Reader] = dict(_META_FIELDS)
+
+NODE_FIELDS: dict[str, Reader] = {
+    "metadata.name": _at("metadata.name"),
+    "spec.unschedulable": _at("spec.unschedulable", "false"),
+}
 
 SECRET_FIELDS: dict[str, Reader] = _META_FIELDS | {"type": _at("type")}
 

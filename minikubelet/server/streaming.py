@@ -6,7 +6,9 @@ be suspended across tasks. So the producer here is a plain coroutine that gets a
 ``write`` function and runs in the request's own task, beside a task that listens for
 the client going away: the client disconnecting cancels the producer, and the producer
 returning ends the response with a final empty chunk (EOF, which ends ``kubectl logs -f``
-and ``kubectl get -w``).
+and ``kubectl get -w``). A producer that raises ``Abandon`` (its client stopped reading:
+``watch.py``) ends the response without that chunk, which the client could not take
+either; the server then closes the connection.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["Producer", "StreamResponse", "Write"]
+__all__ = ["Abandon", "Producer", "StreamResponse", "Write"]
 
 Write = Callable[[bytes], Awaitable[None]]
 Producer = Callable[[Write], Awaitable[None]]
+
+
+class Abandon(Exception):
+    """Raised by a producer whose client no longer reads: end without the final chunk."""
 
 
 class StreamResponse(Response):
@@ -51,7 +57,10 @@ class StreamResponse(Response):
                     await send({"type": "http.response.body", "body": data, "more_body": True})
 
             group.start_soon(watch_disconnect)
-            await self._producer(write)
+            try:
+                await self._producer(write)
+            except Abandon:
+                disconnected = True  # as good as gone: nothing more is sent to it
             group.cancel_scope.cancel()
         if not disconnected:
             await send({"type": "http.response.body", "body": b"", "more_body": False})

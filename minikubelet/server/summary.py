@@ -32,6 +32,7 @@ class UsageSampler:
         # (pod uid, container) -> (time, cpu seconds, the rate measured then)
         self._last: dict[tuple[str, str], tuple[float, float, int | None]] = {}
         self._node_last: tuple[float, float, int | None] | None = None
+        self.window = WINDOW  # seconds the latest container rate was measured over
 
     async def containers(self) -> list[tuple[ContainerUsage, int | None]]:
         """Each running container's usage, with its CPU rate in nanocores.
@@ -54,13 +55,20 @@ class UsageSampler:
                 spent = max(usage.usage.cpu_seconds - cpu, 0.0)
                 rate = int(spent / (usage.at - at) * 1e9)
                 self._last[key] = (usage.at, usage.usage.cpu_seconds, rate)
+                self.window = usage.at - at
             rated.append((usage, rate))
         alive = {_key(u) for u in usages}
         self._last = {key: value for key, value in self._last.items() if key in alive}
         return rated
 
-    async def node(self) -> tuple[NodeUsage, int | None]:
-        """The machine's usage, with its CPU rate measured as the containers' is."""
+    async def node(self, *, rated: bool = False) -> tuple[NodeUsage, int | None]:
+        """The machine's usage, with its CPU rate measured as the containers' is.
+
+        ``rated``: the first call samples twice, ``WINDOW`` apart, so there is a rate.
+        """
+        if rated and self._node_last is None:
+            await self.node()
+            await anyio.sleep(WINDOW)
         usage = await self._kubelet.node_usage()
         taken_at = anyio.current_time()
         if self._node_last is None:

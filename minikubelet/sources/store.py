@@ -56,6 +56,7 @@ class ApiPodStore:
     def __init__(self, root_dir: Path) -> None:
         self.directory = root_dir / API_PODS_DIR
         self.object_directories = {kind: root_dir / name for kind, name in API_OBJECTS_DIRS.items()}
+        self._saved: dict[str, object] = {}  # pod uid -> the manifest last saved for it
 
     def path_for(self, namespace: str, name: str, directory: Path | None = None) -> Path:
         if "/" in namespace + name or namespace.startswith(".") or name.startswith("."):
@@ -80,11 +81,17 @@ class ApiPodStore:
             return
         if kind is WatchEventType.ADDED:
             self.save(snapshot)
+        elif kind is WatchEventType.MODIFIED and self._saved.get(snapshot.uid) is not (
+            snapshot.pod.manifest
+        ):
+            self.save(snapshot)  # updated in place (``Kubelet.update_pod``): a new manifest
         elif kind is WatchEventType.DELETED:
+            self._saved.pop(snapshot.uid, None)
             self.forget(snapshot.pod.namespace, snapshot.pod.name)
 
     def save(self, snapshot: PodSnapshot) -> None:
         pod = snapshot.pod
+        self._saved[snapshot.uid] = pod.manifest
         if not pod.manifest:
             _log.warning(
                 "api_pod.not_saved", pod=f"{pod.namespace}/{pod.name}", reason="no manifest"

@@ -15,6 +15,7 @@ runs for hours.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -68,8 +69,15 @@ class ApiClient:
                 transport=transport, base_url="http://localhost", timeout=timeout, headers=headers
             )
         else:
+            # The TCP listener is HTTPS with the daemon's certificate, and wants its token
+            # ($MINIKUBELET_CERTIFICATE_AUTHORITY, $MINIKUBELET_TOKEN, as the commands).
+            if server.token:
+                headers["Authorization"] = f"Bearer {server.token}"
+            verify: ssl.SSLContext | bool = True
+            if server.certificate_authority:
+                verify = ssl.create_default_context(cafile=server.certificate_authority)
             self._client = httpx.AsyncClient(
-                base_url=str(server.url), timeout=timeout, headers=headers
+                base_url=str(server.url), timeout=timeout, headers=headers, verify=verify
             )
 
     async def __aenter__(self) -> ApiClient:

@@ -1,13 +1,16 @@
 """A real API server on a real unix socket (and loopback TCP, port 0) over a real kubelet.
 
-TCP requests need the server's bearer token (``Server.token``; ``Server.tcp_client()``
-sends it), as they do from a daemon.
+TCP is HTTPS with a self-signed certificate, as from a daemon (``Server.ca_file`` is the
+certificate to trust), and requests need the server's bearer token (``Server.token``;
+``Server.tcp_client()`` sends both).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import ssl
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ import pytest
 
 from minikubelet.kubelet import Kubelet
 from minikubelet.server import ApiEndpoints, Listening, serve_api
+from minikubelet.server.tls import listener_names, self_signed
 
 
 @pytest.fixture
@@ -40,6 +44,7 @@ class Server:
     kubelet: Kubelet
     listening: Listening
     client: httpx.AsyncClient  # over the unix socket
+    ca_file: Path | None = None  # the TCP listener's certificates (PEM); None: plain HTTP
     token: str = TOKEN
 
     @property
@@ -55,7 +60,14 @@ class Server:
     def tcp_client(self, token: str | None = TOKEN) -> httpx.AsyncClient:
         """A client of the TCP listener, with ``token`` (None: no credentials)."""
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10)
+        return httpx.AsyncClient(
+            base_url=self.url, headers=headers, timeout=10, verify=self.ssl_context()
+        )
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        if self.ca_file is None:
+            return True
+        return ssl.create_default_context(cafile=str(self.ca_file))
 
     async def json(self, path: str, **params: Any) -> Any:
         response = await self.client.get(path, params=params)
@@ -69,12 +81,17 @@ def unix_client(socket: Path) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-async def server(kubelet: Kubelet, socket_dir: Path) -> AsyncIterator[Server]:
-    endpoints = ApiEndpoints(socket=socket_dir / "run" / "minikubelet.sock", port=0, token=TOKEN)
+async def server(kubelet: Kubelet, socket_dir: Path, tmp_path: Path) -> AsyncIterator[Server]:
+    tls = self_signed(tmp_path / "pki", listener_names("127.0.0.1", os.uname().nodename))
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(tls.certificates())
+    endpoints = ApiEndpoints(
+        socket=socket_dir / "run" / "minikubelet.sock", port=0, token=TOKEN, tls=tls
+    )
     async with anyio.create_task_group() as group:
         listening = await group.start(serve_api, kubelet, endpoints)
         async with unix_client(listening.socket) as client:
-            yield Server(kubelet, listening, client)
+            yield Server(kubelet, listening, client, ca_file)
         group.cancel_scope.cancel()
 
 

@@ -76,8 +76,8 @@ async def test_tcp_listener_serves_the_same_api(server: Server) -> None:
     import httpx
 
     assert server.listening.port
-    assert server.url == f"http://127.0.0.1:{server.listening.port}"
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    assert server.url == f"https://127.0.0.1:{server.listening.port}"
+    async with httpx.AsyncClient(base_url=server.url, verify=server.ssl_context()) as client:
         response = await client.get("/healthz")
     assert response.text == "ok"
 

@@ -1,8 +1,9 @@
 """kubectl's client-side apply computes its strategic merge patch from our OpenAPI document;
 our SMP and the Pod update rule then give the apiserver's answer to it.
 
-The daemon does not take PATCH yet, so the test reads the patch kubectl sends from its
-``-v=8`` log, whatever the reply. Skipped, with the reason printed, without kubectl.
+The test reads the patch kubectl sends from its ``-v=8`` log and checks it against the
+patch functions directly (the daemon's answer to it, 422 for the env change, is checked in
+``test_kubectl_commands.py``). Skipped, with the reason printed, without kubectl.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from minikubelet.api.pod_update import FORBIDDEN_UPDATE, validate_pod_update
 from minikubelet.api.strategic import strategic_merge_patch
-from tests.helpers.kubectl import Kubectl, find_kubectl
+from tests.helpers.kubectl import Kubectl, find_kubectl, write_kubeconfig
 from tests.serve.daemon import Daemon
 
 pytestmark = [pytest.mark.e2e]
@@ -48,7 +49,7 @@ spec:
 def daemon(tmp_path: Path, short_tmp: Path) -> Iterator[Daemon]:
     running = Daemon(tmp_path, short_tmp)
     try:
-        running.start("--port", "0", "--anonymous-auth").wait_ready()
+        running.start("--port", "0").wait_ready()
         yield running
     finally:
         running.close()
@@ -69,8 +70,8 @@ def test_client_side_apply_patch_from_our_openapi(daemon: Daemon, tmp_path: Path
     binary = find_kubectl()
     if binary is None:
         pytest.skip("no kubectl binary on this machine")
-    (ready,) = daemon.logs("daemon.ready")
-    kubectl = Kubectl(binary, str(ready["url"]), tmp_path / "home")
+    kubeconfig = write_kubeconfig(daemon.socket, tmp_path / "kubeconfig")
+    kubectl = Kubectl(binary, kubeconfig, tmp_path / "home")
     manifest = tmp_path / "web.yaml"
     manifest.write_text(MANIFEST)
     code, out, err = kubectl.run("apply", "-f", str(manifest))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.kubectl import Kubectl, find_kubectl, kubectl_versions
+from tests.helpers.kubectl import Kubectl, find_kubectl, kubectl_versions, write_kubeconfig
 from tests.serve.daemon import Daemon
 
 pytestmark = [pytest.mark.e2e]
@@ -29,18 +29,17 @@ spec:
 
 
 @pytest.fixture
-def server(tmp_path: Path, short_tmp: Path) -> Iterator[str]:
-    """A ``minikubelet serve`` daemon with a TCP listener: its URL."""
+def server(tmp_path: Path, short_tmp: Path) -> Iterator[Path]:
+    """A ``minikubelet serve`` daemon with a TCP listener: its kubeconfig."""
     daemon = Daemon(tmp_path, short_tmp)
     try:
-        daemon.start("--port", "0", "--anonymous-auth").wait_ready()
-        (ready,) = daemon.logs("daemon.ready")
-        yield str(ready["url"])
+        daemon.start("--port", "0").wait_ready()
+        yield write_kubeconfig(daemon.socket, tmp_path / "kubeconfig")
     finally:
         daemon.close()
 
 
-def kubectl(server: str, home: Path, minor: int | None = None) -> Kubectl:
+def kubectl(server: Path, home: Path, minor: int | None = None) -> Kubectl:
     binary = find_kubectl(minor)
     if binary is None:
         pytest.skip(f"no kubectl{'' if minor is None else f'.1.{minor}'} binary on this machine")
@@ -49,7 +48,7 @@ def kubectl(server: str, home: Path, minor: int | None = None) -> Kubectl:
 
 @pytest.mark.parametrize("minor", kubectl_versions() or [None])
 def test_api_resources_by_aggregated_discovery(
-    server: str, tmp_path: Path, minor: int | None
+    server: Path, tmp_path: Path, minor: int | None
 ) -> None:
     # 1.27-1.29 ask for v2beta1 only, 1.30+ for v2 first: both must find every resource
     # in the two aggregated documents, without falling back to per-group requests.
@@ -66,21 +65,21 @@ def test_api_resources_by_aggregated_discovery(
     assert "po " in out.splitlines()[[line.split()[0] for line in out.splitlines()].index("pods")]
 
 
-def test_dispatcher_picks_a_client_and_discovers(server: str, tmp_path: Path) -> None:
+def test_dispatcher_picks_a_client_and_discovers(server: Path, tmp_path: Path) -> None:
     client = kubectl(server, tmp_path)
     code, out, err = client.run("api-versions")
     assert code == 0, err
     assert out.split() == ["metrics.k8s.io/v1beta1", "v1"]
 
 
-def test_get_raw_discovery(server: str, tmp_path: Path) -> None:
+def test_get_raw_discovery(server: Path, tmp_path: Path) -> None:
     client = kubectl(server, tmp_path)
     code, out, err = client.run("get", "--raw", "/apis/metrics.k8s.io/v1beta1")
     assert code == 0, err
     assert '"kind":"APIResourceList"' in out
 
 
-def test_create_validates_with_openapi_v3(server: str, tmp_path: Path) -> None:
+def test_create_validates_with_openapi_v3(server: Path, tmp_path: Path) -> None:
     # The default --validate=strict reads /openapi/v3 and /openapi/v3/api/v1, finds the Pod
     # PATCH operation declaring fieldValidation, and leaves validation to the server: no
     # /openapi/v2 request (which would 404 and fail the command).
@@ -94,7 +93,7 @@ def test_create_validates_with_openapi_v3(server: str, tmp_path: Path) -> None:
     assert "/openapi/v2" not in err
 
 
-def test_create_with_strict_validation_reaches_the_server(server: str, tmp_path: Path) -> None:
+def test_create_with_strict_validation_reaches_the_server(server: Path, tmp_path: Path) -> None:
     client = kubectl(server, tmp_path)
     manifest = tmp_path / "pod.yaml"
     manifest.write_bytes(POD_YAML.replace(b"command:", b"comand:"))
@@ -104,7 +103,7 @@ def test_create_with_strict_validation_reaches_the_server(server: str, tmp_path:
     assert 'unknown field "spec.containers[0].comand"' in err
 
 
-def test_explain_reads_the_openapi_document(server: str, tmp_path: Path) -> None:
+def test_explain_reads_the_openapi_document(server: Path, tmp_path: Path) -> None:
     client = kubectl(server, tmp_path)
     code, out, err = client.run("explain", "pod.spec.containers.ports")
     assert code == 0, err
@@ -139,7 +138,7 @@ def test_explain_reads_the_openapi_document(server: str, tmp_path: Path) -> None
     ],
 )
 def test_bad_selectors_are_the_apiservers_errors(
-    server: str, tmp_path: Path, flag: str, selector: str, message: str
+    server: Path, tmp_path: Path, flag: str, selector: str, message: str
 ) -> None:
     client = kubectl(server, tmp_path)
     code, _, err = client.run("get", "pods", flag, selector)

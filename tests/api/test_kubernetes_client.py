@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import anyio
 import pytest
@@ -11,22 +12,37 @@ from kubernetes import client as k8s
 from minikubelet.model.status import PodPhase
 from minikubelet.testing import wait_for_status
 from tests.api.conftest import Server
+from tests.conftest import CHILD, PYTHON
 from tests.helpers.pods import child, pod, start
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
-def core_api(url: str, token: str) -> k8s.CoreV1Api:
+def core_api(server: Server) -> k8s.CoreV1Api:
     configuration = k8s.Configuration(
-        host=url, api_key={"authorization": token}, api_key_prefix={"authorization": "Bearer"}
+        host=server.url,
+        api_key={"authorization": server.token},
+        api_key_prefix={"authorization": "Bearer"},
     )
-    return k8s.CoreV1Api(k8s.ApiClient(configuration))
+    configuration.ssl_ca_cert = str(server.ca_file)
+    api_client = k8s.ApiClient(configuration)
+    # After an error the client keeps its TLS connection checked out of its pool, open
+    # past close(), and the server's stop then waits for it: one request per connection.
+    api_client.set_default_header("Connection", "close")  # type: ignore[no-untyped-call]
+    return k8s.CoreV1Api(api_client)
+
+
+def close(api: k8s.CoreV1Api) -> None:
+    """Close the client and its pooled connections (``ApiClient.close`` keeps those open,
+    and a TLS server waits for them when it stops)."""
+    api.api_client.close()
+    api.api_client.rest_client.pool_manager.clear()
 
 
 async def test_list_read_and_logs(server: Server) -> None:
     worker = await start(server.kubelet, pod("web", child("app", "--print", "hello", "--forever")))
     await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
-    api = core_api(server.url, server.token)
+    api = core_api(server)
     try:
         pods = await anyio.to_thread.run_sync(functools.partial(api.list_namespaced_pod, "default"))
         assert [p.metadata.name for p in pods.items if p.metadata] == ["web"]
@@ -56,15 +72,76 @@ async def test_list_read_and_logs(server: Server) -> None:
         )
         assert "Started" in {e.reason for e in events.items}
     finally:
-        api.api_client.close()
+        close(api)
 
 
 async def test_errors_come_back_as_api_exceptions(server: Server) -> None:
-    api = core_api(server.url, server.token)
+    api = core_api(server)
     try:
         with pytest.raises(k8s.ApiException) as caught:
             await anyio.to_thread.run_sync(api.read_namespaced_pod, "nope", "default")
         assert caught.value.status == 404
         assert '"reason":"NotFound"' in (caught.value.body or "")
     finally:
-        api.api_client.close()
+        close(api)
+
+
+async def test_create_read_status_watch_and_delete(server: Server) -> None:
+    from kubernetes import watch as k8s_watch
+
+    api = core_api(server)
+    try:
+        # As the client is usually called: a plain dict, no kind or apiVersion.
+        body = {
+            "metadata": {"name": "made"},
+            "spec": {
+                "terminationGracePeriodSeconds": 5,
+                "containers": [{"name": "app", "command": [PYTHON, CHILD, "--forever"]}],
+            },
+        }
+        create: Any = api.create_namespaced_pod  # typed for a V1Pod; the dict is the point
+        created = await anyio.to_thread.run_sync(create, "default", body)
+        assert created.metadata is not None
+        assert created.metadata.name == "made"
+        with anyio.fail_after(15):
+            while True:
+                status = await anyio.to_thread.run_sync(
+                    api.read_namespaced_pod_status, "made", "default"
+                )
+                assert status.status is not None
+                if status.status.phase == "Running":
+                    break
+                await anyio.sleep(0.05)
+
+        def watch_until_deleted() -> list[str]:
+            seen = []
+            watcher = k8s_watch.Watch()  # type: ignore[no-untyped-call]
+            for event in watcher.stream(  # type: ignore[no-untyped-call]
+                api.list_namespaced_pod,
+                "default",
+                field_selector="metadata.name=made",
+                timeout_seconds=20,
+            ):
+                seen.append(event["type"])
+                if event["type"] == "DELETED":
+                    watcher.stop()  # type: ignore[no-untyped-call]
+            return seen
+
+        async with anyio.create_task_group() as group:
+            results: list[list[str]] = []
+
+            async def watch() -> None:
+                results.append(await anyio.to_thread.run_sync(watch_until_deleted))
+
+            group.start_soon(watch)
+            await anyio.sleep(0.5)
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    api.delete_namespaced_pod, "made", "default", grace_period_seconds=1
+                )
+            )
+        (seen,) = results
+        assert seen[0] == "ADDED"
+        assert seen[-1] == "DELETED"
+    finally:
+        close(api)

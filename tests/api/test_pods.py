@@ -375,3 +375,85 @@ async def test_replacing_a_static_pod_is_forbidden(server: Server) -> None:
     status = response.json()
     assert status["reason"] == "Invalid"
     assert "static pod" in status["message"]
+
+
+# -- defaults, field validation, delete options -------------------------------------------
+
+
+async def test_kind_and_api_version_come_from_the_url(server: Server) -> None:
+    body = manifest("bare", "--forever")
+    del body["kind"], body["apiVersion"]
+    created = await create(server, body)
+    assert (created["kind"], created["apiVersion"]) == ("Pod", "v1")
+    other = manifest("svc")
+    other["kind"] = "Service"
+    response = await server.client.post(PODS, json=other)
+    assert response.status_code == 400
+
+
+async def test_the_served_pod_is_defaulted_as_the_apiserver_stores_it(server: Server) -> None:
+    body = manifest("ports", "--forever")
+    body["spec"]["containers"][0]["ports"] = [{"containerPort": 8080}]
+    body["spec"]["containers"][0]["readinessProbe"] = {"tcpSocket": {"port": 8080}}
+    created = await create(server, body)
+    container = created["spec"]["containers"][0]
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    assert container["imagePullPolicy"] == "Always"  # "local": no tag is :latest
+    assert container["readinessProbe"]["periodSeconds"] == 10
+    assert created["spec"]["dnsPolicy"] == "ClusterFirst"
+    assert "terminationMessagePath" not in container  # minikubelet maps the default itself
+
+
+async def test_field_validation_warn_and_ignore_drop_unknown_fields(server: Server) -> None:
+    body = manifest("lenient", "--forever")
+    body["spec"]["containers"][0]["comand"] = ["x"]
+    response = await server.client.post(PODS, json=body, params={"fieldValidation": "Warn"})
+    assert response.status_code == 201, response.text
+    assert any(
+        'unknown field \\"spec.containers[0].comand\\"' in warning
+        for warning in response.headers.get_list("warning")
+    ), response.headers.get_list("warning")
+    assert "comand" not in response.json()["spec"]["containers"][0]
+    body["metadata"]["name"] = "quiet"
+    response = await server.client.post(PODS, json=body, params={"fieldValidation": "Ignore"})
+    assert response.status_code == 201
+    assert not any("comand" in w for w in response.headers.get_list("warning"))
+    response = await server.client.post(PODS, json=body, params={"fieldValidation": "Loose"})
+    assert response.status_code == 400
+
+
+async def test_delete_options_are_checked(server: Server) -> None:
+    worker = await start(server.kubelet, pod("opts", child("app", "--forever")))
+    path = f"{PODS}/opts"
+    response = await server.client.request("DELETE", path, json={"propagationPolicy": "All"})
+    assert response.status_code == 422
+    assert 'propagationPolicy: Unsupported value: "All"' in response.json()["message"]
+    current = await server.json(path)
+    stale = {"preconditions": {"resourceVersion": "1"}}
+    response = await server.client.request("DELETE", path, json=stale)
+    assert response.status_code == 409
+    assert "ResourceVersion in precondition: 1" in response.json()["message"]
+    assert server.kubelet.worker("default", "opts") is worker
+    fresh = {
+        "preconditions": {
+            "uid": worker.uid,
+            "resourceVersion": current["metadata"]["resourceVersion"],
+        },
+        "propagationPolicy": "Foreground",
+    }
+    response = await server.client.request("DELETE", path, json=fresh)
+    assert response.status_code in (200, 409), response.text  # 409 if it changed meanwhile
+
+
+async def test_a_forced_delete_answers_once_the_pod_is_gone(server: Server) -> None:
+    worker = await start(server.kubelet, pod("forced", child("app", "--forever"), grace=30))
+    await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
+    response = await server.client.request(
+        "DELETE", f"{PODS}/forced", json={"gracePeriodSeconds": 0}
+    )
+    assert response.status_code == 200, response.text
+    final = response.json()
+    assert final["metadata"]["deletionTimestamp"]
+    assert final["status"]["phase"] in ("Failed", "Succeeded")
+    assert (await server.client.get(f"{PODS}/forced")).status_code == 404
+    assert worker.done

@@ -83,7 +83,7 @@ def test_run_serves_the_api_on_its_socket_and_port(tmp_path: Path, socket_dir: P
         first.send_signal(signal.SIGINT)
         _, stderr = first.communicate(timeout=30)
     assert first.returncode == 130, stderr
-    assert f"serving the API on {sock} and http://127.0.0.1:" in stderr
+    assert f"serving the API on {sock} and https://127.0.0.1:" in stderr
     assert not sock.exists()
 
 

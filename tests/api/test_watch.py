@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -158,3 +159,71 @@ async def test_deleting_a_finished_pod_is_one_deleted_event(server: Server) -> N
         assert deleted["type"] == "DELETED"
         assert deleted["object"]["status"]["phase"] == "Succeeded"
     assert (await server.client.get(f"{PODS}/done")).status_code == 404
+
+
+async def test_bookmarks_when_asked_for(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from minikubelet.server import watch
+
+    monkeypatch.setattr(watch, "BOOKMARK_INTERVAL", 0.2)
+    listed = await server.json(PODS)
+    version = listed["metadata"]["resourceVersion"]
+    async with watching(
+        server, resourceVersion=version, allowWatchBookmarks="true", timeoutSeconds="1"
+    ) as events:
+        seen = await events.rest()
+    bookmarks = [event for event in seen if event["type"] == "BOOKMARK"]
+    assert bookmarks
+    assert bookmarks[0]["object"]["kind"] == "Pod"
+    assert int(bookmarks[0]["object"]["metadata"]["resourceVersion"]) >= int(version)
+    async with watching(server, resourceVersion=version, timeoutSeconds="0.5") as events:
+        assert all(event["type"] != "BOOKMARK" for event in await events.rest())
+
+
+async def test_a_watcher_that_never_reads_is_cut_off_and_the_engine_keeps_time(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket as sockets
+
+    import structlog
+
+    from minikubelet.model.spec import ObjectMeta
+    from minikubelet.server import watch
+
+    monkeypatch.setattr(watch, "SEND_TIMEOUT", 0.5)
+    kubelet = server.kubelet
+    # A crash-looping container: its restarts must keep their schedule (back-off 0.1-0.4 s).
+    crasher = await start(kubelet, pod("crasher", child("app", "--exit-code", "1")))
+    # A pod whose every change is 200 KB of JSON: a few of them fill any socket buffer.
+    big = pod("big", child("app", "--forever"))
+    fat = {"blob": "x" * 200_000}
+    big = replace(big, metadata=ObjectMeta(name="big", annotations=fat))
+    await start(kubelet, big)
+
+    reader = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    reader.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)
+    try:
+        reader.connect(str(server.socket))
+        reader.sendall(f"GET {PODS}?watch=true HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        with structlog.testing.capture_logs() as logs:
+            before = crasher.status.container_statuses[0].restart_count
+            began = anyio.current_time()
+            with anyio.fail_after(20):
+                turn = 0
+                while not any(log["event"] == "api.watch_cut_off" for log in logs):
+                    turn += 1
+                    labels = {"turn": str(turn)}
+                    kubelet.update_pod(
+                        replace(
+                            big, metadata=ObjectMeta(name="big", labels=labels, annotations=fat)
+                        )
+                    )
+                    await anyio.sleep(0.02)
+            # The engine went on meanwhile: the crash loop restarted on its back-off.
+            await wait_for_status(
+                crasher, lambda s: s.container_statuses[0].restart_count >= before + 3
+            )
+        assert anyio.current_time() - began < 15
+        # The server serves everyone else as before.
+        assert (await server.json(f"{PODS}/big"))["metadata"]["labels"]["turn"] == str(turn)
+    finally:
+        reader.close()

@@ -106,7 +106,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away first, as clients may
 
-    do_GET = do_POST = do_PUT = do_DELETE = _handle_quietly
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle_quietly
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

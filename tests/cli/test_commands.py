@@ -374,7 +374,7 @@ spec:
 
 
 def test_apply_creates_configures_and_leaves_unchanged(stub: StubServer, tmp_path: Path) -> None:
-    from minikubelet.cli.client.manifests import LAST_APPLIED, last_applied, pods_in_text
+    from minikubelet.cli.client.manifests import LAST_APPLIED, last_applied, objects_in_text
 
     same = MANIFEST.format(name="same", seconds=1)
     changed = MANIFEST.format(name="changed", seconds=2)
@@ -382,7 +382,7 @@ def test_apply_creates_configures_and_leaves_unchanged(stub: StubServer, tmp_pat
     path.write_text("---\n".join([MANIFEST.format(name="new", seconds=1), same, changed]))
     stored_same = pod(
         "same",
-        annotations={LAST_APPLIED: last_applied(pods_in_text(same, "", "default")[0].manifest)},
+        annotations={LAST_APPLIED: last_applied(objects_in_text(same, "", "default")[0].manifest)},
     )
     stored_changed = pod("changed", annotations={LAST_APPLIED: "{}\n"})
     stub.route("GET", f"{PODS}/new", not_found("new"))

@@ -374,3 +374,47 @@ def test_no_daemon_is_a_clear_error(short_tmp: Path) -> None:
         f"error: cannot reach minikubelet at {socket}: no such socket "
         "(is 'minikubelet serve' or 'minikubelet run' running?)\n"
     )
+
+
+def exec_in(
+    daemon: Daemon, *args: str, command: tuple[str, ...], input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``minikubelet exec ARGS --server S -- COMMAND`` (options before the ``--``)."""
+    return subprocess.run(
+        [*MINIKUBELET, "exec", *args, "--server", str(daemon.socket), "--", *command],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        input=input,
+    )
+
+
+def test_exec_label_annotate_and_get_events(start: Callable[[str], Daemon]) -> None:
+    daemon = start(WEB_AND_CRASHER)
+    wait_for(lambda: daemon.container("web", "web").get("ready"), what="web ready")
+    result = exec_in(
+        daemon, "web", "-c", "web", command=("sh", "-c", "echo $HOSTNAME; echo oops >&2; exit 5")
+    )
+    assert result.returncode == 5, result.stderr
+    assert result.stdout == "web\n"
+    assert result.stderr == "oops\ncommand terminated with exit code 5\n"
+    piped = exec_in(daemon, "-i", "web", "-c", "web", command=("sh",), input="echo from-stdin\n")
+    assert (piped.returncode, piped.stdout) == (0, "from-stdin\n")
+    missing = exec_in(daemon, "nope", command=("true",))
+    assert missing.returncode == 1
+    assert missing.stderr == 'Error from server (NotFound): pods "nope" not found\n'
+
+    uid = daemon.pod("web")["metadata"]["uid"]
+    assert daemon.cli("label", "pod", "web", "tier=front").stdout == "pod/web labeled\n"
+    assert daemon.cli("annotate", "pod", "web", "note=hi").stdout == "pod/web annotated\n"
+    metadata = daemon.pod("web")["metadata"]
+    assert metadata["uid"] == uid  # changed in place: the pod kept running
+    assert metadata["labels"] == {"app": "web", "tier": "front"}
+    assert metadata["annotations"]["note"] == "hi"
+
+    events = daemon.cli("get", "events")
+    assert events.returncode == 0, events.stderr
+    lines = events.stdout.splitlines()
+    assert lines[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert any("Started" in line and "pod/web" in line for line in lines[1:])

@@ -10,7 +10,7 @@ from minikubelet.cli.client.manifests import (
     LAST_APPLIED,
     ManifestProblem,
     last_applied,
-    pods_in_text,
+    objects_in_text,
     read_sources,
     with_last_applied,
 )
@@ -32,7 +32,7 @@ items:
 
 
 def test_documents_and_lists() -> None:
-    pods = pods_in_text(TWO, "two.yaml", "default")
+    pods = objects_in_text(TWO, "two.yaml", "default")
     assert [(p.name, p.manifest["metadata"]["namespace"]) for p in pods] == [
         ("a", "default"),
         ("b", "other"),
@@ -59,7 +59,7 @@ def test_documents_and_lists() -> None:
 )
 def test_problems(text: str, message: str) -> None:
     with pytest.raises(ManifestProblem, match=None) as caught:
-        pods_in_text(text, "x.yaml", "default")
+        objects_in_text(text, "x.yaml", "default")
     assert message in str(caught.value)
 
 

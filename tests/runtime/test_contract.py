@@ -50,6 +50,9 @@ class Subject(Protocol):
 
     def exec_launch(self, exit_code: int, output: str, runs_for: float) -> Launch: ...
 
+    def echo_launch(self, exit_code: int) -> Launch:
+        """An attached exec that copies stdin to stdout, then exits with ``exit_code``."""
+
 
 class Local:
     def __init__(self, directory: Path) -> None:
@@ -83,6 +86,16 @@ class Local:
             tag="contract/exec", argv=(PYTHON, "-c", code), cwd=str(self._directory), env={}
         )
 
+    def echo_launch(self, exit_code: int) -> Launch:
+        code = (
+            "import sys\n"
+            "for line in sys.stdin: sys.stdout.write(line); sys.stdout.flush()\n"
+            f"sys.exit({exit_code})\n"
+        )
+        return Launch(
+            tag="contract/exec", argv=(PYTHON, "-c", code), cwd=str(self._directory), env={}
+        )
+
     def _ready(self, name: str) -> str:
         return str(self._directory / f"{name}.ready")
 
@@ -111,6 +124,10 @@ class Fake:
             "probe", ExecScript(exit_code, runs_for=runs_for, output=f"{output}\n".encode())
         )
         return Launch(tag="contract/exec", argv=("probe",), cwd="/")
+
+    def echo_launch(self, exit_code: int) -> Launch:
+        self._fake.exec_script("echo", ExecScript(exit_code, echo_stdin=True))
+        return Launch(tag="contract/exec", argv=("echo",), cwd="/")
 
 
 @pytest.fixture(params=["local", "fake"])
@@ -207,3 +224,52 @@ async def test_usage_is_keyed_by_the_caller(running: Subject) -> None:
     assert usage["mine"].processes == 1
     await process.kill_all()
     await process.wait()
+
+
+async def attached(
+    running: Subject, launch: Launch, feed: list[bytes], tty: bool = False
+) -> tuple[ExitStatus, dict[str, bytes]]:
+    """Run an attached exec to its end: feed stdin, close it, collect the output."""
+    process = await running.runtime.exec_stream(launch, tty=tty)
+    received: dict[str, bytes] = {}
+
+    async def sink(stream: str, data: bytes) -> None:
+        received[stream] = received.get(stream, b"") + data
+
+    try:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                group.start_soon(process.pump_output, sink)
+                for data in feed:
+                    await process.write_stdin(data)
+                process.close_stdin()
+                status = await process.wait()
+    finally:
+        process.close()
+    return status, received
+
+
+async def test_an_attached_exec_reads_stdin_and_returns_the_exit_code(running: Subject) -> None:
+    status, received = await attached(running, running.echo_launch(3), [b"one\n", b"two\n"])
+    assert status == ExitStatus(3)
+    assert received.get("stdout") == b"one\ntwo\n"
+
+
+async def test_an_attached_exec_that_cannot_start_raises(running: Subject) -> None:
+    launch = running.exec_launch(0, "", 0.0)
+    if isinstance(running, Fake):
+        running.runtime.exec_script("probe", ExecScript(start_error='exec: "x": not found'))
+    else:
+        launch = Launch(tag="contract/exec", argv=("/nonexistent/program",), cwd="/", env={})
+    with pytest.raises(RuntimeStartError):
+        await running.runtime.exec_stream(launch)
+
+
+async def test_an_attached_exec_is_killed(running: Subject) -> None:
+    process = await running.runtime.exec_stream(running.exec_launch(0, "slow", 30.0))
+    try:
+        with anyio.fail_after(10):
+            await process.kill()
+            assert await process.wait() == ExitStatus(137, signal.SIGKILL)
+    finally:
+        process.close()

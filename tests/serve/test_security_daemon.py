@@ -7,6 +7,8 @@ root and say so when skipped.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import shutil
@@ -109,27 +111,60 @@ def tls(tmp_path: Path) -> tuple[Path, Path, trustme.CA]:
 # -- refused at start -----------------------------------------------------------------
 
 
-def test_a_non_loopback_address_without_tls_is_refused_at_start(tmp_path: Path) -> None:
-    result = serve_once(tmp_path, "--address", "0.0.0.0", "--port", "0")
-    assert result.returncode == 2, result.stderr
-    assert (
-        'error: --address: Invalid value: "0.0.0.0": a non-loopback address needs TLS: set '
-        "tlsCertFile and tlsPrivateKeyFile (--tls-cert-file, --tls-private-key-file), or "
-        "listen on 127.0.0.1"
-    ) in result.stderr
-    assert not (tmp_path / "root").exists()  # nothing started, nothing created
-    assert not (tmp_path / "s.sock").exists()
+def authority_of(config: dict[str, Any], tmp_path: Path) -> tuple[str, ssl.SSLContext, Path]:
+    """The kubeconfig's server URL, a context trusting its certificate, and that PEM file."""
+    cluster = config["clusters"][0]["cluster"]
+    pem = tmp_path / "ca.pem"
+    pem.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+    return str(cluster["server"]), ssl.create_default_context(cafile=str(pem)), pem
 
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
-        "address: 192.0.2.1\nport: 10250\n"
+
+def test_without_tls_files_the_listener_serves_its_own_certificate(
+    daemon: Daemon, tmp_path: Path
+) -> None:
+    # As the kubelet: no tlsCertFile, a self-signed pair under the root dir, HTTPS always,
+    # on every interface too (the token never crosses the network in clear).
+    daemon.start("--address", "0.0.0.0", "--port", "0").wait_ready()
+    port = tcp_port(daemon)
+    pki = daemon.root / "pki"
+    assert mode(pki) == 0o700
+    assert mode(pki / "minikubelet.key") == 0o600
+    assert mode(pki / "minikubelet.crt") == 0o600
+    with unix(daemon) as client:
+        config = client.get("/kubeconfig").json()
+    url, context, _ = authority_of(config, tmp_path)
+    assert url == f"https://127.0.0.1:{port}"
+    token = config["users"][0]["user"]["token"]
+    with httpx.Client(
+        base_url=url, verify=context, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        assert client.get(PODS).status_code == 200
+    with (
+        httpx.Client(base_url=f"https://localhost:{port}", verify=context) as by_name,
+        httpx.Client(base_url=f"https://[::1]:{port}", verify=context) as by_v6,
+    ):
+        assert by_name.get("/healthz").text == "ok"  # the names are in the certificate
+        with contextlib.suppress(httpx.ConnectError):  # (where ::1 is configured)
+            assert by_v6.get("/healthz").text == "ok"
+    with (
+        pytest.raises(httpx.HTTPError),
+        httpx.Client(base_url=f"http://127.0.0.1:{port}") as plain,
+    ):
+        plain.get("/healthz")
+    assert daemon.stop() == 0
+
+    # A restart reuses the pair: a kubeconfig handed out before keeps working.
+    certificate = (pki / "minikubelet.crt").read_bytes()
+    daemon.start("--address", "0.0.0.0", "--port", "0").wait_ready()
+    assert (pki / "minikubelet.crt").read_bytes() == certificate
+    assert len(daemon.logs("tls.certificate_generated")) == 1
+    with unix(daemon) as client:
+        again = client.get("/kubeconfig").json()
+    assert (
+        again["clusters"][0]["cluster"]["certificate-authority-data"]
+        == config["clusters"][0]["cluster"]["certificate-authority-data"]
     )
-    result = serve_once(tmp_path, "--config", str(config))
-    assert result.returncode == 2
-    assert f'error: {config}: address: Invalid value: "192.0.2.1": a non-loopback' in (
-        result.stderr
-    )
+    assert daemon.stop() == 0
 
 
 def test_anonymous_requests_are_refused_off_loopback_even_with_tls(
@@ -178,10 +213,10 @@ def test_run_refuses_the_same_way_and_runs_nothing(tmp_path: Path, short_tmp: Pa
     result = cli(
         "run",
         *("--root-dir", str(tmp_path / "root"), "--socket", str(short_tmp / "run.sock")),
-        *("--address", "0.0.0.0", "--port", "0", str(manifest)),
+        *("--address", "0.0.0.0", "--port", "0", "--anonymous-auth", str(manifest)),
     )
     assert result.returncode == 2
-    assert 'error: --address: Invalid value: "0.0.0.0": a non-loopback address needs TLS' in (
+    assert "error: --anonymous-auth: Forbidden: anonymous requests cannot be allowed" in (
         result.stderr
     )
     assert not marker.exists()
@@ -290,17 +325,18 @@ def test_the_kubeconfig_command_hands_out_a_working_token(daemon: Daemon, tmp_pa
     port = tcp_port(daemon)
     result = cli("kubeconfig", env={"MINIKUBELET_SERVER": str(daemon.socket)})
     assert result.returncode == 0, result.stderr
-    assert "kubectl sends the token over HTTPS only" in result.stderr
+    assert result.stderr == ""
     config = yaml.safe_load(result.stdout)
     assert config["kind"] == "Config"
     assert config["current-context"] == "minikubelet"
-    assert config["clusters"][0]["cluster"] == {"server": f"http://127.0.0.1:{port}"}
+    assert set(config["clusters"][0]["cluster"]) == {"server", "certificate-authority-data"}
+    url, context, pem = authority_of(config, tmp_path)
+    assert url == f"https://127.0.0.1:{port}"
     token = config["users"][0]["user"]["token"]
     assert (daemon.root / "api-token").read_text() == token + "\n"
 
-    url = f"http://127.0.0.1:{port}"
     marker = tmp_path / "tcp.marker"
-    with httpx.Client(base_url=url, timeout=10) as client:
+    with httpx.Client(base_url=url, timeout=10, verify=context) as client:
         refused = client.post(PODS, json=marker_pod("tcp", marker))
         assert refused.status_code == 401
         created = client.post(
@@ -309,14 +345,18 @@ def test_the_kubeconfig_command_hands_out_a_working_token(daemon: Daemon, tmp_pa
         assert created.status_code == 201, created.text
     wait_for(marker.exists, what="the pod created over TCP")
 
-    # The client commands over TCP: the token from the environment.
-    without = cli("get", "pods", "--server", url)
+    # The client commands over TCP: the token and the certificate from the environment.
+    trust = {"MINIKUBELET_CERTIFICATE_AUTHORITY": str(pem)}
+    untrusted = cli("get", "pods", "--server", url, env={"MINIKUBELET_TOKEN": token})
+    assert untrusted.returncode == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+    without = cli("get", "pods", "--server", url, env=trust)
     assert without.returncode == 1
     assert "Unauthorized" in without.stderr
-    listed = cli("get", "pods", "--server", url, env={"MINIKUBELET_TOKEN": token})
+    listed = cli("get", "pods", "--server", url, env={"MINIKUBELET_TOKEN": token, **trust})
     assert listed.returncode == 0, listed.stderr
     assert "tcp" in listed.stdout
-    over_tcp = cli("kubeconfig", "--server", url, env={"MINIKUBELET_TOKEN": token})
+    over_tcp = cli("kubeconfig", "--server", url, env={"MINIKUBELET_TOKEN": token, **trust})
     assert over_tcp.returncode == 1
     assert "Error from server (Forbidden): forbidden: the kubeconfig is handed out only" in (
         over_tcp.stderr
@@ -329,7 +369,8 @@ def test_the_kubeconfig_command_hands_out_a_working_token(daemon: Daemon, tmp_pa
         kubeconfig = tmp_path / "kubeconfig"
         kubeconfig.write_text(result.stdout)
         environ = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
-        for path in ("/version", "/healthz"):
+        # HTTPS: kubectl sends the token, so it reaches everything, not just /version.
+        for path in ("/version", "/healthz", PODS):
             reached = subprocess.run(
                 [kubectl, "--kubeconfig", str(kubeconfig), "get", "--raw", path],
                 capture_output=True,
@@ -354,7 +395,9 @@ def test_a_token_file_replaces_the_generated_token(daemon: Daemon, tmp_path: Pat
         config = client.get("/kubeconfig").json()
     assert config["users"][0]["user"] == {"token": "operator-chosen-token-1234567890"}
     headers = {"Authorization": "Bearer operator-chosen-token-1234567890"}
-    with httpx.Client(base_url=f"http://127.0.0.1:{tcp_port(daemon)}", headers=headers) as c:
+    url, context, _ = authority_of(config, tmp_path)
+    assert url == f"https://127.0.0.1:{tcp_port(daemon)}"
+    with httpx.Client(base_url=url, headers=headers, verify=context) as c:
         assert c.get(PODS).status_code == 200
     assert daemon.stop() == 0
 
@@ -412,11 +455,14 @@ def test_tls_on_every_interface_serves_https(
 # -- another local user ---------------------------------------------------------------
 
 NOBODY_CLIENT = """
-import http.client, json, socket, sys
+import http.client, json, socket, ssl, sys
 port, socket_path, token_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 result = {}
 body = json.dumps(json.loads(sys.argv[4]))
-connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+# nobody has no way to the daemon's certificate: it does not verify it (and needs no
+# secrecy); what it lacks is the token.
+unverified = ssl._create_unverified_context()
+connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=unverified)
 connection.request("POST", "/api/v1/namespaces/default/pods", body=body,
                    headers={"Content-Type": "application/json"})
 response = connection.getresponse()

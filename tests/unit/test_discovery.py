@@ -96,7 +96,7 @@ def test_aggregated_core_group() -> None:
     assert subresources["status"]["responseKind"]["kind"] == "Pod"
     assert subresources["exec"]["responseKind"]["kind"] == "PodExecOptions"
     assert resources["events"]["verbs"] == ["get", "list", "watch"]
-    assert set(resources) == {"pods", "events", "configmaps", "secrets"}
+    assert set(resources) == {"pods", "events", "configmaps", "secrets", "nodes"}
 
 
 def test_aggregated_named_groups() -> None:

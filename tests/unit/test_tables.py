@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 
 from minikubelet.api.tables import (
+    NODE_COLUMNS,
     IncludeObject,
     TableOptions,
     column_definitions,
     configmap_row,
     event_row,
     negotiate_table,
+    node_row,
     pod_row,
     row_object,
     secret_row,
@@ -900,3 +902,37 @@ KUBECTL_GET = (
 )
 def test_negotiate_table(accept: str | None, version: str | None) -> None:
     assert negotiate_table(accept) == version
+
+
+@pytest.mark.parametrize(
+    ("node", "cells"),
+    [
+        (
+            {
+                "metadata": {"name": "box", "labels": {"kubernetes.io/hostname": "box"}},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+            },
+            ["box", "Ready", "<none>"],
+        ),
+        (
+            {
+                "metadata": {
+                    "name": "cp",
+                    "labels": {
+                        "node-role.kubernetes.io/control-plane": "",
+                        "node-role.kubernetes.io/worker": "",
+                    },
+                },
+                "spec": {"unschedulable": True},
+                "status": {"conditions": [{"type": "Ready", "status": "False"}]},
+            },
+            ["cp", "NotReady,SchedulingDisabled", "control-plane,worker"],
+        ),
+        ({"metadata": {"name": "new"}}, ["new", "Unknown", "<none>"]),
+    ],
+)
+def test_node_cells(node: JSON, cells: list[str]) -> None:
+    row = node_row(node, NOW)
+    assert row["cells"][:3] == cells
+    assert len(row["cells"]) == len(NODE_COLUMNS)
+    assert row["cells"][5] == "<none>"  # no InternalIP in these

@@ -207,6 +207,7 @@ class Connection:
         body: Mapping[str, Any] | None,
         read_timeout: float | None,
         streaming: bool = False,
+        content_type: str = "application/json",
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         target = self._prefix + path
         if params:
@@ -216,7 +217,7 @@ class Connection:
         if self.server.url is not None and self.server.token:
             headers["Authorization"] = f"Bearer {self.server.token}"
         if content is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         connection = self._open()
         connected = False
         try:
@@ -257,9 +258,17 @@ class Connection:
         *,
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
+        read_timeout: float | None = _READ_TIMEOUT,
     ) -> tuple[int, dict[str, Any]]:
-        """Send a request; the status code and the decoded JSON body of a success."""
-        connection, response = self._send(method, path, params, body, _READ_TIMEOUT)
+        """Send a request; the status code and the decoded JSON body of a success.
+
+        ``content_type`` is the body's (a patch type for PATCH); ``read_timeout`` None
+        waits as long as the server takes (a replace that waits for a long grace period).
+        """
+        connection, response = self._send(
+            method, path, params, body, read_timeout, content_type=content_type
+        )
         try:
             self._check(response)
             try:
@@ -276,6 +285,34 @@ class Connection:
 
     def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         return self.request("GET", path, params=params)[1]
+
+    def open_socket(self) -> tuple[socket.socket, str]:
+        """A connected socket to the server (TLS-wrapped for https) and the ``Host`` to
+        name: what a websocket (``exec``) is opened on. Raises Unreachable."""
+        connection = self._open()
+        try:
+            connection.connect()
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            raise self.unreachable(error) from error
+        assert connection.sock is not None
+        sock: socket.socket = connection.sock
+        connection.sock = None  # ours now: closing the connection must not close it
+        if self.server.socket is not None:
+            return sock, "localhost"
+        host = self._url.hostname or "localhost"
+        host = f"[{host}]" if ":" in host else host
+        return sock, f"{host}:{self._url.port}" if self._url.port else host
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    def authorization(self) -> dict[str, str]:
+        """The credentials header a request to this server carries (none on the socket)."""
+        if self.server.url is not None and self.server.token:
+            return {"Authorization": f"Bearer {self.server.token}"}
+        return {}
 
     @contextmanager
     def stream(

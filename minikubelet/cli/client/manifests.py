@@ -24,10 +24,8 @@ __all__ = [
     "LAST_APPLIED",
     "ManifestProblem",
     "SourcedObject",
-    "SourcedPod",
     "last_applied",
     "objects_in_text",
-    "pods_in_text",
     "read_sources",
     "with_last_applied",
 ]
@@ -67,11 +65,13 @@ class SourcedObject:
 
     @property
     def singular(self) -> str:
-        """What kubectl prints before the name: ``pod/web``, ``configmap/settings``."""
+        """kubectl's singular of the kind: ``pod``, ``configmap``."""
         return _KINDS[self.kind][1]
 
-
-SourcedPod = SourcedObject  # the name from when only pods could be applied
+    @property
+    def label(self) -> str:
+        """``pod/web``, ``configmap/settings``: how kubectl names it in what it prints."""
+        return f"{self.singular}/{self.name}"
 
 
 def _documents(value: object, source: str) -> Iterator[dict[str, Any]]:
@@ -126,9 +126,6 @@ def objects_in_text(text: str, source: str, namespace: str) -> list[SourcedObjec
             manifest["metadata"].setdefault("namespace", namespace)
             pods.append(SourcedObject(source, manifest))
     return pods
-
-
-pods_in_text = objects_in_text  # the name from when only pods could be applied
 
 
 def read_sources(

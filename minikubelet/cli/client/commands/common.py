@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn, ParamSpec, TypeVar
@@ -35,6 +36,8 @@ __all__ = [
     "metadata_of",
     "namespace_option",
     "no_resources",
+    "notice",
+    "notice_after",
     "now",
     "pod_names",
     "pod_path",
@@ -166,3 +169,17 @@ def no_resources(namespace: str | None) -> None:
         click.echo("No resources found", err=True)
     else:
         click.echo(f"No resources found in {namespace} namespace.", err=True)
+
+
+def notice(text: str) -> None:
+    """A line on stderr about what a command waits for."""
+    click.echo(text, err=True)
+
+
+def notice_after(seconds: float, text: str) -> threading.Timer:
+    """``notice(text)`` in ``seconds`` unless the returned timer is cancelled first: what a
+    long wait (a grace period) prints once it has lasted a moment."""
+    timer = threading.Timer(seconds, lambda: notice(text))
+    timer.daemon = True
+    timer.start()
+    return timer

@@ -1,4 +1,8 @@
-"""``delete pod``: DELETE with kubectl's grace-period rules, then wait until the pod is gone."""
+"""``delete pod``: DELETE with kubectl's grace-period rules, then wait until the pod is gone.
+
+The wait lasts as long as the pod's termination (its preStop hook and grace period);
+after a second of it, the command says what it waits for on stderr.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ from minikubelet.cli.client.commands import common
 from minikubelet.cli.client.connection import ApiError, Connection
 from minikubelet.cli.client.messages import status_error
 
-__all__ = ["delete"]
+__all__ = ["WAIT_NOTICE_AFTER", "delete"]
+
+WAIT_NOTICE_AFTER = 1.0  # seconds of waiting before the command says what it waits for
 
 
 def _wait_deleted(
@@ -133,7 +139,7 @@ def delete(
             "indefinitely.",
             err=True,
         )
-    deleted: list[tuple[str, str]] = []
+    deleted: list[tuple[str, str, int | None]] = []
     failed = False
     with common.connect(server) as connection:
         for name in names:
@@ -150,11 +156,20 @@ def delete(
             if not isinstance(details, Mapping):
                 details = {}
             uid = common.metadata_of(obj).get("uid") or details.get("uid")
-            deleted.append((name, str(uid or "")))
+            grace = common.metadata_of(obj).get("deletionGracePeriodSeconds")
+            deleted.append((name, str(uid or ""), grace if isinstance(grace, int) else None))
         if wait:
             deadline = time.monotonic() + timeout if timeout > 0 else None  # noqa: TID251 - the client is synchronous: no event loop
-            for name, uid in deleted:
-                if not _wait_deleted(connection, namespace, name, uid, deadline):
+            for name, uid, grace in deleted:
+                within = f" (grace period {grace}s)" if grace is not None else ""
+                notice = common.notice_after(
+                    WAIT_NOTICE_AFTER, f'waiting for pod "{name}" to terminate{within}...'
+                )
+                try:
+                    done = _wait_deleted(connection, namespace, name, uid, deadline)
+                finally:
+                    notice.cancel()
+                if not done:
                     click.echo(
                         f"error: timed out waiting for the condition on pods/{name}", err=True
                     )

@@ -1,4 +1,5 @@
-"""``get pods``: the table (or ``-o wide|json|yaml|name``), and ``-w``'s rows as pods change.
+"""``get pods`` and ``get events``: the table (or ``-o wide|json|yaml|name``), and ``-w``'s
+rows as they change.
 
 ``get configmaps|secrets`` is ``cli.client.objects``.
 """
@@ -15,7 +16,9 @@ from minikubelet.cli.client.commands import common
 from minikubelet.cli.client.connection import ApiError, Connection
 from minikubelet.cli.client.messages import status_error
 
-__all__ = ["get"]
+__all__ = ["EVENT_RESOURCES", "get"]
+
+EVENT_RESOURCES = frozenset({"event", "events", "ev"})
 
 
 class _Printer:
@@ -87,8 +90,67 @@ def _watch_pods(
             printer.print_pods([obj], as_list=False)
 
 
+def _get_events(
+    connection: Connection, names: list[str], scope: str | None, output: str | None, watch: bool
+) -> None:
+    """``get events``: the apiserver's event Table (LAST SEEN, TYPE, REASON, OBJECT, ...)."""
+    from minikubelet.cli.client import output as formats
+    from minikubelet.cli.client.pods import table_writer
+    from minikubelet.cli.client.printing import resource_table
+
+    path = "/api/v1/events" if scope is None else f"/api/v1/namespaces/{scope}/events"
+    listing = connection.get(path)
+    items = [item for item in common.items_of(listing) if not names or _name(item) in names]
+    writer = table_writer()
+    printed = False
+
+    def show(events: list[dict[str, Any]]) -> None:
+        nonlocal printed
+        if output in ("json", "yaml"):
+            document = formats.as_list(events, "Event") if not watch or not printed else events[0]
+            text = formats.to_json(document) if output == "json" else formats.to_yaml(document)
+            click.echo(text, nl=False)
+        elif output == "name":
+            click.echo("".join(formats.to_name(e, "event") for e in events), nl=False)
+        else:
+            text = resource_table(
+                "events",
+                events,
+                common.now(),
+                wide=output == "wide",
+                namespaced=scope is None,
+                header=not printed,
+                writer=writer,
+            )
+            click.echo(text, nl=False)
+        printed = True
+        sys.stdout.flush()
+
+    if items or output in ("json", "yaml"):
+        show(items)
+    elif not watch:
+        common.no_resources(scope)
+    if not watch:
+        return
+    version = str(common.metadata_of(listing).get("resourceVersion") or "")
+    with connection.watch(path, {"resourceVersion": version} if version else {}) as events:
+        for event in events:
+            obj = event.get("object")
+            if not isinstance(obj, dict):
+                continue
+            if event.get("type") == "ERROR":
+                click.echo(status_error(obj), err=True)
+                return
+            if not names or _name(obj) in names:
+                show([obj])
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    return str(common.metadata_of(obj).get("name") or "")
+
+
 @click.command()
-@click.argument("arguments", nargs=-1, metavar="pods|configmaps|secrets [NAME...]")
+@click.argument("arguments", nargs=-1, metavar="pods|events|configmaps|secrets [NAME...]")
 @common.namespace_option
 @click.option("--all-namespaces", "-A", is_flag=True, help="List pods in every namespace.")
 @click.option(
@@ -108,7 +170,8 @@ def get(
     watch: bool,
     server: str | None,
 ) -> None:
-    """Display pods (NAME READY STATUS RESTARTS AGE), configmaps or secrets, as kubectl."""
+    """Display pods (NAME READY STATUS RESTARTS AGE), events, configmaps or secrets, as kubectl
+    get does."""
     from minikubelet.cli.client import objects
 
     if objects.resource_of(arguments) is not None:
@@ -122,6 +185,18 @@ def get(
             watch=watch,
             server=server,
         )
+        return
+    if arguments and arguments[0] in EVENT_RESOURCES:
+        if all_namespaces and arguments[1:]:
+            common.fail("error: a resource cannot be retrieved by name across all namespaces")
+        with common.connect(server) as connection:
+            _get_events(
+                connection,
+                list(arguments[1:]),
+                None if all_namespaces else namespace,
+                output,
+                watch,
+            )
         return
     names = common.pod_names(arguments, verb="get")
     if all_namespaces and names:

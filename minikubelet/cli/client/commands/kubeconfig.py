@@ -3,14 +3,12 @@
 The daemon is found as by every client command (``--server``, ``$MINIKUBELET_SERVER``,
 the default socket) and asked for ``/kubeconfig``, which it answers over its unix socket
 only: whoever may open the socket may have the token. The result points at the TCP
-listener (``https://`` with the certificate as ``certificate-authority-data`` when the
-daemon serves TLS) with the bearer token, under the name ``minikubelet``:
+listener (``https://``, always: with the daemon's certificate, its own self-signed one
+unless configured, as ``certificate-authority-data``) with the bearer token, under the
+name ``minikubelet``:
 
-    (umask 077; minikubelet kubeconfig > ~/.kube/minikubelet)
-    KUBECONFIG=~/.kube/minikubelet kubectl get pods
-
-kubectl sends a token over HTTPS only: against a plain-HTTP listener it reaches
-``/version`` and ``/healthz`` and nothing else, so the command says so on stderr.
+    (umask 077; minikubelet kubeconfig > ~/.kube/minikubelet.yaml)
+    KUBECONFIG=~/.kube/minikubelet.yaml kubectl get pods
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ def kubeconfig(server: str | None) -> None:
 
     Ask over the daemon's unix socket (the default); the daemon must listen on TCP too
     (--port). The output holds the token: keep it private, e.g.
-    (umask 077; minikubelet kubeconfig > ~/.kube/minikubelet).
+    (umask 077; minikubelet kubeconfig > ~/.kube/minikubelet.yaml).
     """
     from minikubelet.cli.client.output import to_yaml
 
@@ -42,13 +40,4 @@ def kubeconfig(server: str | None) -> None:
             if error.code == 404 and "TCP listener" in str(error):
                 common.fail(f"error: {error}")
             raise
-    clusters = config.get("clusters") or [{}]
-    url = str(clusters[0].get("cluster", {}).get("server", ""))
-    if url.startswith("http://"):
-        click.echo(
-            f"warning: {url} is plain HTTP: kubectl sends the token over HTTPS only, so it "
-            "reaches /version and /healthz there and nothing else (give the daemon "
-            "--tls-cert-file and --tls-private-key-file)",
-            err=True,
-        )
     click.echo(to_yaml(config), nl=False)
