@@ -29,9 +29,8 @@ import anyio
 import anyio.to_thread
 import yaml
 
-from minikubelet.capabilities import unimplemented_warnings
 from minikubelet.errors import FieldError, ManifestError, ManifestWarning
-from minikubelet.manifest import load_text
+from minikubelet.manifest import load_bytes
 from minikubelet.model.spec import Pod
 from minikubelet.server.status import ApiError, bad_request, invalid
 
@@ -163,11 +162,13 @@ def _remove(obj: Any, path: str) -> bool:
 
 
 def _load(obj: JSON, validation: FieldValidation) -> tuple[Any, list[str]]:
-    """``load_text`` on ``obj``, dropping unknown fields unless Strict; (result, dropped)."""
+    """``load_bytes`` on ``obj``, dropping unknown fields unless Strict; (result, dropped).
+
+    The result's warnings include the fields minikubelet accepts but does not act on."""
     dropped: list[str] = []
     for _ in range(2):
         try:
-            return load_text(json.dumps(obj), None), dropped
+            return load_bytes(json.dumps(obj).encode(), None), dropped
         except ManifestError as error:
             unknown = [e for e in error.errors if e.kind == "Unknown field" and e.path]
             if validation is FieldValidation.STRICT or not unknown or dropped:
@@ -240,7 +241,7 @@ async def decode_pod_object(
         )
         raise invalid("Pod", pod.name, [problem])
     pod = replace(pod, metadata=replace(pod.metadata, namespace=namespace))
-    warnings = [_warning(w) for w in (*result.warnings, *unimplemented_warnings(pod))]
+    warnings = [_warning(w) for w in result.warnings]
     if validation is FieldValidation.WARN:
         warnings = [f'unknown field "{path}"' for path in dropped] + warnings
     return Decoded(pod, warnings, tuple(dropped))
