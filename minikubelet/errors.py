@@ -31,6 +31,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from minikubelet.api.reasons import STATUS_REASONS
 
 __all__ = [
     "CgroupError",
@@ -211,25 +214,28 @@ class CgroupError(MinikubeletError):
 
 
 class RequestError(MinikubeletError):
-    """Raised by the pure API modules (``minikubelet.api``) for a request they must refuse.
+    """Raised by the API (the pure modules of ``minikubelet.api`` and the server's handlers)
+    for a request it must refuse; the server answers it as a ``Status``.
 
-    ``code`` is the HTTP status, ``reason`` the apiserver's ``StatusReason`` (``BadRequest``,
-    ``Invalid``, ``Conflict``, ...), ``message`` its wording and ``details`` the ``Status``
-    details (``causes`` and friends), so the server answers exactly as the apiserver would.
-    The client fixes its request; nothing on the server is wrong.
+    ``code`` is the HTTP status, ``reason`` the apiserver's ``StatusReason`` (by default the
+    one of the code: ``BadRequest``, ``NotFound``, ``Invalid``...), ``message`` its wording
+    and ``details`` the ``Status`` details (``causes`` and friends), so the server answers
+    exactly as the apiserver would. The client fixes its request; nothing on the server is
+    wrong.
     """
 
     def __init__(
         self,
         code: int,
-        reason: str,
         message: str,
-        details: dict[str, object] | None = None,
+        *,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
-        self.reason = reason
         self.message = message
+        self.reason = reason or STATUS_REASONS.get(code, "Unknown")
         self.details = details
 
 

@@ -32,11 +32,11 @@ from typing import Any
 import yaml
 
 from minikubelet.api import _patch_meta
+from minikubelet.api.types import JSON
 from minikubelet.errors import RequestError
 
 __all__ = ["apply", "decode_apply", "fields_v1"]
 
-JSON = dict[str, Any]
 _SYSTEM_METADATA = ("uid", "resourceVersion", "creationTimestamp", "generation", "selfLink")
 
 
@@ -45,11 +45,10 @@ def decode_apply(body: bytes) -> JSON:
     try:
         value = yaml.safe_load(body)
     except yaml.YAMLError as error:
-        raise RequestError(400, "BadRequest", f"error decoding YAML: {error}") from None
+        raise RequestError(400, f"error decoding YAML: {error}") from None
     if not isinstance(value, dict):
         raise RequestError(
             400,
-            "BadRequest",
             "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "
             f"unmarshal {type(value).__name__} into Go value of type map[string]interface {{}}",
         )
@@ -192,19 +191,17 @@ def apply(
     if not manager:
         raise RequestError(
             400,
-            "BadRequest",
             "PATCH requests with content type application/apply-patch+yaml must set fieldManager",
         )
     kind = str(applied.get("kind") or "")
     if applied.get("apiVersion") != "v1" or kind not in _patch_meta.KINDS:
         raise RequestError(
             400,
-            "BadRequest",
             f"invalid object type: {applied.get('apiVersion') or ''}, Kind={kind}",
         )
     metadata = applied.get("metadata")
     if isinstance(metadata, Mapping) and metadata.get("managedFields") is not None:
-        raise RequestError(400, "BadRequest", "metadata.managedFields must be nil")
+        raise RequestError(400, "metadata.managedFields must be nil")
     config = copy.deepcopy(dict(applied))
     config.pop("status", None)
     if isinstance(config.get("metadata"), dict):

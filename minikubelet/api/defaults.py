@@ -23,9 +23,10 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from minikubelet.api.types import JSON
+
 __all__ = ["image_pull_policy", "pod_with_defaults"]
 
-JSON = dict[str, Any]
 
 _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 _PROBE_DEFAULTS = {

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from minikubelet.api.media import parse_accept
+from minikubelet.api.types import JSON
 
 __all__ = [
     "CORE_V1",
@@ -42,7 +43,6 @@ __all__ = [
     "negotiate_aggregated",
 ]
 
-JSON = dict[str, object]
 
 DISCOVERY_VERSIONS = ("v2", "v2beta1")
 _DISCOVERY_GROUP = "apidiscovery.k8s.io"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
-from minikubelet.api.serialize import JSON, time_json
+from minikubelet.api.serialize import time_json
+from minikubelet.api.types import JSON
 from minikubelet.model.objects import ConfigMap, Secret
 from minikubelet.objects import StoredObject
 

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from minikubelet.api.types import JSON
 from minikubelet.errors import RequestError
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "merge_patch",
 ]
 
-JSON = dict[str, Any]
 MAX_JSON_PATCH_OPERATIONS = 10000  # the apiserver's maxJSONPatchOperations
 
 
@@ -62,9 +62,7 @@ def decode_patch(body: bytes, *, strict: bool = False) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         message = str(error)
-        raise RequestError(
-            400, "BadRequest", f"error decoding patch: {message}" if strict else message
-        ) from None
+        raise RequestError(400, f"error decoding patch: {message}" if strict else message) from None
 
 
 def go_repr(value: object) -> str:
@@ -90,7 +88,7 @@ def merge_patch(document: Any, patch: Any) -> Any:
     document (which then fails to decode, as on the apiserver).
     """
     if patch is None or not isinstance(patch, dict | list):
-        raise RequestError(400, "BadRequest", "Invalid JSON Patch")
+        raise RequestError(400, "Invalid JSON Patch")
     if not isinstance(patch, dict) or not isinstance(document, dict):
         return _prune_nulls(copy.deepcopy(patch))
     return _merge_docs(copy.deepcopy(document), patch)
@@ -136,21 +134,18 @@ def json_patch(document: Any, operations: Any) -> Any:
         kind = "object" if isinstance(operations, dict) else json_kind(operations)
         raise RequestError(
             400,
-            "BadRequest",
             f"json: cannot unmarshal {kind} into Go value of type jsonpatch.Patch",
         )
     for operation in operations:
         if not isinstance(operation, dict):
             raise RequestError(
                 400,
-                "BadRequest",
                 f"json: cannot unmarshal {json_kind(operation)} into Go value of type "
                 "jsonpatch.Operation",
             )
     if len(operations) > MAX_JSON_PATCH_OPERATIONS:
         raise RequestError(
             413,
-            "RequestEntityTooLarge",
             f"The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, "
             f"got {len(operations)}",
         )
@@ -160,7 +155,7 @@ def json_patch(document: Any, operations: Any) -> Any:
             _apply_operation(root, operation)
         except _OperationFailed as failure:
             raise RequestError(
-                422, "Invalid", "the server rejected our request due to an error in our request"
+                422, "the server rejected our request due to an error in our request"
             ) from failure
     return root[0]
 

@@ -23,11 +23,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from minikubelet.api.types import JSONView
 from minikubelet.errors import FieldError
 
 __all__ = ["FORBIDDEN_UPDATE", "spec_diff", "validate_pod_update"]
 
-JSON = Mapping[str, Any]
 _MAX_INT32 = 2**31 - 1
 _MIRROR = "kubernetes.io/config.mirror"
 _APPARMOR = "container.apparmor.security.beta.kubernetes.io/"
@@ -40,7 +40,7 @@ FORBIDDEN_UPDATE = (
 )
 
 
-def _mapping(value: object) -> JSON:
+def _mapping(value: object) -> JSONView:
     return value if isinstance(value, Mapping) else {}
 
 
@@ -48,7 +48,7 @@ def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def validate_pod_update(new: JSON, old: JSON) -> list[FieldError]:
+def validate_pod_update(new: JSONView, old: JSONView) -> list[FieldError]:
     """The errors of updating ``old`` to ``new`` (empty: the update is allowed)."""
     new_meta, old_meta = _mapping(new.get("metadata")), _mapping(old.get("metadata"))
     errors = _metadata_errors(new_meta, old_meta)
@@ -89,7 +89,7 @@ def _same(a: object, b: object) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-def _metadata_errors(new: JSON, old: JSON) -> list[FieldError]:
+def _metadata_errors(new: JSONView, old: JSONView) -> list[FieldError]:
     """ValidateObjectMetaUpdate's immutable fields."""
     errors = []
     for field in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp"):
@@ -109,7 +109,7 @@ def _metadata_errors(new: JSON, old: JSON) -> list[FieldError]:
     return errors
 
 
-def _annotation_errors(new: JSON, old: JSON) -> list[FieldError]:
+def _annotation_errors(new: JSONView, old: JSONView) -> list[FieldError]:
     """ValidatePodSpecificAnnotationUpdates: mirror-pod and AppArmor annotations stay."""
     errors = []
     for key, value in old.items():
@@ -229,7 +229,7 @@ def _scheduling_gate_errors(new: list[Any], old: list[Any]) -> list[FieldError]:
     return errors
 
 
-def _munged(new: JSON, old: JSON) -> dict[str, Any]:
+def _munged(new: JSONView, old: JSONView) -> dict[str, Any]:
     """The new spec with every field an update may change put back to its old value."""
     munged = dict(new)
     for field in ("containers", "initContainers"):
@@ -299,7 +299,7 @@ def _go_value(value: object) -> str:
     return str(value)
 
 
-def spec_diff(old: JSON, new: JSON) -> str:
+def spec_diff(old: JSONView, new: JSONView) -> str:
     """``cmp.Diff(old, new)``'s shape: the changed fields, with ``-`` old and ``+`` new."""
     lines = ["  core.PodSpec{"]
     _diff_struct(old, new, 1, lines)
@@ -307,7 +307,7 @@ def spec_diff(old: JSON, new: JSON) -> str:
     return "\n".join(lines)
 
 
-def _diff_struct(old: JSON, new: JSON, depth: int, lines: list[str]) -> None:
+def _diff_struct(old: JSONView, new: JSONView, depth: int, lines: list[str]) -> None:
     indent = "  " + "\t" * depth
     identical = 0
     for key in list(dict.fromkeys([*old, *new])):

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, assert_never
 
+from minikubelet.api.types import JSON
 from minikubelet.model.events import Event
 from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.spec import Container, PodSpec
@@ -23,15 +24,12 @@ from minikubelet.model.status import (
 )
 
 __all__ = [
-    "JSON",
     "container_status_json",
     "event_json",
     "pod_json",
     "pod_status_json",
     "time_json",
 ]
-
-JSON = dict[str, Any]
 
 
 def time_json(moment: datetime | None) -> str | None:

@@ -26,11 +26,11 @@ from typing import Any
 
 from minikubelet.api import _patch_meta
 from minikubelet.api.patch import go_repr, json_kind
+from minikubelet.api.types import JSON
 from minikubelet.errors import RequestError
 
 __all__ = ["strategic_merge_patch", "strip_directives"]
 
-JSON = dict[str, Any]
 _MISSING = object()
 
 
@@ -70,7 +70,6 @@ def strategic_merge_patch(original: JSON, patch: JSON, kind: str) -> JSON:
     if not isinstance(patch, dict):
         raise RequestError(
             400,
-            "BadRequest",
             f"json: cannot unmarshal {json_kind(patch)} into Go value of type "
             "map[string]interface {}",
         )
@@ -81,16 +80,15 @@ def strategic_merge_patch(original: JSON, patch: JSON, kind: str) -> JSON:
     except _SmpError as error:
         message = str(error)
         if message in _BAD_REQUEST:
-            raise RequestError(400, "BadRequest", message) from None
+            raise RequestError(400, message) from None
         if message in _UNPROCESSABLE:
             raise RequestError(
-                422, "Invalid", "the server rejected our request due to an error in our request"
+                422, "the server rejected our request due to an error in our request"
             ) from error
         raise RequestError(
             500,
-            "InternalError",
             f"Internal error occurred: {message}",
-            {"causes": [{"message": message}]},
+            details={"causes": [{"message": message}]},
         ) from None
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from minikubelet.api.humanize import human_duration, parse_time, since
 from minikubelet.api.media import parse_accept
+from minikubelet.api.types import JSON
 from minikubelet.errors import RequestError
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
     "table_options",
 ]
 
-JSON = dict[str, Any]
 Obj = Mapping[str, Any]
 
 _TABLE_VERSIONS = ("v1", "v1beta1")
@@ -586,7 +586,6 @@ def table_options(query: Mapping[str, str], version: str = "v1") -> TableOptions
         supported = ", ".join(f'"{m.value}"' for m in sorted(IncludeObject, key=str))
         raise RequestError(
             400,
-            "BadRequest",
             "Unable to convert to Table as requested: includeObject: Unsupported value: "
             f'"{raw}": supported values: {supported}',
         )

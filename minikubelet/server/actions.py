@@ -19,8 +19,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from minikubelet.errors import RequestError
 from minikubelet.server.context import api_of, json_response
-from minikubelet.server.status import ApiError, bad_request, not_found
+from minikubelet.server.status import bad_request, not_found
 
 __all__ = ["restart_container"]
 
@@ -46,7 +47,7 @@ async def restart_container(request: Request) -> Response:
         raise bad_request(f"container {requested} is not valid for pod {name}")
     restart_count = pod.records[requested].next_restart_count - 1
     if not api.kubelet.restart_container(namespace, name, requested):
-        raise ApiError(
+        raise RequestError(
             409,
             f"container {requested} of pod {name} is not running: nothing to restart",
             reason="Conflict",

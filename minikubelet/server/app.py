@@ -1,7 +1,7 @@
 """The ASGI application: routes, the endpoints that are not about pods, and error shapes.
 
 Every error is a Kubernetes ``Status`` with the right code: the handlers raise
-``ApiError``; Starlette's own 404 (no route) and 405 (wrong method) are reworded as the
+``RequestError``; Starlette's own 404 (no route) and 405 (wrong method) are reworded as the
 apiserver words them; anything unexpected is logged (``api.request_failed``) and answered
 500 ``InternalError``, so a malformed request never hurts the daemon.
 """
@@ -9,7 +9,6 @@ apiserver words them; anything unexpected is logged (``api.request_failed``) and
 from __future__ import annotations
 
 import platform
-from typing import Any
 
 import structlog
 from starlette.applications import Starlette
@@ -21,6 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minikubelet import __version__
+from minikubelet.api.reasons import STATUS_REASONS
 from minikubelet.errors import RequestError
 from minikubelet.kubelet import Kubelet
 from minikubelet.server import (
@@ -38,12 +38,11 @@ from minikubelet.server.auth import RequestGuard, TcpEndpoint
 from minikubelet.server.changes import ChangeLog
 from minikubelet.server.context import Api, api_of, json_response
 from minikubelet.server.metrics import metrics_registries, render
-from minikubelet.server.status import ApiError, status_json
+from minikubelet.server.status import status_json, status_of
 from minikubelet.server.summary import UsageSampler
 
 __all__ = ["KUBERNETES_VERSION", "build_app"]
 
-JSON = dict[str, Any]
 _log = structlog.get_logger("minikubelet.server")
 
 KUBERNETES_VERSION = ("1", "33")  # what kubectl's version dispatcher picks a client by
@@ -87,15 +86,9 @@ async def stats_summary(request: Request) -> Response:
     return json_response(await api_of(request).sampler.summary())
 
 
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return json_response(exc.json(), exc.code)
-
-
 async def _request_error(request: Request, exc: Exception) -> Response:
-    # The pure API modules' refusals (a bad patch, Table options...), worded already.
     assert isinstance(exc, RequestError)
-    return json_response(status_json(exc.code, exc.message, exc.reason, exc.details), exc.code)
+    return json_response(status_of(exc), exc.code)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -106,7 +99,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = "the server does not allow this method on the requested resource"
         reason = "MethodNotAllowed"
     else:
-        message, reason = str(exc.detail), ApiError(exc.status_code, "").reason
+        message, reason = str(exc.detail), STATUS_REASONS.get(exc.status_code, "Unknown")
     return json_response(status_json(exc.status_code, message, reason), exc.status_code)
 
 
@@ -206,7 +199,6 @@ def build_app(
         routes=ROUTES,
         middleware=[Middleware(_CatchAll), Middleware(RequestGuard, tcp=tcp, unix=unix)],
         exception_handlers={
-            ApiError: _api_error,
             RequestError: _request_error,
             HTTPException: _http_error,
         },

@@ -30,7 +30,8 @@ import anyio
 
 from minikubelet.api.defaults import pod_with_defaults
 from minikubelet.api.objects import object_json
-from minikubelet.api.serialize import JSON, event_json, pod_json
+from minikubelet.api.serialize import event_json, pod_json
+from minikubelet.api.types import JSON
 from minikubelet.kubelet import Kubelet
 from minikubelet.model.events import Event
 from minikubelet.model.snapshot import PodSnapshot, WatchEventType

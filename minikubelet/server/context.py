@@ -11,9 +11,9 @@ from prometheus_client.core import CollectorRegistry
 from starlette.requests import Request
 from starlette.responses import Response
 
+from minikubelet.errors import RequestError
 from minikubelet.kubelet import Kubelet
 from minikubelet.server.changes import ChangeLog, Snapshot, encode
-from minikubelet.server.status import ApiError
 from minikubelet.server.summary import UsageSampler
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "snapshot_response",
 ]
 
-JSON = dict[str, Any]
 MAX_BODY = 3 * 1024 * 1024  # the apiserver's limit on a request body
 
 
@@ -85,6 +84,6 @@ async def read_body(request: Request) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY:
-            raise ApiError(413, f"the request body is larger than {MAX_BODY} bytes")
+            raise RequestError(413, f"the request body is larger than {MAX_BODY} bytes")
         chunks.append(chunk)
     return b"".join(chunks)

@@ -29,10 +29,11 @@ import anyio
 import anyio.to_thread
 import yaml
 
-from minikubelet.errors import FieldError, ManifestError, ManifestWarning
+from minikubelet.api.types import JSON
+from minikubelet.errors import FieldError, ManifestError, ManifestWarning, RequestError
 from minikubelet.manifest import load_bytes
 from minikubelet.model.spec import Pod
-from minikubelet.server.status import ApiError, bad_request, invalid
+from minikubelet.server.status import bad_request, invalid
 
 __all__ = [
     "SYSTEM_METADATA",
@@ -44,7 +45,6 @@ __all__ = [
     "parse_body",
 ]
 
-JSON = dict[str, Any]
 
 _DECODING = {"Unknown field", "JSON syntax error", "YAML syntax error", "not a Kubernetes object"}
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -180,7 +180,7 @@ def _load(obj: JSON, validation: FieldValidation) -> tuple[Any, list[str]]:
     raise AssertionError("unreachable")
 
 
-def _decoding_error(error: ManifestError, name: str | None) -> ApiError:
+def _decoding_error(error: ManifestError, name: str | None) -> RequestError:
     errors = error.errors
     undecodable = [
         e for e in errors if e.kind in _DECODING or not e.path or e.path in ("apiVersion", "kind")
@@ -206,7 +206,7 @@ async def decode_pod_object(
     url_name: str | None,
     validation: FieldValidation = FieldValidation.STRICT,
 ) -> Decoded:
-    """The Pod of a decoded body (``obj``), in the URL's namespace; raises ApiError."""
+    """The Pod of a decoded body (``obj``), in the URL's namespace; raises RequestError."""
     obj = _with_type(obj)
     metadata = obj.get("metadata")
     if isinstance(metadata, dict) and any(field in metadata for field in SYSTEM_METADATA):
@@ -253,6 +253,6 @@ async def decode_pod(
     url_name: str | None,
     validation: FieldValidation = FieldValidation.STRICT,
 ) -> Decoded:
-    """The one Pod of a request body (JSON or YAML); raises ApiError."""
+    """The one Pod of a request body (JSON or YAML); raises RequestError."""
     obj = await anyio.to_thread.run_sync(parse_body, body)
     return await decode_pod_object(obj, namespace, url_name, validation)

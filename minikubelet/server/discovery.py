@@ -23,8 +23,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from minikubelet.api import discovery, openapi
+from minikubelet.errors import RequestError
 from minikubelet.server.changes import encode
-from minikubelet.server.status import ApiError
 
 __all__ = ["ROUTES"]
 
@@ -94,9 +94,9 @@ async def group_resources(request: Request) -> Response:
     return _json(discovery.api_resource_list(found))
 
 
-def _no_such_resource() -> ApiError:
+def _no_such_resource() -> RequestError:
     # The wording of the apiserver's 404 for a path it has no handler for.
-    return ApiError(404, "the server could not find the requested resource")
+    return RequestError(404, "the server could not find the requested resource")
 
 
 async def openapi_index(request: Request) -> Response:

@@ -42,11 +42,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from minikubelet.errors import RuntimeStartError
+from minikubelet.errors import RequestError, RuntimeStartError
 from minikubelet.kubelet import StreamingExec
 from minikubelet.model.launch import ExitStatus
 from minikubelet.server.context import Api, json_response
-from minikubelet.server.status import ApiError
+from minikubelet.server.status import status_of
 
 __all__ = [
     "PROTOCOLS",
@@ -94,20 +94,20 @@ def _failure(message: str) -> dict[str, Any]:
 
 def _refusal(
     api: Api, namespace: str, name: str, container: str | None, argv: tuple[str, ...]
-) -> tuple[ApiError | None, str]:
+) -> tuple[RequestError | None, str]:
     """What the apiserver checks before it proxies an exec (``pod/strategy.go``
     ``ExecLocation``): the pod, its container (the only one when none is named), a
     command. Returns (the refusal or None, the container)."""
     pod = api.kubelet.snapshot(namespace, name)
     if pod is None:
-        return ApiError(404, f'pods "{name}" not found'), ""
+        return RequestError(404, f'pods "{name}" not found'), ""
     names = [c.name for c in pod.pod.spec.init_containers + pod.pod.spec.containers]
     if container is None:
         regular = [c.name for c in pod.pod.spec.containers]
         if len(regular) != 1:
             choices = " ".join(regular)
             return (
-                ApiError(
+                RequestError(
                     400,
                     f"a container name must be specified for pod {name}, choose one of: "
                     f"[{choices}]",
@@ -116,9 +116,9 @@ def _refusal(
             )
         container = regular[0]
     if container not in names:
-        return ApiError(400, f"container {container} is not valid for pod {name}"), container
+        return RequestError(400, f"container {container} is not valid for pod {name}"), container
     if not argv:
-        return ApiError(400, "you must specify at least 1 command"), container
+        return RequestError(400, "you must specify at least 1 command"), container
     return None, container
 
 
@@ -137,16 +137,16 @@ async def exec_upgrade_required(request: Request) -> Response:
         raise refusal
     if request.headers.get("upgrade", "").lower().startswith("spdy"):
         # kubectl before 1.30 execs over SPDY only (1.30+ try websockets first).
-        raise ApiError(
+        raise RequestError(
             400,
             "unable to upgrade connection: minikubelet speaks the websocket remote-command "
             "protocol (v5.channel.k8s.io, v4), not SPDY: use kubectl 1.30 or later",
         )
-    raise ApiError(400, "Upgrade request required")
+    raise RequestError(400, "Upgrade request required")
 
 
-async def _deny(websocket: WebSocket, error: ApiError) -> None:
-    await websocket.send_denial_response(json_response(error.json(), error.code))
+async def _deny(websocket: WebSocket, error: RequestError) -> None:
+    await websocket.send_denial_response(json_response(status_of(error), error.code))
 
 
 def _command(websocket: WebSocket) -> tuple[tuple[str, ...], str | None, dict[str, bool]]:
@@ -170,7 +170,7 @@ async def exec_websocket(websocket: WebSocket) -> None:
     if protocol is None:
         await _deny(
             websocket,
-            ApiError(
+            RequestError(
                 400,
                 "unable to upgrade: the client must offer one of the subprotocols "
                 + ", ".join(PROTOCOLS),
@@ -182,13 +182,13 @@ async def exec_websocket(websocket: WebSocket) -> None:
             namespace, name, container, argv, tty=streams["tty"]
         )
     except KeyError:
-        await _deny(websocket, ApiError(404, f'pods "{name}" not found'))
+        await _deny(websocket, RequestError(404, f'pods "{name}" not found'))
         return
     except LookupError:
-        await _deny(websocket, ApiError(400, f'container not found ("{container}")'))
+        await _deny(websocket, RequestError(400, f'container not found ("{container}")'))
         return
     except RuntimeStartError as error:
-        await _deny(websocket, ApiError(500, f"failed to exec in container: {error}"))
+        await _deny(websocket, RequestError(500, f"failed to exec in container: {error}"))
         return
     _log.info(
         "container.exec",

@@ -16,9 +16,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from minikubelet.errors import RequestError
 from minikubelet.server.auth import TcpEndpoint, over_unix_socket
 from minikubelet.server.context import json_response
-from minikubelet.server.status import ApiError
 
 __all__ = ["NAME", "kubeconfig", "kubeconfig_for"]
 
@@ -44,10 +44,10 @@ def kubeconfig_for(tcp: TcpEndpoint) -> dict[str, Any]:
 
 async def kubeconfig(request: Request) -> Response:
     if not over_unix_socket(request):
-        raise ApiError(403, "forbidden: the kubeconfig is handed out only over the unix socket")
+        raise RequestError(403, "forbidden: the kubeconfig is handed out only over the unix socket")
     tcp = request.app.state.tcp
     if tcp is None:
-        raise ApiError(
+        raise RequestError(
             404,
             "this minikubelet has no TCP listener: start it with --port "
             "(or port: in its configuration file) to get a kubeconfig",

@@ -123,7 +123,7 @@ def _to_datetime(match: re.Match[bytes]) -> datetime:
 
 
 def parse_log_request(query: Mapping[str, str], pod: str, now: datetime) -> LogRequest:
-    """``PodLogOptions`` from a query string; raises ``ApiError`` (400 or 422)."""
+    """``PodLogOptions`` from a query string; raises ``RequestError`` (400 or 422)."""
     tail_lines = _int(query, "tailLines")
     if tail_lines is None and query.get("tail") not in (None, "", "all", "-1"):
         tail_lines = _int(query, "tail")  # the kubelet's legacy name
@@ -254,7 +254,7 @@ def _container_name(pod: PodSnapshot, requested: str | None) -> str:
 
 
 def select_log(snapshot: PodSnapshot, request: LogRequest, feed: PodFeed) -> LogSource:
-    """The instance whose log is asked for (``validateContainerLogStatus``); raises ApiError."""
+    """The instance whose log is asked for (``validateContainerLogStatus``); raises RequestError."""
     name = _container_name(snapshot, request.container)
     pod = snapshot.pod.name
     status = snapshot.status

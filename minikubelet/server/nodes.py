@@ -28,12 +28,14 @@ from starlette.responses import Response
 
 from minikubelet import __version__
 from minikubelet.api.serialize import time_json
+from minikubelet.api.types import JSON
+from minikubelet.errors import RequestError
 from minikubelet.kubelet import ContainerUsage
 from minikubelet.server.changes import Snapshot
 from minikubelet.server.context import Api, api_of, json_response
 from minikubelet.server.resources import Resource, list_response_for, object_response
 from minikubelet.server.selectors import NODE_FIELDS
-from minikubelet.server.status import ApiError, not_found
+from minikubelet.server.status import not_found
 
 __all__ = [
     "NODE",
@@ -46,7 +48,6 @@ __all__ = [
     "node_json",
 ]
 
-JSON = dict[str, Any]
 NODE = Resource("nodes", "Node", NODE_FIELDS)
 _METRICS = "metrics.k8s.io/v1beta1"
 _ARCHES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
@@ -221,7 +222,7 @@ async def get_pod_metrics(request: Request) -> Response:
     for item in await _all_pod_metrics(api, namespace):
         if item["metadata"]["name"] == name:
             return json_response({"kind": "PodMetrics", "apiVersion": _METRICS, **item})
-    raise ApiError(
+    raise RequestError(
         404,
         f'podmetrics.metrics.k8s.io "{namespace}/{name}" not found',
         details={"name": f"{namespace}/{name}", "group": "metrics.k8s.io", "kind": "pods"},
@@ -261,7 +262,7 @@ async def get_node_metrics(request: Request) -> Response:
     api = api_of(request)
     name = request.path_params["name"]
     if name != api.kubelet.settings.node_name:
-        raise ApiError(
+        raise RequestError(
             404,
             f'nodemetrics.metrics.k8s.io "{name}" not found',
             details={"name": name, "group": "metrics.k8s.io", "kind": "nodes"},

@@ -32,7 +32,6 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from typing import Any
 
 import anyio
 from starlette.requests import Request
@@ -43,6 +42,7 @@ from minikubelet.api.media import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
 from minikubelet.api.patch import decode_patch, json_patch, merge_patch
 from minikubelet.api.strategic import strip_directives
 from minikubelet.api.tables import negotiate_table, table, table_options
+from minikubelet.api.types import JSON
 from minikubelet.errors import DuplicateObjectError, FieldError, ManifestError, RequestError
 from minikubelet.manifest import load_bytes
 from minikubelet.manifest.objects import BASE64_ERROR
@@ -64,7 +64,7 @@ from minikubelet.server.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from minikubelet.server.status import ApiError, already_exists, bad_request, invalid, not_found
+from minikubelet.server.status import already_exists, bad_request, invalid, not_found
 from minikubelet.server.watch import watch_response
 
 __all__ = [
@@ -77,7 +77,6 @@ __all__ = [
     "replace_object",
 ]
 
-JSON = dict[str, Any]
 
 _DECODING = {"Unknown field", "JSON syntax error", "YAML syntax error", "not a Kubernetes object"}
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -141,10 +140,7 @@ def _table_version(request: Request) -> str | None:
 
 
 def _table(api: Api, request: Request, kind: ObjectKind, objects: list[JSON], version: str) -> JSON:
-    try:
-        options = table_options(request.query_params, _table_version(request) or "v1")
-    except RequestError as error:
-        raise ApiError(error.code, error.message, reason=error.reason) from None
+    options = table_options(request.query_params, _table_version(request) or "v1")
     return table(
         kind.resource, objects, api.kubelet.clock(), resource_version=version, options=options
     )
@@ -156,7 +152,7 @@ def _table(api: Api, request: Request, kind: ObjectKind, objects: list[JSON], ve
 async def _decode(
     body: bytes, kind: ObjectKind, namespace: str, url_name: str | None
 ) -> tuple[ConfigObject, list[str]]:
-    """The one object of a request body, in the URL's namespace; raises ApiError."""
+    """The one object of a request body, in the URL's namespace; raises RequestError."""
     if not body.strip():
         raise bad_request(f"the request body is empty: expected a {kind.value}")
     try:
@@ -195,7 +191,7 @@ async def _decode(
     return obj, warnings
 
 
-def _manifest_error(error: ManifestError, kind: ObjectKind, name: str | None) -> ApiError:
+def _manifest_error(error: ManifestError, kind: ObjectKind, name: str | None) -> RequestError:
     errors = error.errors
     base64_errors = [e for e in errors if e.detail.startswith(BASE64_ERROR)]
     if base64_errors:
@@ -252,24 +248,19 @@ async def patch_object(request: Request, kind: ObjectKind) -> Response:
     old = _stored(api, kind, namespace, name)
     _refuse_file_object(old, "patched")
     current = json.loads(api.changes.object(old).data)  # a copy to patch
-    try:
-        if content_type == JSON_PATCH:
-            patched = json_patch(current, decode_patch(body))
-        elif content_type == MERGE_PATCH:
-            patched = merge_patch(current, decode_patch(body))
-        elif content_type == STRATEGIC_MERGE_PATCH:
-            # No lists with merge keys in these kinds: the strategic merge is a merge.
-            patched = merge_patch(current, strip_directives(decode_patch(body)))
-        else:
-            raise ApiError(
-                415,
-                f"the patch type {content_type or '(none)'} is not supported for "
-                f"{kind.resource} by minikubelet; use a JSON, merge or strategic merge patch",
-            )
-    except RequestError as error:
-        raise ApiError(
-            error.code, error.message, reason=error.reason, details=error.details
-        ) from None
+    if content_type == JSON_PATCH:
+        patched = json_patch(current, decode_patch(body))
+    elif content_type == MERGE_PATCH:
+        patched = merge_patch(current, decode_patch(body))
+    elif content_type == STRATEGIC_MERGE_PATCH:
+        # No lists with merge keys in these kinds: the strategic merge is a merge.
+        patched = merge_patch(current, strip_directives(decode_patch(body)))
+    else:
+        raise RequestError(
+            415,
+            f"the patch type {content_type or '(none)'} is not supported for "
+            f"{kind.resource} by minikubelet; use a JSON, merge or strategic merge patch",
+        )
     return await _replace(api, kind, old, encode(patched))
 
 
@@ -279,7 +270,7 @@ async def _replace(api: Api, kind: ObjectKind, old: StoredObject, body: bytes) -
     metadata = obj.manifest.get("metadata")
     version = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
     if version and str(version) != str(api.changes.object(old).version):
-        raise ApiError(
+        raise RequestError(
             409,
             f'Operation cannot be fulfilled on {kind.resource} "{name}": the object has been '
             "modified; please apply your changes to the latest version and try again",
@@ -321,7 +312,7 @@ async def delete_object(request: Request, kind: ObjectKind) -> Response:
     uid = _precondition_uid(await read_body(request))
     stored = _stored(api, kind, namespace, name)
     if uid is not None and uid != stored.uid:
-        raise ApiError(
+        raise RequestError(
             409,
             f"Precondition failed: UID in precondition: {uid}, UID in object meta: {stored.uid}",
             reason="Conflict",
@@ -363,7 +354,7 @@ def _refuse_file_object(stored: StoredObject, verb: str) -> None:
         f"{kind.lower()} {stored.namespace}/{name} is defined in the manifest file "
         f"{stored.file}; edit or remove the file instead"
     )
-    raise ApiError(
+    raise RequestError(
         422,
         f'{kind} "{name}" is invalid: metadata: Forbidden: {detail}',
         reason="Invalid",

@@ -34,7 +34,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from minikubelet.errors import DuplicatePodError, FieldError
+from minikubelet.errors import DuplicatePodError, FieldError, RequestError
 from minikubelet.model.snapshot import PodSnapshot, WatchEventType
 from minikubelet.model.timestamps import format_timestamp
 from minikubelet.server.changes import Snapshot
@@ -42,7 +42,7 @@ from minikubelet.server.context import Api, api_of, list_response, read_body
 from minikubelet.server.decoding import decode_pod, decode_pod_object, field_validation, parse_body
 from minikubelet.server.logs import parse_log_request, select_log, stream_log
 from minikubelet.server.resources import list_response_for, object_response
-from minikubelet.server.status import ApiError, already_exists, bad_request, invalid, not_found
+from minikubelet.server.status import already_exists, bad_request, invalid, not_found
 from minikubelet.server.streaming import StreamResponse, Write
 from minikubelet.server.updates import POD, conflict, static_pod_refused
 
@@ -307,7 +307,7 @@ async def delete_pod(request: Request) -> Response:
     options = parse_delete_options(await read_body(request), request.query_params)
     pod = _pod(api, namespace, name)
     if options.uid is not None and options.uid != pod.uid:
-        raise ApiError(
+        raise RequestError(
             409,
             f"Precondition failed: UID in precondition: {options.uid}, UID in object meta: "
             f"{pod.uid}",
@@ -316,7 +316,7 @@ async def delete_pod(request: Request) -> Response:
         )
     version = str(api.changes.pod(pod).version)
     if options.resource_version is not None and options.resource_version != version:
-        raise ApiError(
+        raise RequestError(
             409,
             "Precondition failed: ResourceVersion in precondition: "
             f"{options.resource_version}, ResourceVersion in object meta: {version}",

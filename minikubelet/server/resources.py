@@ -35,8 +35,6 @@ from minikubelet.server.watch import Frame, is_watch, plain_frame, watch_respons
 
 __all__ = ["Resource", "list_response_for", "object_response", "table_frame"]
 
-JSON = dict[str, Any]
-
 
 @dataclass(frozen=True)
 class Resource:

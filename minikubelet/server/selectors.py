@@ -38,7 +38,6 @@ __all__ = [
     "parse_label_selector",
 ]
 
-JSON = dict[str, Any]
 Reader = Callable[[Mapping[str, Any]], str]
 
 
@@ -135,7 +134,7 @@ class FieldSelector:
 
 
 def parse_field_selector(text: str | None, fields: Mapping[str, Reader]) -> FieldSelector:
-    """Parse ``fieldSelector``; raises a 400 ``ApiError`` for bad syntax or fields."""
+    """Parse ``fieldSelector``; raises a 400 ``RequestError`` for bad syntax or fields."""
     if not text:
         return FieldSelector()
     terms = []
@@ -583,7 +582,7 @@ def _label_value_problems(value: str) -> str:
 
 
 def parse_label_selector(text: str | None) -> LabelSelector:
-    """Parse ``labelSelector``; raises a 400 ``ApiError`` worded as the apiserver's."""
+    """Parse ``labelSelector``; raises a 400 ``RequestError`` worded as the apiserver's."""
     if not text:
         return LabelSelector()
     try:

@@ -1,6 +1,6 @@
 """Errors as Kubernetes ``Status`` objects, with the apiserver's reasons and codes.
 
-Every failure the API reports is an ``ApiError``; the app turns it into
+Every failure the API reports is a ``minikubelet.errors.RequestError``; the app turns it into
 ``{"kind":"Status","apiVersion":"v1","status":"Failure","message":…,"reason":…,"code":…}``,
 which kubectl prints as ``Error from server (<reason>): <message>``. For 422 ``Invalid``
 kubectl rebuilds the message from ``details.causes``, so each cause's ``message`` holds
@@ -11,22 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
-from minikubelet.api.reasons import STATUS_REASONS
-from minikubelet.errors import FieldError
+from minikubelet.api.types import JSON
+from minikubelet.errors import FieldError, RequestError
 
 __all__ = [
-    "ApiError",
     "already_exists",
     "bad_request",
     "cause_reason",
     "invalid",
     "not_found",
     "status_json",
+    "status_of",
 ]
-
-JSON = dict[str, Any]
 
 
 # ``field.ErrorType`` text -> ``metav1.CauseType`` (``field.ErrorType.String``).
@@ -44,27 +41,6 @@ _CAUSES = {
 }
 
 
-class ApiError(Exception):
-    """Raised by a handler to answer with a ``Status``: ``code``, ``message``, ``details``."""
-
-    def __init__(
-        self,
-        code: int,
-        message: str,
-        *,
-        reason: str | None = None,
-        details: JSON | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.reason = reason or STATUS_REASONS.get(code, "Unknown")
-        self.details = details
-
-    def json(self) -> JSON:
-        return status_json(self.code, self.message, self.reason, self.details)
-
-
 def status_json(code: int, message: str, reason: str, details: JSON | None = None) -> JSON:
     data: JSON = {
         "kind": "Status",
@@ -80,23 +56,30 @@ def status_json(code: int, message: str, reason: str, details: JSON | None = Non
     return data
 
 
-def not_found(name: str, kind: str = "pods") -> ApiError:
-    return ApiError(404, f'{kind} "{name}" not found', details={"name": name, "kind": kind})
+def status_of(error: RequestError) -> JSON:
+    """The ``Status`` object answering ``error``."""
+    return status_json(error.code, error.message, error.reason, error.details)
 
 
-def already_exists(name: str, kind: str = "pods") -> ApiError:
-    return ApiError(409, f'{kind} "{name}" already exists', details={"name": name, "kind": kind})
+def not_found(name: str, kind: str = "pods") -> RequestError:
+    return RequestError(404, f'{kind} "{name}" not found', details={"name": name, "kind": kind})
 
 
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, message)
+def already_exists(name: str, kind: str = "pods") -> RequestError:
+    return RequestError(
+        409, f'{kind} "{name}" already exists', details={"name": name, "kind": kind}
+    )
+
+
+def bad_request(message: str) -> RequestError:
+    return RequestError(400, message)
 
 
 def cause_reason(error: FieldError) -> str:
     return _CAUSES.get(error.kind, "FieldValueInvalid")
 
 
-def invalid(kind: str, name: str, errors: Sequence[FieldError]) -> ApiError:
+def invalid(kind: str, name: str, errors: Sequence[FieldError]) -> RequestError:
     """422 ``Invalid``, worded as ``errors.NewInvalid``: one cause per field error."""
     texts = [str(error) for error in errors]
     summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
@@ -108,7 +91,7 @@ def invalid(kind: str, name: str, errors: Sequence[FieldError]) -> ApiError:
         }
         for error in errors
     ]
-    return ApiError(
+    return RequestError(
         422,
         f'{kind} "{name}" is invalid: {summary}',
         details={"name": name, "kind": kind, "causes": causes},

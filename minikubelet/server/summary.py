@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 import anyio
 
-from minikubelet.api.serialize import JSON, time_json
+from minikubelet.api.serialize import time_json
+from minikubelet.api.types import JSON
 from minikubelet.kubelet import ContainerUsage, Kubelet
 from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.usage import NodeUsage

@@ -45,7 +45,8 @@ from minikubelet.api.defaults import pod_with_defaults
 from minikubelet.api.patch import decode_patch, json_patch, merge_patch
 from minikubelet.api.pod_update import validate_pod_update
 from minikubelet.api.strategic import strategic_merge_patch, strip_directives
-from minikubelet.errors import DuplicatePodError, ManifestError
+from minikubelet.api.types import JSON
+from minikubelet.errors import DuplicatePodError, ManifestError, RequestError
 from minikubelet.manifest.pod import pod_from_dict
 from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.spec import Pod
@@ -58,16 +59,15 @@ from minikubelet.server.decoding import (
 )
 from minikubelet.server.resources import Resource, object_response
 from minikubelet.server.selectors import POD_FIELDS
-from minikubelet.server.status import ApiError, already_exists, invalid, not_found
+from minikubelet.server.status import already_exists, invalid, not_found
 
 __all__ = ["POD", "conflict", "patch_pod", "patch_pod_status", "replace_pod_status"]
 
-JSON = dict[str, Any]
 POD = Resource("pods", "Pod", POD_FIELDS)
 
 
-def conflict(name: str) -> ApiError:
-    return ApiError(
+def conflict(name: str) -> RequestError:
+    return RequestError(
         409,
         f'Operation cannot be fulfilled on pods "{name}": the object has been modified; '
         "please apply your changes to the latest version and try again",
@@ -76,9 +76,9 @@ def conflict(name: str) -> ApiError:
     )
 
 
-def static_pod_refused(name: str) -> ApiError:
+def static_pod_refused(name: str) -> RequestError:
     # A static pod's spec comes from its file, like a mirror pod's: edit the file.
-    return ApiError(
+    return RequestError(
         422,
         f'Pod "{name}" is invalid: spec: Forbidden: pod "{name}" is a static pod from '
         "the manifest directory; edit its file instead",
@@ -225,7 +225,7 @@ async def patch_pod(request: Request) -> Response:
     if pod is None:
         raise not_found(name)
     if content_type not in (media.JSON_PATCH, media.MERGE_PATCH, media.STRATEGIC_MERGE_PATCH):
-        raise ApiError(
+        raise RequestError(
             415,
             f"the body of the request was in an unknown format - accepted media types include: "
             f"{', '.join(media.PATCH_MEDIA_TYPES)}",
@@ -260,11 +260,11 @@ def _pod(api: Api, request: Request) -> PodSnapshot:
 
 def _checked_status_update(api: Api, pod: PodSnapshot, obj: Any) -> Response | None:
     if not isinstance(obj, Mapping):
-        raise ApiError(400, "the request body is not a Pod")
+        raise RequestError(400, "the request body is not a Pod")
     metadata = _metadata(obj)
     name = pod.pod.name
     if metadata.get("name") not in (None, name):
-        raise ApiError(
+        raise RequestError(
             400,
             f"the name of the object ({metadata.get('name')}) does not match the name on "
             f"the URL ({name})",

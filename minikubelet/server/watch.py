@@ -32,13 +32,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import anyio
 import structlog
 
+from minikubelet.api.types import JSON
+from minikubelet.errors import RequestError
 from minikubelet.server.changes import ChangeLog, Snapshot, encode
-from minikubelet.server.status import ApiError, bad_request, status_json
+from minikubelet.server.status import bad_request, status_json
 from minikubelet.server.streaming import Abandon, StreamResponse, Write
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "watch_response",
 ]
 
-JSON = dict[str, Any]
 # (event type, the object at its version, whether it is the stream's first object) -> JSON
 Frame = Callable[[str, Snapshot, bool], bytes]
 
@@ -92,7 +92,9 @@ def watch_options(query: dict[str, str]) -> WatchOptions:
     except ValueError:
         raise bad_request(f'invalid timeoutSeconds "{timeout_text}"') from None
     if timeout is not None and timeout < 0:
-        raise ApiError(422, f"timeoutSeconds: Invalid value: {timeout_text}: must be non-negative")
+        raise RequestError(
+            422, f"timeoutSeconds: Invalid value: {timeout_text}: must be non-negative"
+        )
     return WatchOptions(start, timeout or None, is_watch(query.get("allowWatchBookmarks")))
 
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from minikubelet.api.types import JSONView
+
 __all__ = [
     "Bar",
     "BarKind",
@@ -43,7 +45,6 @@ __all__ = [
     "trace_steps",
 ]
 
-JSON = Mapping[str, Any]
 
 _GRACE = re.compile(r"\(grace period (\d+(?:\.\d+)?)s\)")
 _BACKOFF = re.compile(r"^in (.+?) \(crash-loop back-off\)")
@@ -129,11 +130,11 @@ class Timeline:
     steps: tuple[TraceStep, ...] = field(default=())
 
 
-def _mapping(value: object) -> JSON:
+def _mapping(value: object) -> JSONView:
     return value if isinstance(value, Mapping) else {}
 
 
-def _list(value: object) -> list[JSON]:
+def _list(value: object) -> list[JSONView]:
     return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
 
 
@@ -143,7 +144,7 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-def trace_steps(trace: JSON) -> list[TraceStep]:
+def trace_steps(trace: JSONView) -> list[TraceStep]:
     """The ``steps`` of a ``PodTrace``, in order (an older server's trace has none)."""
     return [
         TraceStep(
@@ -157,7 +158,7 @@ def trace_steps(trace: JSON) -> list[TraceStep]:
     ]
 
 
-def _roles(pod: JSON) -> dict[str, str]:
+def _roles(pod: JSONView) -> dict[str, str]:
     spec = _mapping(pod.get("spec"))
     roles: dict[str, str] = {}
     for container in _list(spec.get("initContainers")):
@@ -168,7 +169,7 @@ def _roles(pod: JSON) -> dict[str, str]:
     return roles
 
 
-def _statuses(pod: JSON) -> dict[str, JSON]:
+def _statuses(pod: JSONView) -> dict[str, JSONView]:
     status = _mapping(pod.get("status"))
     return {
         str(entry.get("name")): entry
@@ -279,7 +280,7 @@ class _RowBuilder:
             case _:
                 self.mark(MarkKind.HOOK, step, step.step)
 
-    def finish(self, end: float, status: JSON) -> Row:
+    def finish(self, end: float, status: JSONView) -> Row:
         self.close_hook(end)
         if self.killing is not None:
             start, grace, _ = self.killing
@@ -302,7 +303,7 @@ class _RowBuilder:
         return Row(self.container, self.role, tuple(self.bars), tuple(self.marks), windows)
 
 
-def build_timeline(trace: JSON, pod: JSON | None = None, *, name: str = "") -> Timeline:
+def build_timeline(trace: JSONView, pod: JSONView | None = None, *, name: str = "") -> Timeline:
     """The timeline of a ``PodTrace`` (and its Pod, for container roles and reasons)."""
     pod = pod or {}
     metadata = _mapping(pod.get("metadata"))

@@ -48,6 +48,7 @@ from textual.widgets import (
     TabPane,
 )
 
+from minikubelet.api.types import JSON
 from minikubelet.cli.client.commands.logs import choose_container
 from minikubelet.cli.client.connection import Server
 from minikubelet.cli.client.describe import describe_pod
@@ -68,7 +69,6 @@ from minikubelet.ui.state import (
 
 __all__ = ["Dashboard", "QuitHook"]
 
-JSON = dict[str, Any]
 QuitHook = Callable[[], bool]  # True: close the dashboard now; False: stay (pods stopping)
 
 _LOG_LINES = 5000

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from minikubelet.api.types import JSONView
 from minikubelet.cli.client.humanize import human_duration, parse_time
 from minikubelet.cli.client.pods import pod_row
 from minikubelet.cli.client.top import Usage, format_cpu, format_memory, pod_usages
@@ -35,19 +36,18 @@ __all__ = [
     "usage_by_pod",
 ]
 
-JSON = Mapping[str, Any]
 POD_COLUMNS = ("NAME", "READY", "STATUS", "RESTARTS", "AGE", "CPU", "MEMORY")
 
 
-def _mapping(value: object) -> JSON:
+def _mapping(value: object) -> JSONView:
     return value if isinstance(value, Mapping) else {}
 
 
-def _list(value: object) -> list[JSON]:
+def _list(value: object) -> list[JSONView]:
     return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
 
 
-def pod_key(pod: JSON) -> str:
+def pod_key(pod: JSONView) -> str:
     """``namespace/name``: the dashboard's key for a pod."""
     metadata = _mapping(pod.get("metadata"))
     return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or ''}"
@@ -60,11 +60,11 @@ class PodStore:
         self.pods: dict[str, dict[str, Any]] = {}
         self.version = ""
 
-    def replace(self, listing: JSON) -> None:
+    def replace(self, listing: JSONView) -> None:
         self.pods = {pod_key(item): dict(item) for item in _list(listing.get("items"))}
         self.version = str(_mapping(listing.get("metadata")).get("resourceVersion") or "")
 
-    def apply(self, event: JSON) -> bool:
+    def apply(self, event: JSONView) -> bool:
         """Apply one ``WatchEvent``; False for an ERROR (the caller relists)."""
         kind = event.get("type")
         obj = _mapping(event.get("object"))
@@ -89,7 +89,7 @@ class _Selector:
     op: str  # "=", "!=", "exists", "!exists"
     value: str = ""
 
-    def matches(self, labels: JSON) -> bool:
+    def matches(self, labels: JSONView) -> bool:
         match self.op:
             case "=":
                 return labels.get(self.key) == self.value
@@ -123,7 +123,7 @@ def _selectors(text: str) -> list[_Selector] | None:
     return terms
 
 
-def matches_filter(pod: JSON, text: str) -> bool:
+def matches_filter(pod: JSONView, text: str) -> bool:
     """The filter: a label selector (``app=web``, ``tier!=db``, ``canary``, ``!canary``,
     comma-separated, all must hold) or else a case-insensitive substring of the name."""
     text = text.strip()
@@ -137,7 +137,7 @@ def matches_filter(pod: JSON, text: str) -> bool:
     return all(selector.matches(labels) for selector in selectors)
 
 
-def usage_by_pod(summary: JSON) -> dict[str, Usage]:
+def usage_by_pod(summary: JSONView) -> dict[str, Usage]:
     """``/stats/summary`` as each pod's total usage, by ``namespace/name``."""
     return {f"{total.namespace}/{total.pod}": total for total, _ in pod_usages(summary)}
 
@@ -152,7 +152,7 @@ class PodLine:
 
 
 def pod_lines(
-    pods: Iterable[JSON], usage: Mapping[str, Usage], now: datetime, text_filter: str = ""
+    pods: Iterable[JSONView], usage: Mapping[str, Usage], now: datetime, text_filter: str = ""
 ) -> list[PodLine]:
     lines = []
     for pod in pods:
@@ -182,7 +182,7 @@ def status_tone(status: str) -> str:
     return "bad"
 
 
-def container_names(pod: JSON) -> list[str]:
+def container_names(pod: JSONView) -> list[str]:
     """Every container of the pod, in spec order: init containers (and sidecars) first."""
     spec = _mapping(pod.get("spec"))
     return [
@@ -205,7 +205,7 @@ class ContainerLine:
     probes: str
 
 
-def _state_text(state: JSON, now: datetime) -> str:
+def _state_text(state: JSONView, now: datetime) -> str:
     if "running" in state:
         started = parse_time(_mapping(state["running"]).get("startedAt"))
         age = human_duration((now - started).total_seconds()) if started else "?"
@@ -216,7 +216,7 @@ def _state_text(state: JSON, now: datetime) -> str:
     return f"Waiting {reason}" if reason else "Waiting"
 
 
-def _terminated_text(terminated: JSON, now: datetime) -> str:
+def _terminated_text(terminated: JSONView, now: datetime) -> str:
     code = terminated.get("exitCode", 0)
     text = f"{terminated.get('reason') or 'Error'} ({code})"
     signal = terminated.get("signal")
@@ -231,7 +231,7 @@ def _terminated_text(terminated: JSON, now: datetime) -> str:
 _PROBES = (("startupProbe", "startup"), ("livenessProbe", "liveness"), ("readinessProbe", "ready"))
 
 
-def _probe_results(trace: JSON) -> dict[tuple[str, str], str]:
+def _probe_results(trace: JSONView) -> dict[tuple[str, str], str]:
     """The latest verdict per (container, probe kind) of each container's current instance."""
     results: dict[tuple[str, str], str] = {}
     for step in trace_steps(trace):
@@ -245,7 +245,7 @@ def _probe_results(trace: JSON) -> dict[tuple[str, str], str]:
     return results
 
 
-def container_lines(pod: JSON, trace: JSON | None, now: datetime) -> list[ContainerLine]:
+def container_lines(pod: JSONView, trace: JSONView | None, now: datetime) -> list[ContainerLine]:
     """The containers of ``pod``: state, last termination, and each probe's last result.
 
     A probe with no verdict yet shows its initial result as the kubelet has it: startup and
@@ -291,10 +291,10 @@ def container_lines(pod: JSON, trace: JSON | None, now: datetime) -> list[Contai
     return lines
 
 
-def event_lines(events: Sequence[JSON], now: datetime) -> list[tuple[str, str, str, str]]:
+def event_lines(events: Sequence[JSONView], now: datetime) -> list[tuple[str, str, str, str]]:
     """The pod's events, newest last: (type, reason, age, message)."""
 
-    def last_seen(event: JSON) -> datetime:
+    def last_seen(event: JSONView) -> datetime:
         moment = parse_time(event.get("lastTimestamp")) or parse_time(event.get("eventTime"))
         return moment or datetime.min.replace(tzinfo=now.tzinfo)
 

@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.stream import stream
 
-from minikubelet.cli.client.connection import ApiError, Connection
+from minikubelet.cli.client.connection import Connection, StatusError
 from minikubelet.cli.client.connection import Server as Address
 from minikubelet.cli.client.websocket import WebSocketClosed, open_websocket
 from minikubelet.model.status import PodPhase
@@ -127,7 +127,7 @@ async def test_refusals_come_before_the_upgrade(server: Server, web: str) -> Non
         query = urllib.parse.urlencode(
             [("container", container), ("stdout", "true")] + [("command", c) for c in command]
         )
-        with pytest.raises(ApiError) as caught:
+        with pytest.raises(StatusError) as caught:
             open_websocket(connection, EXEC.format(name), query, PROTOCOLS)
         return caught.value.status
 

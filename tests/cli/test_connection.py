@@ -12,9 +12,9 @@ from typing import ClassVar
 import pytest
 
 from minikubelet.cli.client.connection import (
-    ApiError,
     Connection,
     Server,
+    StatusError,
     Unreachable,
     default_socket,
     resolve_server,
@@ -75,10 +75,10 @@ def test_tcp_refused() -> None:
 def test_status_errors_and_plain_errors(stub: StubServer) -> None:
     stub.route("GET", "/plain", Reply(500, "boom", content_type="text/plain"))
     connection = Connection(Server(socket=stub.path))
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(StatusError) as caught:
         connection.get("/api/v1/namespaces/default/pods/nope")
     assert caught.value.code == 404
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(StatusError) as caught:
         connection.get("/plain")
     assert caught.value.reason == "InternalError"
     assert caught.value.code == 500

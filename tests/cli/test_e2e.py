@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from minikubelet.cli.client.connection import ApiError, Connection, Server, Unreachable
+from minikubelet.cli.client.connection import Connection, Server, StatusError, Unreachable
 from tests.conftest import CHILD, PYTHON
 
 MINIKUBELET = [sys.executable, "-m", "minikubelet"]
@@ -37,7 +37,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 15.0, what: str = "") ->
     while True:
         try:
             result = check()
-        except (ApiError, Unreachable):
+        except (StatusError, Unreachable):
             result = None
         if result:
             return result

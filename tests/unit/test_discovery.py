@@ -116,7 +116,7 @@ def test_aggregated_named_groups() -> None:
 def test_every_aggregated_resource_has_the_required_fields() -> None:
     # client-go rejects a resource without a responseKind or scope.
     for groups in ((CORE_V1,), GROUPS):
-        for item in aggregated(groups, "v2")["items"]:  # type: ignore[attr-defined]
+        for item in aggregated(groups, "v2")["items"]:
             for version in item["versions"]:
                 for resource in version["resources"]:
                     assert resource["responseKind"]["kind"]
@@ -152,7 +152,7 @@ def test_legacy_resource_list_lists_subresources_beside_their_resource() -> None
     document = api_resource_list(CORE_V1)
     assert document["kind"] == "APIResourceList"
     assert document["groupVersion"] == "v1"
-    by_name: dict[str, Any] = {r["name"]: r for r in document["resources"]}  # type: ignore[attr-defined]
+    by_name: dict[str, Any] = {r["name"]: r for r in document["resources"]}
     assert by_name["pods/log"] == {
         "name": "pods/log",
         "singularName": "",
@@ -167,7 +167,7 @@ def test_legacy_resource_list_lists_subresources_beside_their_resource() -> None
 
 
 def test_legacy_and_aggregated_agree() -> None:
-    legacy = {r["name"]: r for r in api_resource_list(CORE_V1)["resources"]}  # type: ignore[attr-defined]
+    legacy = {r["name"]: r for r in api_resource_list(CORE_V1)["resources"]}
     (item,) = cast(Any, aggregated((CORE_V1,), "v2")["items"])
     for resource in item["versions"][0]["resources"]:
         entry = legacy[resource["resource"]]

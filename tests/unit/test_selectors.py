@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from minikubelet.errors import RequestError
 from minikubelet.server.selectors import (
     CONFIGMAP_FIELDS,
     EVENT_FIELDS,
@@ -16,7 +17,6 @@ from minikubelet.server.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from minikubelet.server.status import ApiError
 
 NAME_PART = (
     "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "
@@ -134,7 +134,7 @@ def test_label_selector_matches(selector: str, labels: dict[str, str], expected:
     ],
 )
 def test_label_selector_errors(selector: str, message: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(RequestError) as caught:
         parse_label_selector(selector)
     assert caught.value.code == 400
     assert caught.value.reason == "BadRequest"
@@ -142,7 +142,7 @@ def test_label_selector_errors(selector: str, message: str) -> None:
 
 
 def test_label_value_too_long_and_invalid_reports_both() -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(RequestError) as caught:
         parse_label_selector("x=-" + "a" * 63)
     assert caught.value.message.startswith(
         'unable to parse requirement: values[0][x]: Invalid value: "-'
@@ -152,7 +152,7 @@ def test_label_value_too_long_and_invalid_reports_both() -> None:
 
 def test_bad_values_of_a_set_are_reported_in_sorted_order() -> None:
     # NewRequirement sees values.List(): sorted, so the index is the sorted position.
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(RequestError) as caught:
         parse_label_selector("x in (z,-a)")
     assert caught.value.message.startswith(
         'unable to parse requirement: values[0][x]: Invalid value: "-a"'
@@ -235,7 +235,7 @@ def test_value_of_names_the_required_name() -> None:
     ],
 )
 def test_field_selector_errors(selector: str, fields: dict[str, object], message: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(RequestError) as caught:
         parse_field_selector(selector, fields)  # type: ignore[arg-type]
     assert caught.value.code == 400
     assert caught.value.message == message

@@ -11,7 +11,7 @@ hands out) is sent as ``Authorization: Bearer`` to a URL server, never to a sock
 ``https://`` server's certificate is checked against the system's CAs, or against
 ``$MINIKUBELET_CERTIFICATE_AUTHORITY`` (a PEM file) when it is set.
 
-Failures come out as two exceptions: ``ApiError`` carries the server's ``Status`` object (a
+Failures come out as two exceptions: ``StatusError`` carries the server's ``Status`` object (a
 synthetic one when the body is not a Status), ``Unreachable`` says why nothing answered.
 
 Why the standard library's ``http.client`` and not httpx: start-up time. ``get pods`` must
@@ -41,9 +41,9 @@ from minikubelet.cli.client.messages import synthetic_status
 from minikubelet.paths import default_socket as _default_socket
 
 __all__ = [
-    "ApiError",
     "Connection",
     "Server",
+    "StatusError",
     "Unreachable",
     "default_socket",
     "resolve_server",
@@ -62,7 +62,7 @@ class Unreachable(Exception):
     """
 
 
-class ApiError(Exception):
+class StatusError(Exception):
     """The server answered with an error; ``status`` is the Kubernetes ``Status`` object."""
 
     def __init__(self, status: Mapping[str, Any]) -> None:
@@ -249,7 +249,7 @@ class Connection:
         if not isinstance(status, dict) or status.get("kind") != "Status":
             status = synthetic_status(response.status, body)
         status.setdefault("code", response.status)
-        raise ApiError(status)
+        raise StatusError(status)
 
     def request(
         self,

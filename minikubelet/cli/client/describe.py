@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from minikubelet.api.types import JSONView
 from minikubelet.cli.client.humanize import describe_time, parse_time, since
 from minikubelet.cli.client.tabwriter import tabulate
 
 __all__ = ["describe_events", "describe_pod", "describe_probe", "describe_trace"]
 
-JSON = Mapping[str, Any]
 
 _MAX_ANNOTATION = 140
 _SKIPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
@@ -31,7 +31,7 @@ _PROBE_DEFAULTS = {
 }
 
 
-def _mapping(value: object) -> JSON:
+def _mapping(value: object) -> JSONView:
     return value if isinstance(value, Mapping) else {}
 
 
@@ -60,7 +60,7 @@ class _Writer:
         return "".join(self.parts)
 
 
-def _labels(w: _Writer, title: str, labels: JSON) -> None:
+def _labels(w: _Writer, title: str, labels: JSONView) -> None:
     w.write(0, f"{title}:\t")
     if not labels:
         w.write(0, "<none>\n")
@@ -75,7 +75,7 @@ def _shorten(text: str, limit: int) -> str:
     return text[:limit] + "..." if len(text) > limit else text
 
 
-def _annotations(w: _Writer, title: str, annotations: JSON) -> None:
+def _annotations(w: _Writer, title: str, annotations: JSONView) -> None:
     w.write(0, f"{title}:\t")
     keys = sorted(key for key in annotations if key not in _SKIPPED_ANNOTATIONS)
     if not keys:
@@ -98,7 +98,7 @@ def _go_list(values: Sequence[object]) -> str:
     return "[" + " ".join(_text(value) for value in values) + "]"
 
 
-def describe_probe(probe: JSON) -> str:
+def describe_probe(probe: JSONView) -> str:
     """kubectl's one-line probe: ``http-get http://:8080/healthz delay=0s timeout=1s ...``."""
     values = {key: probe.get(key, default) for key, default in _PROBE_DEFAULTS.items()}
     attrs = (
@@ -129,7 +129,7 @@ def describe_probe(probe: JSON) -> str:
     return f"unknown {attrs}"
 
 
-def _state(w: _Writer, title: str, state: JSON) -> None:
+def _state(w: _Writer, title: str, state: JSONView) -> None:
     if "running" in state:
         running = _mapping(state["running"])
         w.write(2, f"{title}:\tRunning\n")
@@ -157,7 +157,7 @@ def _state(w: _Writer, title: str, state: JSON) -> None:
 _FIELD_PATH = re.compile(r"^metadata\.(labels|annotations)\['(.*)'\]$")
 
 
-def _field_ref(pod: JSON, path: str) -> str:
+def _field_ref(pod: JSONView, path: str) -> str:
     metadata, spec, status = (_mapping(pod.get(key)) for key in ("metadata", "spec", "status"))
     match = _FIELD_PATH.match(path)
     if match:
@@ -180,7 +180,7 @@ def _field_ref(pod: JSON, path: str) -> str:
     return _text(simple.get(path))
 
 
-def _environment(w: _Writer, pod: JSON, container: JSON) -> None:
+def _environment(w: _Writer, pod: JSONView, container: JSONView) -> None:
     env = [_mapping(item) for item in _list(container.get("env"))]
     w.write(2, "Environment:\t<none>\n" if not env else "Environment:\n")
     for item in env:
@@ -216,7 +216,7 @@ def _environment(w: _Writer, pod: JSON, container: JSON) -> None:
             )
 
 
-def _resources(w: _Writer, resources: JSON) -> None:
+def _resources(w: _Writer, resources: JSONView) -> None:
     for title, key in (("Limits", "limits"), ("Requests", "requests")):
         values = _mapping(resources.get(key))
         if values:
@@ -225,12 +225,12 @@ def _resources(w: _Writer, resources: JSON) -> None:
             w.write(3, f"{name}:\t{_text(values[name])}\n")
 
 
-def _ports(ports: list[JSON], key: str) -> str:
+def _ports(ports: list[JSONView], key: str) -> str:
     return ", ".join(f"{_text(p.get(key, 0))}/{_text(p.get('protocol') or 'TCP')}" for p in ports)
 
 
 def _containers(
-    w: _Writer, title: str, pod: JSON, containers: list[JSON], statuses: list[JSON]
+    w: _Writer, title: str, pod: JSONView, containers: list[JSONView], statuses: list[JSONView]
 ) -> None:
     by_name = {status.get("name"): status for status in statuses}
     w.write(0, f"{title}:{'' if containers else ' <none>'}\n")
@@ -288,7 +288,7 @@ def _containers(
             )
 
 
-def _volume(w: _Writer, volume: JSON) -> None:
+def _volume(w: _Writer, volume: JSONView) -> None:
     w.write(1, f"{_text(volume.get('name'))}:\n")
     if "emptyDir" in volume:
         source = _mapping(volume["emptyDir"])
@@ -314,7 +314,7 @@ def _volume(w: _Writer, volume: JSON) -> None:
         w.write(1, "<unknown>\n")
 
 
-def _tolerations(w: _Writer, tolerations: list[JSON]) -> None:
+def _tolerations(w: _Writer, tolerations: list[JSONView]) -> None:
     w.write(0, "Tolerations:\t")
     if not tolerations:
         w.write(0, "<none>\n")
@@ -335,17 +335,17 @@ def _tolerations(w: _Writer, tolerations: list[JSON]) -> None:
         w.write(0, text + "\n")
 
 
-def describe_events(events: Sequence[JSON], now: datetime) -> str:
+def describe_events(events: Sequence[JSONView], now: datetime) -> str:
     """The ``Events:`` section (kubectl's ``DescribeEvents``), or ``Events:  <none>``."""
     return tabulate(_events(events, now))
 
 
-def _events(events: Sequence[JSON], now: datetime) -> str:
+def _events(events: Sequence[JSONView], now: datetime) -> str:
     w = _Writer()
     if not events:
         return "Events:\t<none>\n"
 
-    def last_seen(event: JSON) -> datetime:
+    def last_seen(event: JSONView) -> datetime:
         moment = parse_time(event.get("lastTimestamp")) or parse_time(event.get("eventTime"))
         return moment or datetime.min.replace(tzinfo=now.tzinfo)
 
@@ -377,7 +377,7 @@ def _events(events: Sequence[JSON], now: datetime) -> str:
     return w.text()
 
 
-def describe_trace(trace: JSON) -> str:
+def describe_trace(trace: JSONView) -> str:
     """minikubelet's addition: each container's last termination, step by step.
 
     ``trace`` is the ``PodTrace`` of ``GET .../pods/{name}/trace``; empty when no
@@ -398,7 +398,7 @@ def describe_trace(trace: JSON) -> str:
 
 
 def describe_pod(
-    pod: JSON, events: Sequence[JSON] | None, now: datetime, trace: JSON | None = None
+    pod: JSONView, events: Sequence[JSONView] | None, now: datetime, trace: JSONView | None = None
 ) -> str:
     """The full ``describe pod`` text; ``events`` None leaves the section out."""
     metadata, spec, status = (_mapping(pod.get(key)) for key in ("metadata", "spec", "status"))

@@ -15,12 +15,12 @@ import binascii
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 import click
 
+from minikubelet.api.types import JSONView
 from minikubelet.cli.client.commands import common
-from minikubelet.cli.client.connection import ApiError, Connection
+from minikubelet.cli.client.connection import Connection, StatusError
 from minikubelet.cli.client.humanize import since
 from minikubelet.cli.client.messages import status_error
 from minikubelet.cli.client.tabwriter import TabWriter, tabulate
@@ -37,7 +37,6 @@ __all__ = [
     "resource_of",
 ]
 
-JSON = Mapping[str, Any]
 
 # What a user may type -> (API resource, kubectl's singular, Kind).
 RESOURCES = {
@@ -86,11 +85,11 @@ def object_path(resource: str, namespace: str, name: str) -> str:
     return f"{objects_path(resource, namespace)}/{name}"
 
 
-def _mapping(value: object) -> JSON:
+def _mapping(value: object) -> JSONView:
     return value if isinstance(value, Mapping) else {}
 
 
-def _row(resource: str, obj: JSON, now: datetime, namespaced: bool) -> list[str]:
+def _row(resource: str, obj: JSONView, now: datetime, namespaced: bool) -> list[str]:
     metadata = _mapping(obj.get("metadata"))
     cells = [str(metadata.get("name", ""))]
     if resource == "secrets":
@@ -106,7 +105,7 @@ def _row(resource: str, obj: JSON, now: datetime, namespaced: bool) -> list[str]
 
 def objects_table(
     resource: str,
-    objects: Sequence[JSON],
+    objects: Sequence[JSONView],
     now: datetime,
     *,
     namespaced: bool = False,
@@ -133,12 +132,12 @@ class _Printer:
         self.writer = TabWriter(minwidth=6, padding=3, remember=True)
         self.header_printed = False
 
-    def print(self, objects: Sequence[JSON], *, as_list: bool) -> None:
+    def print(self, objects: Sequence[JSONView], *, as_list: bool) -> None:
         from minikubelet.cli.client import output as formats
 
         if self.output in ("json", "yaml"):
             kind = _KIND[self.resource]
-            document: JSON = formats.as_list(objects, kind) if as_list else objects[0]
+            document: JSONView = formats.as_list(objects, kind) if as_list else objects[0]
             text = formats.to_json(document) if self.output == "json" else formats.to_yaml(document)
             if not as_list and self.output == "yaml" and self.header_printed:
                 text = "---\n" + text
@@ -177,14 +176,14 @@ def get_objects(
         common.fail("error: a resource cannot be retrieved by name across all namespaces")
     scope = None if all_namespaces else namespace
     printer = _Printer(resource, output, namespaced=scope is None)
-    failures: list[JSON] = []
+    failures: list[JSONView] = []
     with common.connect(server) as connection:
         if names:
             objects = []
             for name in names:
                 try:
                     objects.append(connection.get(object_path(resource, namespace, name)))
-                except ApiError as error:
+                except StatusError as error:
                     failures.append(error.status)
             version, as_list = "", len(names) > 1
         else:
@@ -213,7 +212,7 @@ def _watch(
     namespace: str | None,
     names: list[str],
     version: str,
-    listed: Sequence[JSON],
+    listed: Sequence[JSONView],
 ) -> None:
     """A row per change after the list, until the server closes the stream."""
     printed = {
@@ -244,7 +243,7 @@ def _watch(
 # -- describe ------------------------------------------------------------------------
 
 
-def _labels(title: str, labels: JSON) -> str:
+def _labels(title: str, labels: JSONView) -> str:
     if not labels:
         return f"{title}:\t<none>\n"
     keys = sorted(labels)
@@ -253,7 +252,7 @@ def _labels(title: str, labels: JSON) -> str:
     )
 
 
-def _annotations(annotations: JSON) -> str:
+def _annotations(annotations: JSONView) -> str:
     keys = sorted(key for key in annotations if key not in _SKIPPED_ANNOTATIONS)
     if not keys:
         return "Annotations:\t<none>\n"
@@ -262,7 +261,7 @@ def _annotations(annotations: JSON) -> str:
     )
 
 
-def _header(obj: JSON) -> str:
+def _header(obj: JSONView) -> str:
     metadata = _mapping(obj.get("metadata"))
     return (
         f"Name:\t{metadata.get('name', '')}\n"
@@ -280,7 +279,7 @@ def _size(encoded: object) -> int:
         return 0
 
 
-def describe_config_map(config_map: JSON, events: Sequence[JSON], now: datetime) -> str:
+def describe_config_map(config_map: JSONView, events: Sequence[JSONView], now: datetime) -> str:
     """kubectl's ``describeConfigMap``: the values, binary ones as sizes, then the events."""
     from minikubelet.cli.client.describe import describe_events
 
@@ -296,7 +295,7 @@ def describe_config_map(config_map: JSON, events: Sequence[JSON], now: datetime)
     return tabulate(text) + describe_events(events, now)
 
 
-def describe_secret(secret: JSON) -> str:
+def describe_secret(secret: JSONView) -> str:
     """kubectl's ``describeSecret``: every key with the size of its value, never the value."""
     text = _header(secret) + f"\nType:\t{secret.get('type', '')}\n\nData\n====\n"
     data = _mapping(secret.get("data"))
@@ -305,7 +304,7 @@ def describe_secret(secret: JSON) -> str:
     return tabulate(text)
 
 
-def _events(connection: Connection, obj: JSON) -> list[JSON]:
+def _events(connection: Connection, obj: JSONView) -> list[JSONView]:
     metadata = _mapping(obj.get("metadata"))
     name, namespace = str(metadata.get("name")), str(metadata.get("namespace") or "default")
     try:
@@ -313,7 +312,7 @@ def _events(connection: Connection, obj: JSON) -> list[JSON]:
             f"/api/v1/namespaces/{namespace}/events",
             {"fieldSelector": f"involvedObject.name={name}"},
         )
-    except ApiError:
+    except StatusError:
         return []
     return [
         event
@@ -335,7 +334,7 @@ def describe_objects(arguments: Sequence[str], *, namespace: str, server: str | 
             for name in names:
                 try:
                     objects.append(connection.get(object_path(resource, namespace, name)))
-                except ApiError as error:
+                except StatusError as error:
                     failures.append(error.status)
         else:
             objects = common.items_of(connection.get(objects_path(resource, namespace)))

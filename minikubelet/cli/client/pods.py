@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from minikubelet.api import tables
+from minikubelet.api.types import JSONView
 from minikubelet.cli.client.tabwriter import TabWriter
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
     "table_writer",
 ]
 
-JSON = Mapping[str, Any]
 
 COLUMNS = ("NAME", "READY", "STATUS", "RESTARTS", "AGE")
 WIDE_COLUMNS = (*COLUMNS, "IP", "NODE", "NOMINATED NODE", "READINESS GATES")
@@ -65,7 +64,7 @@ class PodRow:
         return cells
 
 
-def pod_row(pod: JSON, now: datetime) -> PodRow:
+def pod_row(pod: JSONView, now: datetime) -> PodRow:
     """The ``get pods`` row of one Pod at ``now``."""
     cells = [str(cell) for cell in tables.pod_row(pod, now)["cells"]]
     metadata = pod.get("metadata")

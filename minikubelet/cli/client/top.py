@@ -11,13 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from minikubelet.api.types import JSONView
 from minikubelet.cli.client.pods import table_writer
 
 __all__ = ["Usage", "format_cpu", "format_memory", "pod_usages", "top_table"]
-
-JSON = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ def _number(stats: object, key: str) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
-def pod_usages(summary: JSON) -> list[tuple[Usage, list[Usage]]]:
+def pod_usages(summary: JSONView) -> list[tuple[Usage, list[Usage]]]:
     """Each pod's total and its containers', sorted by namespace and name."""
     result = []
     for pod in summary.get("pods") or []:

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from minikubelet.cli.client.connection import ApiError, Connection
+from minikubelet.cli.client.connection import Connection, StatusError
 from minikubelet.cli.client.messages import synthetic_status
 
 __all__ = ["OPCODE_BINARY", "OPCODE_CLOSE", "WebSocket", "WebSocketClosed", "open_websocket"]
@@ -136,7 +136,7 @@ def open_websocket(
 ) -> WebSocket:
     """Open ``path?query`` as a websocket offering ``protocols``.
 
-    Raises ApiError with the server's Status when it refuses the upgrade, Unreachable
+    Raises StatusError with the server's Status when it refuses the upgrade, Unreachable
     when nothing answers.
     """
     sock, host = connection.open_socket()
@@ -183,7 +183,7 @@ def open_websocket(
         except OSError:
             pass
         sock.close()
-        raise ApiError(_status_of(code, rest[:length] if length else rest))
+        raise StatusError(_status_of(code, rest[:length] if length else rest))
     accept = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
     if fields.get("sec-websocket-accept") != accept:
         sock.close()

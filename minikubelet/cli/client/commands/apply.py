@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from minikubelet.cli.client.commands import common
-from minikubelet.cli.client.connection import ApiError
+from minikubelet.cli.client.connection import StatusError
 from minikubelet.cli.client.messages import status_error
 
 __all__ = ["WAIT_NOTICE_AFTER", "apply"]
@@ -78,7 +78,7 @@ def apply(filenames: tuple[str, ...], namespace: str, server: str | None) -> Non
             try:
                 try:
                     current: dict[str, Any] | None = connection.get(path)
-                except ApiError as error:
+                except StatusError as error:
                     if (
                         error.code != 404
                         or error.reason != "NotFound"
@@ -121,7 +121,7 @@ def apply(filenames: tuple[str, ...], namespace: str, server: str | None) -> Non
                     if notice is not None:
                         notice.cancel()
                 click.echo(f"{obj.label} configured")
-            except ApiError as error:
+            except StatusError as error:
                 prefix = f'error when {verb} "{obj.source}": ' if verb else ""
                 click.echo(status_error(error.status, prefix), err=True)
                 failed = True

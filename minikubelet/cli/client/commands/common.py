@@ -18,8 +18,8 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 import click
 
 from minikubelet.cli.client.connection import (
-    ApiError,
     Connection,
+    StatusError,
     Unreachable,
     resolve_server,
 )
@@ -70,7 +70,7 @@ def handles_errors(function: Callable[P, R]) -> Callable[P, R]:
             return function(*args, **kwargs)
         except Failed:
             sys.exit(1)
-        except ApiError as error:
+        except StatusError as error:
             click.echo(status_error(error.status), err=True)
             sys.exit(1)
         except Unreachable as error:

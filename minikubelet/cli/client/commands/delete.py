@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from minikubelet.cli.client.commands import common
-from minikubelet.cli.client.connection import ApiError, Connection
+from minikubelet.cli.client.connection import Connection, StatusError
 from minikubelet.cli.client.messages import status_error
 
 __all__ = ["WAIT_NOTICE_AFTER", "delete"]
@@ -33,7 +33,7 @@ def _wait_deleted(
     def gone() -> bool:
         try:
             current = connection.get(common.pod_path(namespace, name))
-        except ApiError as error:
+        except StatusError as error:
             if error.code == 404:
                 return True
             raise
@@ -62,7 +62,7 @@ def _wait_deleted(
                         return True  # a static pod came back as a new instance
         except TimeoutError:
             return gone()
-        except ApiError:
+        except StatusError:
             # No watch here: poll, as kubectl relists when its watch is refused.
             if gone():
                 return True
@@ -145,7 +145,7 @@ def delete(
         for name in names:
             try:
                 _, obj = connection.request("DELETE", common.pod_path(namespace, name), body=body)
-            except ApiError as error:
+            except StatusError as error:
                 click.echo(status_error(error.status), err=True)
                 failed = True
                 continue

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from minikubelet.cli.client.commands import common
-from minikubelet.cli.client.connection import ApiError, Connection
+from minikubelet.cli.client.connection import Connection, StatusError
 from minikubelet.cli.client.messages import status_error
 
 __all__ = ["describe"]
@@ -30,7 +30,7 @@ def _events_for(connection: Connection, pod: Mapping[str, Any]) -> list[dict[str
             f"/api/v1/namespaces/{namespace}/events",
             {"fieldSelector": f"involvedObject.name={name}"},
         )
-    except ApiError:
+    except StatusError:
         return []
     events = []
     for event in common.items_of(listing):
@@ -51,7 +51,7 @@ def _trace_for(connection: Connection, pod: Mapping[str, Any]) -> dict[str, Any]
     path = common.pod_path(str(metadata.get("namespace", "default")), str(metadata.get("name", "")))
     try:
         trace = connection.get(path + "/trace")
-    except ApiError:
+    except StatusError:
         return None
     return trace if isinstance(trace, dict) else None
 
@@ -60,7 +60,7 @@ def _find_pods(connection: Connection, namespace: str, name: str) -> list[dict[s
     """The pod, or (as kubectl does when it is not found) every pod whose name starts so."""
     try:
         return [connection.get(common.pod_path(namespace, name))]
-    except ApiError as error:
+    except StatusError as error:
         if error.code != 404:
             raise
         matches = [
@@ -97,7 +97,7 @@ def describe(arguments: tuple[str, ...], namespace: str, server: str | None) -> 
             for name in names:
                 try:
                     pods += _find_pods(connection, namespace, name)
-                except ApiError as error:
+                except StatusError as error:
                     failures.append(error.status)
         else:
             pods = common.items_of(connection.get(common.pods_path(namespace)))

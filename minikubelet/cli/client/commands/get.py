@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from minikubelet.cli.client.commands import common
-from minikubelet.cli.client.connection import ApiError, Connection
+from minikubelet.cli.client.connection import Connection, StatusError
 from minikubelet.cli.client.messages import status_error
 
 __all__ = ["EVENT_RESOURCES", "get"]
@@ -210,7 +210,7 @@ def get(
             for name in names:
                 try:
                     pods.append(connection.get(common.pod_path(namespace, name)))
-                except ApiError as error:
+                except StatusError as error:
                     failures.append(error.status)
             resource_version = ""
             as_list = len(names) > 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 import click
 
 from minikubelet.cli.client.commands import common
-from minikubelet.cli.client.connection import ApiError
+from minikubelet.cli.client.connection import StatusError
 
 __all__ = ["kubeconfig"]
 
@@ -36,7 +36,7 @@ def kubeconfig(server: str | None) -> None:
     with common.connect(server) as connection:
         try:
             config = connection.get("/kubeconfig")
-        except ApiError as error:
+        except StatusError as error:
             if error.code == 404 and "TCP listener" in str(error):
                 common.fail(f"error: {error}")
             raise
