@@ -13,7 +13,9 @@ Start-up, in order (a bad configuration starts nothing: exit status 2):
 4. open the API (``minikubelet.server.serve_api``) on the socket and, with ``--port``, on
    TCP;
 5. load the static pods of ``staticPodPath`` (``sources.file``) and restore the pods that
-   were created through the API before the last stop (``sources.store``);
+   were created through the API before the last stop (``sources.store``), each with its
+   containers' history (restart counts, last states) from ``<root-dir>/checkpoints``
+   (``minikubelet.checkpoints``); checkpoints of pods that did not come back are removed;
 6. ``READY=1`` to systemd (``minikubelet.notify``), then ``STATUS=`` lines as pods come
    and go, and ``WATCHDOG=1`` when the unit asks for a watchdog.
 
@@ -24,7 +26,8 @@ set), the logs are flushed, exit status 0. A second SIGTERM/SIGINT kills what is
 once. SIGHUP reloads the configuration file and rescans the manifests; settings fixed at
 start-up (socket, root dir, TLS, token, back-off, log rotation) are logged as ignored
 until a restart. API pods are *not* forgotten by a stop, only by a deletion, so they come
-back next time.
+back next time, the same pods (uid, creation time, labels); the containers the stop
+terminated start again, their ``restartCount`` one higher.
 
 Why here and not in the click command: the command parses flags, this module runs the
 daemon; tests and ``run`` share its pieces (``api_endpoints``) without a CLI in between.
@@ -61,6 +64,7 @@ if TYPE_CHECKING:
     # Imported when the daemon starts, not when the CLI loads: the client commands share
     # this process's start-up time (``minikubelet --help`` loads every command's module)
     # and need neither the engine nor the HTTP server.
+    from minikubelet.checkpoints import CheckpointStore
     from minikubelet.kubelet import Kubelet
     from minikubelet.model.snapshot import PodSnapshot, WatchEventType
     from minikubelet.server import ApiEndpoints
@@ -197,20 +201,33 @@ def _settings(config: KubeletConfiguration, clean_env: bool) -> Settings:
 async def _daemon(
     invocation: Invocation, config: KubeletConfiguration, endpoints: ApiEndpoints
 ) -> int:
+    from minikubelet.checkpoints import CheckpointStore
     from minikubelet.kubelet import Kubelet
     from minikubelet.sources import ApiPodStore
 
     notifier = Notifier.from_environment()
     settings = _settings(config, invocation.clean_env)
     store = ApiPodStore(config.root_dir)
+    checkpoints = CheckpointStore(config.root_dir)
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-        async with Kubelet(settings) as kubelet:
-            detach = store.attach(kubelet)  # before the API can add the first pod
+        async with Kubelet(settings, history=checkpoints) as kubelet:
+            # Both before the API or the manifests can add the first pod.
+            detach = store.attach(kubelet)
+            stop_checkpoints = checkpoints.attach(kubelet)
             try:
                 return await _serve(
-                    invocation, config, endpoints, kubelet, store, notifier, signals
+                    invocation,
+                    config,
+                    endpoints,
+                    kubelet,
+                    store,
+                    notifier,
+                    signals,
+                    checkpoints,
+                    stop_checkpoints,
                 )
             finally:
+                stop_checkpoints()
                 detach()
 
 
@@ -222,6 +239,8 @@ async def _serve(
     store: ApiPodStore,
     notifier: Notifier,
     signals: AsyncIterator[int],
+    checkpoints: CheckpointStore,
+    stop_checkpoints: Callable[[], None],
 ) -> int:
     from minikubelet.server import serve_api
     from minikubelet.sources import StaticPodSource
@@ -238,6 +257,7 @@ async def _serve(
             return 1
         await group.start(_within, intake, source.run)
         restored = await store.restore(kubelet)
+        checkpoints.prune({pod.uid for pod in kubelet.snapshots()})
         _log.info(
             "daemon.ready",
             pods=len(kubelet.snapshots()),
@@ -264,6 +284,9 @@ async def _serve(
         notifier.stopping(f"Stopping {_plural(len(kubelet.snapshots()), 'pod')}")
         for scope in intake:
             scope.cancel()
+        # What ran until now is what the checkpoints keep: the pods' terminations below
+        # are the daemon's, and those containers start again when it does.
+        stop_checkpoints()
         await _shut_down(kubelet, config, signals)
         group.cancel_scope.cancel()
     _log.info("daemon.stopped")

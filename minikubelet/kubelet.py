@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Protocol
 
 import anyio
 import anyio.abc
@@ -26,6 +27,8 @@ import structlog
 from minikubelet.errors import DuplicatePodError
 from minikubelet.events import EventRecorder
 from minikubelet.logic.environment import referenced_objects
+from minikubelet.logic.restore import restored_records
+from minikubelet.model.checkpoint import PodCheckpoint
 from minikubelet.model.snapshot import PodSnapshot, WatchEventType
 from minikubelet.model.spec import Pod
 from minikubelet.model.trace import TraceEntry
@@ -44,9 +47,9 @@ from minikubelet.runtime.base import (
 )
 from minikubelet.runtime.local import LocalRuntime
 from minikubelet.settings import Settings
-from minikubelet.status_manager import PodListener, StatusManager, TraceListener
+from minikubelet.status_manager import PodListener, StatusManager, TraceListener, empty_records
 
-__all__ = ["ContainerUsage", "Kubelet", "PodListener", "StreamingExec"]
+__all__ = ["ContainerUsage", "Kubelet", "PodHistory", "PodListener", "StreamingExec"]
 
 _log = structlog.get_logger("minikubelet.kubelet")
 
@@ -65,6 +68,12 @@ class ContainerUsage:
     at: float  # anyio time of the sample
 
 
+class PodHistory(Protocol):
+    """Where the containers' past of a pod added again is kept (``checkpoints``)."""
+
+    def load(self, uid: str, namespace: str, name: str) -> PodCheckpoint | None: ...
+
+
 class Kubelet:
     def __init__(
         self,
@@ -75,8 +84,12 @@ class Kubelet:
         log_sink: LogLineSink | None = None,
         prober: ProbeRunner | None = None,
         objects: ObjectStore | None = None,
+        history: PodHistory | None = None,
     ) -> None:
         self.settings = settings
+        # Where a pod added with a known uid finds its containers' past (the daemon's
+        # checkpoints); None: every pod starts with none.
+        self._history = history
         self.runtime: ContainerRuntime = runtime or LocalRuntime(settings.log_rotation)
         self.clock = clock
         self.recorder = EventRecorder(clock)
@@ -194,6 +207,17 @@ class Kubelet:
         if key in self._workers:
             raise DuplicatePodError(f'pod "{pod.namespace}/{pod.name}" already exists')
         assert self._group is not None, "use the Kubelet as an async context manager"
+        records = empty_records(pod)
+        if uid is not None and self._history is not None:
+            checkpoint = self._history.load(uid, pod.namespace, pod.name)
+            if checkpoint is not None:
+                records = restored_records(pod.spec, checkpoint, self.clock())
+                _log.info(
+                    "pod.history_restored",
+                    pod=f"{pod.namespace}/{pod.name}",
+                    uid=uid,
+                    restarts={n: r.next_restart_count for n, r in records.items() if r.latest},
+                )
         uid = uid or str(uuid.uuid4())
         keeper = self.status.add(
             pod,
@@ -201,6 +225,7 @@ class Kubelet:
             is_static=is_static,
             created_at=created_at or self.clock(),
             log_dir=self.settings.pod_dir(pod.namespace, pod.name, uid),
+            records=records,
         )
         worker = PodWorker(
             pod,

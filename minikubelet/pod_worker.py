@@ -134,10 +134,8 @@ class PodWorker:
         self._clock = clock
         self._probes = probes
         self._log_sink = log_sink
-        spec = pod.spec
-        self._records = {
-            c.name: ContainerRecord(c.name) for c in spec.init_containers + spec.containers
-        }
+        # The keeper starts from the containers' history (none, or a checkpoint's).
+        self._records = dict(keeper.snapshot.records)
         self._backoff: dict[str, BackoffEntry] = {}
         self._backoff_reported: dict[str, float] = {}
         self._live: dict[str, LiveInstance] = {}

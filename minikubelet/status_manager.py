@@ -33,7 +33,14 @@ from minikubelet.model.spec import Pod
 from minikubelet.model.status import PodPhase, PodStatus
 from minikubelet.model.trace import Step, TraceEntry
 
-__all__ = ["TRACE_LIMIT", "PodListener", "PodStatusKeeper", "StatusManager", "TraceListener"]
+__all__ = [
+    "TRACE_LIMIT",
+    "PodListener",
+    "PodStatusKeeper",
+    "StatusManager",
+    "TraceListener",
+    "empty_records",
+]
 
 _log = structlog.get_logger("minikubelet.pod")
 
@@ -41,6 +48,11 @@ TRACE_LIMIT = 2000  # steps kept per pod
 
 PodListener = Callable[[WatchEventType, PodSnapshot], None]
 TraceListener = Callable[[TraceEntry], None]
+
+
+def empty_records(pod: Pod) -> dict[str, ContainerRecord]:
+    """A new pod's records: every container, init containers first, with no instance."""
+    return {c.name: ContainerRecord(c.name) for c in pod.spec.init_containers + pod.spec.containers}
 
 
 class PodStatusKeeper:
@@ -55,11 +67,11 @@ class PodStatusKeeper:
         is_static: bool,
         created_at: datetime,
         log_dir: Path,
+        records: Mapping[str, ContainerRecord],
     ) -> None:
         self._manager = manager
         self._clock = manager.clock
-        records = {c.name: ContainerRecord(c.name) for c in pod.spec.init_containers}
-        records.update({c.name: ContainerRecord(c.name) for c in pod.spec.containers})
+        records = dict(records)
         self._observed = Observed(records, is_static=is_static)
         empty = PodStatus(phase=PodPhase.PENDING, start_time=created_at)
         status = pod_status(pod.spec, self._observed, empty, created_at)
@@ -195,10 +207,25 @@ class StatusManager:
         self._listeners: list[PodListener] = []
 
     def add(
-        self, pod: Pod, uid: str, *, is_static: bool, created_at: datetime, log_dir: Path
+        self,
+        pod: Pod,
+        uid: str,
+        *,
+        is_static: bool,
+        created_at: datetime,
+        log_dir: Path,
+        records: Mapping[str, ContainerRecord],
     ) -> PodStatusKeeper:
+        """Keep pod ``uid``'s status, from its containers' ``records`` (``empty_records``
+        for a new pod), and tell the listeners it was ADDED."""
         keeper = PodStatusKeeper(
-            self, pod, uid, is_static=is_static, created_at=created_at, log_dir=log_dir
+            self,
+            pod,
+            uid,
+            is_static=is_static,
+            created_at=created_at,
+            log_dir=log_dir,
+            records=records,
         )
         self._keepers[uid] = keeper
         self.tell(WatchEventType.ADDED, keeper.snapshot)

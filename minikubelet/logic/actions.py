@@ -147,7 +147,9 @@ def compute_pod_actions(view: PodView) -> PodActions:
             killed = any(k.name == container.name for k in plan.kill)
             if killed and spec.restart_policy is RestartPolicy.NEVER:
                 continue
-        elif should_restart(container, spec.restart_policy, exit_.exit_code, is_init=False):
+        elif exit_.lost or should_restart(
+            container, spec.restart_policy, exit_.exit_code, is_init=False
+        ):
             plan.start_or_restart(container.name)
         else:
             continue
@@ -177,6 +179,9 @@ def _init_done(plan: _Plan) -> bool:
                 return False
             continue
         if latest.exit is None:
+            return False
+        if latest.exit.lost:
+            plan.start_or_restart(container.name)
             return False
         if latest.exit.exit_code == 0 and latest.exit.reason != "OOMKilled":
             continue

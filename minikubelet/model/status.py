@@ -19,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 
 __all__ = [
+    "CONTAINER_STATUS_UNKNOWN",
     "ConditionType",
     "ContainerState",
     "ContainerStatus",
@@ -53,6 +54,12 @@ class ConditionType(StrEnum):
     POD_SCHEDULED = "PodScheduled"
 
 
+# The reason of an instance the runtime lost track of: it was running when the daemon went
+# away, and it was not there when the daemon came back (kubelet_pods.go
+# convertToAPIContainerStatuses, for a container that vanished from the runtime).
+CONTAINER_STATUS_UNKNOWN = "ContainerStatusUnknown"
+
+
 @dataclass(frozen=True)
 class Exit:
     """How an instance ended. ``exit_code`` is 128+N for a death by signal N."""
@@ -63,6 +70,12 @@ class Exit:
     reason: str = ""  # "" lets the status code pick Completed/Error; else e.g. OOMKilled
     message: str = ""
     monotonic: float = 0.0  # anyio.current_time() at exit, for back-off decisions
+
+    @property
+    def lost(self) -> bool:
+        """The instance was lost, not seen to exit: its container starts again, whatever
+        the restart policy (``ShouldContainerBeRestarted`` for a container with no status)."""
+        return self.reason == CONTAINER_STATUS_UNKNOWN
 
 
 @dataclass(frozen=True)

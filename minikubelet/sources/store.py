@@ -8,8 +8,10 @@ manifest as it was sent (``Pod.manifest``). Kubernetes names and namespaces cann
 
 The store listens to the kubelet (``Kubelet.watch``): ``ADDED`` of a pod that is not static
 writes its file, ``DELETED`` removes it. A daemon that stops (SIGTERM) terminates its pods
-without deleting them, so the files stay and ``restore`` starts the pods again next time,
-each with a fresh uid (a new process is a new pod instance). Writes are atomic (a hidden
+without deleting them, so the files stay and ``restore`` starts the pods again next time.
+Each file also holds the pod's ``uid`` and ``creationTimestamp``: the restored pod is the
+same pod (with the same labels and annotations, and its containers' history from the
+daemon's checkpoints), not a new one. Writes are atomic (a hidden
 temporary file renamed over the old one) so a crash never leaves half a manifest; they are
 small and done inline by the listener, which keeps them in the order the kubelet told them.
 The directory is created 0700 and the files 0600 (``minikubelet.rootdir``): a manifest
@@ -30,6 +32,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -100,7 +103,7 @@ class ApiPodStore:
         try:
             path = self.path_for(pod.namespace, pod.name)
             make_private_dir(self.directory)
-            text = json.dumps(pod.manifest, indent=2, sort_keys=False, default=str) + "\n"
+            text = json.dumps(_with_identity(snapshot), indent=2, default=str) + "\n"
             write_private(path, text.encode())
         except (OSError, ValueError) as error:
             _log.error("api_pod.not_saved", pod=f"{pod.namespace}/{pod.name}", error=str(error))
@@ -203,14 +206,28 @@ class ApiPodStore:
             for warning in result.warnings:
                 _log.warning("api_pod.field_ignored", file=str(path), warning=str(warning))
             for pod in result.pods:
+                uid, created = _identity(pod.manifest.get("metadata"))
                 try:
-                    await kubelet.add_pod(pod)
+                    await kubelet.add_pod(pod, uid=uid, created_at=created)
                 except DuplicatePodError as error:
                     _log.error("api_pod.restore_failed", file=str(path), error=str(error))
                     continue
                 started += 1
                 _log.info("api_pod.restored", pod=f"{pod.namespace}/{pod.name}", file=str(path))
         return started
+
+
+def _with_identity(snapshot: PodSnapshot) -> dict[str, Any]:
+    """The manifest to save: as it was sent, with the pod's uid and creation time, so that
+    the pod restored from it is the same pod (watchers and ``describe`` key on the uid)."""
+    manifest = dict(snapshot.pod.manifest)
+    metadata = manifest.get("metadata")
+    manifest["metadata"] = {
+        **(metadata if isinstance(metadata, Mapping) else {}),
+        "uid": snapshot.uid,
+        "creationTimestamp": snapshot.created_at.isoformat(),
+    }
+    return manifest
 
 
 def _identity(metadata: object) -> tuple[str | None, datetime | None]:

@@ -8,6 +8,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -148,35 +149,67 @@ def test_sighup_reloads_the_config_and_rescans(daemon: Daemon, tmp_path: Path) -
     assert daemon.stop() == 0
 
 
-def test_api_pods_are_restored_after_a_restart(daemon: Daemon) -> None:
+def test_api_pods_are_restored_after_a_restart_as_the_same_pods(daemon: Daemon) -> None:
     manifest = json.loads(child_pod("api", daemon.facts))
     saved = daemon.root / "pods-api" / "default_api.json"
+    path = "/api/v1/namespaces/default/pods/api"
     daemon.start().wait_ready()
     with api(daemon) as client:
         created = client.post("/api/v1/namespaces/default/pods", json=manifest)
         assert created.status_code == 201, created.text
-        first = daemon.wait_fact("api.uid")
-        assert json.loads(saved.read_text()) == manifest
+        uid = daemon.wait_fact("api.uid")
+        born = created.json()["metadata"]["creationTimestamp"]
+        labelled = client.patch(
+            path,
+            content=json.dumps({"metadata": {"labels": {"tier": "web"}}}),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert labelled.status_code == 200, labelled.text
+        wait_for(
+            lambda: json.loads(saved.read_text())["metadata"].get("labels") == {"tier": "web"},
+            what="the label saved",
+        )
+        on_disk = json.loads(saved.read_text())
+        assert on_disk["spec"] == manifest["spec"]
+        assert on_disk["metadata"]["uid"] == uid
     assert daemon.stop() == 0
     assert saved.exists()  # a stop is not a deletion
+    assert (daemon.root / "checkpoints" / f"{uid}.json").exists()
 
     daemon.start().wait_ready()
     assert (
         daemon.wait_message("STATUS=Running") == "STATUS=Running 1 pod (0 static, 1 from the API)"
     )
-    second = daemon.wait_fact("api.uid", differs_from=first)  # a new instance, a new uid
+    wait_for(lambda: daemon.fact("api.record").count("start") == 2, what="a second start")
     with api(daemon) as client:
-        pod = client.get("/api/v1/namespaces/default/pods/api").json()
-        assert pod["metadata"]["uid"] == second
-        deleted = client.delete("/api/v1/namespaces/default/pods/api")
+
+        def running_again() -> dict[str, Any] | None:
+            pod: dict[str, Any] = client.get(path).json()
+            (status,) = pod["status"].get("containerStatuses") or [{}]
+            return pod if "running" in status.get("state", {}) else None
+
+        pod = wait_for(running_again, what="the restored pod running")
+        # The same pod: its uid, creation time and labels; the container's history goes on.
+        assert pod["metadata"]["uid"] == uid
+        assert pod["metadata"]["creationTimestamp"] == born
+        assert pod["metadata"]["labels"] == {"tier": "web"}
+        (status,) = pod["status"]["containerStatuses"]
+        assert status["restartCount"] == 1
+        assert status["lastState"]["terminated"]["reason"] == "ContainerStatusUnknown"
+        assert status["lastState"]["terminated"]["exitCode"] == 137
+        deleted = client.delete(path)
         assert deleted.status_code == 200, deleted.text
         wait_for(lambda: not saved.exists(), what="the saved manifest to go")
-        daemon.wait_fact("api.record", contains="sigterm")
+        wait_for(
+            lambda: not (daemon.root / "checkpoints" / f"{uid}.json").exists(),
+            what="the checkpoint to go",
+        )
+        wait_for(lambda: daemon.fact("api.record").count("sigterm") == 2, what="the stop")
     assert daemon.stop() == 0
 
     daemon.start().wait_ready()  # deleted for good: not restored
     with api(daemon) as client:
-        assert client.get("/api/v1/namespaces/default/pods/api").status_code == 404
+        assert client.get(path).status_code == 404
     assert daemon.stop() == 0
 
 

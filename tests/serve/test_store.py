@@ -29,11 +29,14 @@ async def test_api_pods_are_saved_and_forgotten(kubelet: Kubelet, tmp_path: Path
     detach = store.attach(kubelet)
     api_pod = read_manifest(pod_file(tmp_path, "api")).pods[0]
     static_pod = read_manifest(pod_file(tmp_path, "static")).pods[0]
-    await start(kubelet, api_pod)
+    worker = await start(kubelet, api_pod)
     await start(kubelet, static_pod, is_static=True)
     saved = tmp_path / "state" / "pods-api" / "default_api.json"
     assert store.saved() == [saved]
-    assert json.loads(saved.read_text()) == json.loads(child_pod("api", tmp_path))
+    expected = json.loads(child_pod("api", tmp_path))
+    expected["metadata"]["uid"] = worker.uid  # the same pod comes back, not a new one
+    expected["metadata"]["creationTimestamp"] = worker.snapshot.created_at.isoformat()
+    assert json.loads(saved.read_text()) == expected
     assert (saved.parent.stat().st_mode & 0o777) == 0o700
 
     kubelet.delete_pod("default", "api")
@@ -47,7 +50,6 @@ async def test_restore_starts_saved_pods_and_keeps_what_it_cannot_load(
 ) -> None:
     store = ApiPodStore(tmp_path / "state")
     store.directory.mkdir(parents=True)
-    (store.directory / "default_good.json").write_text(child_pod("good", tmp_path))
     broken = store.directory / "default_broken.json"
     broken.write_text(child_pod("broken", tmp_path).replace('"command"', '"comand"'))
     (store.directory / ".default_half.json.tmp").write_text("{")  # a write cut short
@@ -55,9 +57,16 @@ async def test_restore_starts_saved_pods_and_keeps_what_it_cannot_load(
     await start(kubelet, taken, is_static=True)  # a static pod took the name meanwhile
     (store.directory / "default_taken.json").write_text(child_pod("taken", tmp_path))
 
+    good = json.loads(child_pod("good", tmp_path))
+    good["metadata"]["uid"] = "0b5e3f6e-good"
+    good["metadata"]["creationTimestamp"] = "2026-11-30T08:00:00+00:00"
+    (store.directory / "default_good.json").write_text(json.dumps(good))
+
     with structlog.testing.capture_logs() as logs:
         assert await store.restore(kubelet) == 1
-    assert [p.pod.name for p in kubelet.snapshots() if not p.is_static] == ["good"]
+    (restored,) = [p for p in kubelet.snapshots() if not p.is_static]
+    assert (restored.pod.name, restored.uid) == ("good", "0b5e3f6e-good")
+    assert restored.created_at.isoformat() == "2026-11-30T08:00:00+00:00"
     failed = {
         line["file"]: line["error"] for line in logs if line["event"] == "api_pod.restore_failed"
     }

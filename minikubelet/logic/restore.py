@@ -1,0 +1,54 @@
+"""A pod added again after the daemon's restart: its containers' history, from a checkpoint.
+
+The kubelet, restarted, reads each container's instances back from the runtime; one that
+was running and is no longer there gets ``lastState`` ``ContainerStatusUnknown`` (exit
+137, "The container could not be located when the pod was deleted.  The container used
+to be Running"), its ``restartCount`` grows by one, and it starts again whatever the
+restart policy, as a container with no status does (``kubelet_pods.go
+convertToAPIContainerStatuses``, ``container/helpers.go ShouldContainerBeRestarted``).
+Instances that had exited keep their exit: a pod that had finished stays finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from minikubelet.model.checkpoint import PodCheckpoint
+from minikubelet.model.observed import ContainerRecord
+from minikubelet.model.spec import PodSpec
+from minikubelet.model.status import CONTAINER_STATUS_UNKNOWN, Exit, Instance
+
+__all__ = ["LOST_EXIT_CODE", "LOST_MESSAGE", "restored_records"]
+
+LOST_EXIT_CODE = 137
+LOST_MESSAGE = (
+    "The container could not be located when the pod was deleted.  The container used to be Running"
+)
+
+
+def restored_records(
+    spec: PodSpec, checkpoint: PodCheckpoint, now: datetime
+) -> dict[str, ContainerRecord]:
+    """Each container's record as the checkpoint left it, its unfinished instance lost at
+    ``now``; containers the checkpoint does not know start with no history."""
+    records: dict[str, ContainerRecord] = {}
+    for container in spec.init_containers + spec.containers:
+        instances = checkpoint.instances.get(container.name, ())[:2]
+        if instances and instances[0].exit is None:
+            instances = (_lost(instances[0], now), *instances[1:])
+        records[container.name] = ContainerRecord(container.name, instances=instances)
+    return records
+
+
+def _lost(instance: Instance, now: datetime) -> Instance:
+    return replace(
+        instance,
+        exit=Exit(
+            exit_code=LOST_EXIT_CODE,
+            finished_at=now,
+            reason=CONTAINER_STATUS_UNKNOWN,
+            message=LOST_MESSAGE,
+        ),
+        post_start_done=True,
+    )
