@@ -6,8 +6,9 @@
 The dashboard needs the ``ui`` extra (``pip install 'minikubelet[ui]'``: textual and
 rich); the rest of minikubelet, ``trace --svg`` included, does not. Modules: ``app`` (the
 app), ``state`` (what it shows, as pure functions of the API's JSON), ``client`` (its
-HTTP calls, async and with timeouts), ``screens`` (confirmations, describe, help),
-``embedded`` (``run --ui``: the dashboard inside run's own event loop).
+HTTP calls, async and with timeouts), ``unix`` (their unix socket transport), ``screens``
+(confirmations, describe, help), ``embedded`` (``run --ui``: the dashboard inside run's own
+event loop).
 """
 
 from __future__ import annotations

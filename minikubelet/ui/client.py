@@ -9,7 +9,8 @@ exceptions, ``Disconnected`` (nothing answered) and ``ApiError`` (the daemon sai
 
 httpx rather than the commands' ``http.client``: it is async, so nothing needs a thread,
 and cancelling a task closes its connection; start-up time matters less in a program that
-runs for hours.
+runs for hours. Over the unix socket its transport is ``ui.unix.UnixTransport`` (why: that
+module's docstring, an anyio race when a reading task is cancelled); over TCP, httpx's own.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 
 from minikubelet.cli.client.connection import Server, resolve_server
+from minikubelet.ui.unix import UnixTransport
 
 __all__ = ["REQUEST_TIMEOUT", "ApiClient", "ApiError", "Disconnected"]
 
@@ -64,7 +66,7 @@ class ApiClient:
         timeout = httpx.Timeout(REQUEST_TIMEOUT)
         headers = {"Accept": "application/json", "User-Agent": "minikubelet-ui"}
         if server.socket is not None:
-            transport = httpx.AsyncHTTPTransport(uds=server.socket)
+            transport = UnixTransport(server.socket)
             self._client = httpx.AsyncClient(
                 transport=transport, base_url="http://localhost", timeout=timeout, headers=headers
             )
