@@ -53,7 +53,7 @@ from minikubelet.cli.client.commands.logs import choose_container
 from minikubelet.cli.client.connection import Server
 from minikubelet.cli.client.describe import describe_pod
 from minikubelet.timeline import build_timeline, render_svg, trace_steps
-from minikubelet.ui.client import ApiClient, ApiError, Disconnected
+from minikubelet.ui.client import ApiClient, Disconnected, StatusError
 from minikubelet.ui.panes import show_containers, show_events, show_steps
 from minikubelet.ui.screens import KEYS, Confirm, TextScreen
 from minikubelet.ui.state import (
@@ -268,7 +268,7 @@ class Dashboard(App[None]):
                         break  # an ERROR (410 Expired): relist
                     self._refresh_pods()
                 # The watch ended: the daemon is stopping, or it closed the stream. Relist.
-            except (Disconnected, ApiError) as error:
+            except (Disconnected, StatusError) as error:
                 self._set_connected(False, f"disconnected: {error} · reconnecting")
             await anyio.sleep(pause)
             pause = min(pause * 2, 2.0)
@@ -287,7 +287,7 @@ class Dashboard(App[None]):
                 try:
                     self.usage = usage_by_pod(await self.api.get("/stats/summary"))
                     polled = True
-                except (Disconnected, ApiError):
+                except (Disconnected, StatusError):
                     self.usage = {}
                 self._refresh_pods()
             await anyio.sleep(2.0 if polled else 0.2)
@@ -381,7 +381,7 @@ class Dashboard(App[None]):
                 f"/api/v1/namespaces/{namespace}/events",
                 {"fieldSelector": f"involvedObject.name={name}"},
             )
-        except (Disconnected, ApiError):
+        except (Disconnected, StatusError):
             return
         if key != self.selected:
             return
@@ -472,7 +472,7 @@ class Dashboard(App[None]):
                     self._add_log_line(line)
                 if not previous:
                     self._log_status(f"logs {label} · ended")
-            except (ApiError, Disconnected) as error:
+            except (StatusError, Disconnected) as error:
                 self._log_status(f"logs {label}: {error}")
             if previous:
                 return
@@ -614,7 +614,7 @@ class Dashboard(App[None]):
             await self.api.request(
                 "DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", body=body
             )
-        except (ApiError, Disconnected) as error:
+        except (StatusError, Disconnected) as error:
             self.notify(str(error), title="delete failed", severity="error")
             return
         self.notify(f'pod "{name}" {"killed" if grace == 0 else "deleted"}')
@@ -637,7 +637,7 @@ class Dashboard(App[None]):
                 f"/api/v1/namespaces/{namespace}/pods/{name}/restart",
                 {"container": container},
             )
-        except (ApiError, Disconnected) as error:
+        except (StatusError, Disconnected) as error:
             self.notify(str(error), title="restart failed", severity="error")
             return
         self.notify(f"container {container} of pod {name}: restart requested")

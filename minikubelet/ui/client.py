@@ -5,7 +5,8 @@ The daemon is found as the other client commands find it (``--server``,
 Unlike those commands, the dashboard lives in an event loop, so a slow or absent daemon
 must never block it: every request has a deadline, streams (the pods watch, a followed
 log) wait without one but are cancelled with their task, and failures come out as two
-exceptions, ``Disconnected`` (nothing answered) and ``ApiError`` (the daemon said no).
+exceptions, ``Disconnected`` (nothing answered) and ``StatusError`` (the daemon said no,
+with a ``Status``: the client commands' own exception).
 
 httpx rather than the commands' ``http.client``: it is async, so nothing needs a thread,
 and cancelling a task closes its connection; start-up time matters less in a program that
@@ -23,26 +24,17 @@ from typing import Any
 
 import httpx
 
-from minikubelet.cli.client.connection import Server, resolve_server
+from minikubelet.api.types import JSON
+from minikubelet.cli.client.connection import Server, StatusError, resolve_server
 from minikubelet.ui.unix import UnixTransport
 
-__all__ = ["REQUEST_TIMEOUT", "ApiClient", "ApiError", "Disconnected"]
+__all__ = ["REQUEST_TIMEOUT", "ApiClient", "Disconnected", "StatusError"]
 
 REQUEST_TIMEOUT = 5.0  # seconds: connect, read, write and pool, each
-
-JSON = dict[str, Any]
 
 
 class Disconnected(Exception):
     """Nothing answered at the server address (or the connection broke, or timed out)."""
-
-
-class ApiError(Exception):
-    """The daemon answered with an error ``Status``; its message is the exception's."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _why(error: BaseException) -> str:
@@ -100,9 +92,9 @@ class ApiClient:
             status = json.loads(body)
         except ValueError:
             status = None
-        if isinstance(status, dict) and status.get("message"):
-            message = str(status["message"])
-        raise ApiError(response.status_code, message or f"HTTP {response.status_code}")
+        if not isinstance(status, dict) or not status.get("message"):
+            status = {"message": message or f"HTTP {response.status_code}"}
+        raise StatusError({**status, "code": response.status_code})
 
     async def request(
         self,

@@ -25,7 +25,7 @@ import pytest
 
 from minikubelet.cli.client.connection import Server as Address
 from minikubelet.ui import client
-from minikubelet.ui.client import ApiClient, ApiError, Disconnected
+from minikubelet.ui.client import ApiClient, Disconnected, StatusError
 from minikubelet.ui.unix import UnixStream
 from tests.api.conftest import Server
 from tests.ui.dashboard import child_pod_json
@@ -105,8 +105,10 @@ STREAMS = [
     pytest.param(
         anyio.abc.UNIXSocketStream.from_socket,
         id="anyio-UNIXSocketStream",
+        # Not strict: CI installs the newest anyio, and a release that fixes the race must
+        # not turn the suite red (it shows as XPASS: then UnixTransport can go).
         marks=pytest.mark.xfail(
-            strict=True, raises=AssertionError, reason="anyio's race (4.16, asyncio)"
+            strict=False, raises=AssertionError, reason="anyio's race (4.16, asyncio)"
         ),
     ),
 ]
@@ -151,7 +153,7 @@ def at(path: Path) -> ApiClient:
 async def test_requests_errors_and_a_cancelled_watch_against_the_real_api(server: Server) -> None:
     async with at(server.socket) as api:
         assert (await api.get("/api/v1/pods"))["kind"] == "PodList"
-        with pytest.raises(ApiError, match='pods "nope" not found') as error:
+        with pytest.raises(StatusError, match='pods "nope" not found') as error:
             await api.get("/api/v1/namespaces/default/pods/nope")
         assert error.value.code == 404
 
