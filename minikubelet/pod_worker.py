@@ -92,6 +92,9 @@ class Terminating:
     grace: int | None = None
     force: bool = False
     deadline_exceeded: bool = False
+    # When it was asked for (anyio time): the grace period counts from then, not from
+    # whenever this worker gets to it among many (a daemon stopping 500 pods at once).
+    since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,7 @@ class PodWorker:
         """Stop the pod gracefully; a later call may only shorten the grace period."""
         match self._state:
             case Syncing():
-                self._state = Terminating(grace=grace)
+                self._state = Terminating(grace=grace, since=anyio.current_time())
             case Terminating(grace=current):
                 if current is not None and (grace is None or grace > current):
                     grace = current
@@ -641,6 +644,7 @@ class PodWorker:
                     minimum_window=self._minimum,
                     runtime=self._runtime,
                     report=self.report,
+                    since=state.since,
                 )
             group.cancel_scope.cancel()
 

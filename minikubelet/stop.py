@@ -70,6 +70,7 @@ class StopOrder:
     message: str  # the Killing event's message
     minimum_window: float = MINIMUM_GRACE_PERIOD
     kill_timeout: float = KILL_TIMEOUT
+    since: float | None = None  # anyio time the stop was asked for (None: now)
 
     @property
     def budget(self) -> float:
@@ -135,12 +136,14 @@ async def stop_pod(
     minimum_window: float,
     runtime: ContainerRuntime,
     report: StopReporter,
+    since: float | None = None,
 ) -> None:
     """Stop every running container of a pod (``killContainersWithSyncResult``): regular
     ones at once and in parallel, each sidecar after the regular containers and the next
     sidecar (``kuberuntime_termination_order.go``), so sidecars stop in reverse order.
 
     ``live`` is the pod's running instances by name, kept current by their supervision.
+    The grace period counts from ``since`` (anyio time), when the pod was asked to stop.
     """
     order = termination_order(spec)
 
@@ -156,7 +159,7 @@ async def stop_pod(
         message = f"Stopping container {instance.name}"
         await stop_container(
             instance,
-            StopOrder(grace, message, minimum_window),
+            StopOrder(grace, message, minimum_window, since=since),
             runtime=runtime,
             report=report,
             wait_turn=wait_turn if waits_for else None,
@@ -191,8 +194,14 @@ async def _stop(
 ) -> None:
     container = live.container
     grace = order.grace
+    # The grace period runs from when the stop was asked for, not from when this task got
+    # to it (a daemon stopping 500 pods starts them one after the other): the time spent
+    # queued is taken off the stop signal's window, so the SIGKILL goes at ``since +
+    # grace`` without a preStop hook, however long the bookkeeping took.
+    started = anyio.current_time()
+    began = started if order.since is None else min(order.since, started)
+    queued = started - began
     report.event(container, EventType.NORMAL, "Killing", order.message)
-    began = anyio.current_time()
     pre_stop = container.lifecycle.pre_stop
     first = f"preStop {describe_hook(pre_stop)}" if pre_stop is not None else order.message
     report.begin_stop(container.name)
@@ -202,7 +211,9 @@ async def _stop(
     if wait_turn is not None:
         with anyio.move_on_after(grace - (anyio.current_time() - began)):
             await wait_turn()
-    window = stop_window(grace, anyio.current_time() - began, order.minimum_window)
+    signalled = anyio.current_time()
+    window = stop_window(grace, signalled - started, order.minimum_window)
+    kill_at = signalled + window - queued
     signum = signal_number(container.lifecycle.stop_signal)
     if live.process.signal_main(signum):
         name = signal.Signals(signum).name
@@ -215,7 +226,7 @@ async def _stop(
             pid=live.process.pid,
             grace=window,
         )
-    with anyio.move_on_after(window):
+    with anyio.CancelScope(deadline=kill_at):
         await live.exited.wait()
     if not live.exited.is_set():
         report.step(container.name, Step.GRACE, f"{window:g}s elapsed, process still alive")
