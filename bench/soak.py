@@ -20,8 +20,8 @@ At the end of each phase the crash-looping pods are deleted and the reads stop, 
 samples are taken in the same quiet state (the two watches open, nothing else running):
 open file descriptors, threads, anyio tasks, RSS, and the growth between the two samples
 (target: < 5 % after warm-up). Closed connections' descriptors must be released within
-hypercorn's keep-alive timeout (5 s). ``--tracemalloc`` also prints the allocations that
-grew the most between the two samples (slow: about 2x).
+hypercorn's keep-alive timeout (5 s). ``--tracemalloc`` traces allocations from the
+warm-up on and prints those still alive at the end (slow: several times slower).
 
     .venv/bin/python bench/soak.py                     # 10,000 restarts, 1,000 cycles
     .venv/bin/python bench/soak.py --restarts 2000 --cycles 200 --tracemalloc
@@ -45,6 +45,7 @@ import time
 import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +55,13 @@ import httpx
 import psutil
 import structlog
 
+from minikubelet.api.serialize import event_json
+from minikubelet.events import EVENT_LIMIT, EventRecorder
 from minikubelet.kubelet import Kubelet
 from minikubelet.logic.backoff import BackoffPolicy
+from minikubelet.model.events import Event, EventType
 from minikubelet.server import ApiEndpoints, serve_api
+from minikubelet.server.changes import Snapshot
 from minikubelet.settings import Settings
 from minikubelet.sources import ApiPodStore, StaticPodSource
 
@@ -73,6 +78,9 @@ class SoakConfig:
     warmup_fraction: float = 0.1
     crashers: int = 4
     readers: int = 2
+    # Events live an hour (up to 5000): a soak of minutes never fills that bound, so it
+    # runs with a small one that the warm-up fills, and reports what an event weighs.
+    event_limit: int = 250
     tracemalloc: bool = False
     tmpdir: Path | None = None
 
@@ -114,16 +122,18 @@ class Counters:
 class SoakResult:
     config: dict[str, Any]
     warm: Sample
+    mid: Sample
     end: Sample
     counters: Counters
     seconds: float
     fds_released_s: float | None  # how long the fds of closed connections took to go
     top_growth: list[str] = field(default_factory=list)
     top_types: list[str] = field(default_factory=list)  # gc-tracked objects, by type
+    event_bytes: float = 0.0  # what one event series weighs (recorder + API)
     load_avg: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
-    def growth_pct(self, name: str) -> float:
-        before, after = getattr(self.warm, name), getattr(self.end, name)
+    def growth_pct(self, name: str, since: str = "warm") -> float:
+        before, after = getattr(getattr(self, since), name), getattr(self.end, name)
         return (after - before) / before * 100 if before else 0.0
 
 
@@ -131,7 +141,7 @@ class SoakResult:
 
 
 @contextlib.asynccontextmanager
-async def daemon(root: Path) -> AsyncIterator[tuple[Kubelet, Path]]:
+async def daemon(root: Path, event_limit: int) -> AsyncIterator[tuple[Kubelet, Path]]:
     """The engine and its API, assembled as ``minikubelet serve`` does."""
     settings = Settings(
         root_dir=root / "root",
@@ -144,6 +154,8 @@ async def daemon(root: Path) -> AsyncIterator[tuple[Kubelet, Path]]:
     socket = root / "api.sock"
     store = ApiPodStore(settings.root_dir)
     async with Kubelet(settings) as kubelet:
+        # Before any pod or the API: both take the recorder when they start.
+        kubelet.recorder = EventRecorder(kubelet.clock, limit=event_limit)
         detach = store.attach(kubelet)
         try:
             async with anyio.create_task_group() as group:
@@ -234,6 +246,7 @@ async def cycles(
         await wait_for(running, 30, f"{name} running")
         response = await http.delete(f"{PODS}/{name}", params={"gracePeriodSeconds": "1"})
         response.raise_for_status()
+
         def gone(name: str = name) -> bool:
             return kubelet.snapshot("default", name) is None
 
@@ -285,6 +298,45 @@ async def watcher(socket: Path, resource: str, counters: Counters) -> None:
                     version = event["object"]["metadata"]["resourceVersion"]
                     counters.watch_events[resource] += 1
             counters.watch_restarts += 1
+
+
+def event_cost(count: int = 3000) -> float:
+    """Bytes one event series costs, kept by the recorder and the API (traced)."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    recorder = EventRecorder(lambda: datetime.now(UTC), limit=count)
+    kept: dict[str, Snapshot] = {}
+
+    def publish(event: Event) -> None:
+        snapshot = Snapshot(1, lambda: event_json(event))
+        snapshot.compact()
+        assert snapshot.data  # rendered, as a watcher would
+        kept[event.name] = snapshot
+
+    recorder.subscribe(publish)
+    gc.collect()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(count // 3):
+        for reason, message in (
+            ("Created", "Created"),
+            ("Started", "Started"),
+            ("Killing", "Kill"),
+        ):
+            recorder.record(
+                namespace="default",
+                pod=f"cycle-m-{i}",
+                pod_uid=f"5c3e0f0e-1b7a-4f7e-9d55-{i:012d}",
+                type=EventType.NORMAL,
+                reason=reason,
+                message=f"{message} container c",
+                field_path="spec.containers{c}",
+            )
+    gc.collect()
+    cost = (tracemalloc.get_traced_memory()[0] - before) / len(recorder)
+    if not was_tracing:
+        tracemalloc.stop()
+    return cost
 
 
 def type_counts() -> dict[str, int]:
@@ -339,21 +391,30 @@ async def soak(config: SoakConfig) -> SoakResult:
     top: list[str] = []
     top_types: list[str] = []
     try:
-        async with daemon(tmp) as (kubelet, socket), anyio.create_task_group() as group:
+        async with (
+            daemon(tmp, config.event_limit) as (kubelet, socket),
+            anyio.create_task_group() as group,
+        ):
             group.start_soon(watcher, socket, "pods", counters)
             group.start_soon(watcher, socket, "events", counters)
             await phase(kubelet, socket, warm_restarts, warm_cycles, counters, "w")
             warm, _ = await quiet_sample(None)
             types_before = type_counts()
-            if config.tracemalloc:
-                before = tracemalloc.take_snapshot()
+            if config.tracemalloc:  # from now on: what is still traced at the end grew
+                tracemalloc.start(10)
+            # The rest in two halves, sampled after each: a bound reached shows as a
+            # second half that grows less than the first (or not at all).
+            restarts_left = config.restarts - warm_restarts
+            cycles_left = config.cycles - warm_cycles
+            await phase(kubelet, socket, restarts_left // 2, cycles_left // 2, counters, "m")
+            mid, _ = await quiet_sample(warm.fds)
             await phase(
                 kubelet,
                 socket,
-                config.restarts - warm_restarts,
-                config.cycles - warm_cycles,
+                restarts_left - restarts_left // 2,
+                cycles_left - cycles_left // 2,
                 counters,
-                "m",
+                "n",
             )
             end, released = await quiet_sample(warm.fds)
             types_after = type_counts()
@@ -363,21 +424,23 @@ async def soak(config: SoakConfig) -> SoakResult:
             )
             top_types = [f"{name}: +{count}" for count, name in grown[:15] if count > 0]
             if config.tracemalloc:
-                after = tracemalloc.take_snapshot()
-                stats = after.compare_to(before, "lineno")
+                stats = tracemalloc.take_snapshot().statistics("lineno")
                 top = [str(stat) for stat in stats[:25]]
+                tracemalloc.stop()
             group.cancel_scope.cancel()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return SoakResult(
         config=asdict(config),
         warm=warm,
+        mid=mid,
         end=end,
         counters=counters,
         seconds=time.monotonic() - began,
         fds_released_s=released,
         top_growth=top,
         top_types=top_types,
+        event_bytes=event_cost(),
         load_avg=os.getloadavg(),
     )
 
@@ -392,7 +455,7 @@ def report(result: SoakResult) -> str:
         f"watch events pods {c.watch_events['pods']} / events {c.watch_events['events']} "
         f"in {result.seconds:.0f} s (load average {' '.join(f'{x:.2f}' for x in result.load_avg)},"
         f" {os.cpu_count()} cores)",
-        f"{'':10}{'warm-up':>12}{'end':>12}{'growth':>10}",
+        f"{'':10}{'warm-up':>12}{'half-way':>12}{'end':>12}{'growth':>10}{'2nd half':>10}",
     ]
     for name, unit in (
         ("fds", ""),
@@ -406,10 +469,16 @@ def report(result: SoakResult) -> str:
         if name == "traced" and not before:
             continue
         scale = 2**20 if unit else 1
+        middle = getattr(result.mid, name)
         lines.append(
-            f"{name:10}{before / scale:>12.1f}{after / scale:>12.1f}"
-            f"{result.growth_pct(name):>9.1f}%"
+            f"{name:10}{before / scale:>12.1f}{middle / scale:>12.1f}{after / scale:>12.1f}"
+            f"{result.growth_pct(name):>9.1f}%{result.growth_pct(name, 'mid'):>9.1f}%"
         )
+    lines.append(
+        f"events capped at {result.config['event_limit']} for the soak (the daemon's bound is "
+        f"{EVENT_LIMIT}, an hour's worth): one weighs {result.event_bytes / 1024:.1f} KiB, "
+        f"{result.event_bytes * EVENT_LIMIT / 2**20:.1f} MiB at the daemon's bound"
+    )
     verdict = "PASS" if result.growth_pct("rss") < TARGET_GROWTH_PCT else "FAIL"
     lines.append(f"RSS growth after warm-up: target < {TARGET_GROWTH_PCT:g} %: {verdict}")
     released = result.fds_released_s
@@ -449,17 +518,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restarts", type=int, default=10_000)
     parser.add_argument("--cycles", type=int, default=1_000)
     parser.add_argument("--warmup", type=float, default=0.1, help="fraction of the work")
+    parser.add_argument("--event-limit", type=int, default=250, help="events kept (see above)")
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--tmpdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     quiet_logs(Path(os.devnull))
-    if args.tracemalloc:
-        tracemalloc.start(10)
     config = SoakConfig(
         restarts=args.restarts,
         cycles=args.cycles,
         warmup_fraction=args.warmup,
+        event_limit=args.event_limit,
         tracemalloc=args.tracemalloc,
         tmpdir=args.tmpdir,
     )

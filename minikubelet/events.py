@@ -75,10 +75,12 @@ class EventRecorder:
         self._per_pod = per_pod
         # Oldest last occurrence first: a repeat moves its series to the end.
         self._events: OrderedDict[_Key, Event] = OrderedDict()
-        self._by_pod: dict[_PodKey, OrderedDict[_Key, None]] = {}
+        # Each pod's series, oldest first (plain dicts: a pod has few, an OrderedDict costs
+        # twice as much; "move to the end" is pop and insert).
+        self._by_pod: dict[_PodKey, dict[_Key, None]] = {}
         # aggregate key -> (the messages seen, when the last one came): client-go's
-        # aggregateRecord, in an LRU.
-        self._similar: OrderedDict[_Key, tuple[set[str], datetime]] = OrderedDict()
+        # aggregateRecord, in an LRU; oldest first, and dropped once SIMILAR_INTERVAL old.
+        self._similar: OrderedDict[_Key, tuple[tuple[str, ...], datetime]] = OrderedDict()
         self._listeners: list[Listener] = []
         self._forget_listeners: list[Listener] = []
         self._ids = itertools.count(1)
@@ -128,9 +130,9 @@ class EventRecorder:
                 last_timestamp=now,
             )
         self._events[key] = event
-        mine = self._by_pod.setdefault((namespace, pod, pod_uid), OrderedDict())
+        mine = self._by_pod.setdefault((namespace, pod, pod_uid), {})
+        mine.pop(key, None)
         mine[key] = None
-        mine.move_to_end(key)
         while len(mine) > self._per_pod:
             self._drop(next(iter(mine)))
         while len(self._events) > self._limit:
@@ -168,16 +170,22 @@ class EventRecorder:
         it had ``MAX_SIMILAR`` different messages for this type and reason (client-go's
         ``EventAggregator.EventAggregate``)."""
         similar = key[:3] + key[4:6]  # the object, type and reason; not the field path
-        messages, last = self._similar.pop(similar, (set(), now))
+        messages, last = self._similar.pop(similar, ((), now))
         if now - last > SIMILAR_INTERVAL:
-            messages = set()
-        messages.add(message)
+            messages = ()
+        if message not in messages:
+            messages = (*messages, message)
+        combined = len(messages) >= MAX_SIMILAR
+        if combined:  # it never grows past MAX_SIMILAR (client-go pops one)
+            messages = messages[: MAX_SIMILAR - 1]
         self._similar[similar] = (messages, now)
-        while len(self._similar) > _SIMILAR_ENTRIES:
-            self._similar.popitem(last=False)
-        if len(messages) < MAX_SIMILAR:
+        while self._similar:  # stale records go (their messages are new again anyway)
+            oldest, (_, seen) = next(iter(self._similar.items()))
+            if now - seen <= SIMILAR_INTERVAL and len(self._similar) <= _SIMILAR_ENTRIES:
+                break
+            del self._similar[oldest]
+        if not combined:
             return key, message
-        messages.discard(message)  # the set never grows past MAX_SIMILAR
         return (*key[:6], COMBINED_PREFIX), COMBINED_PREFIX + message
 
     def _expire(self, now: datetime) -> None:
@@ -196,5 +204,9 @@ class EventRecorder:
             mine.pop(key, None)
             if not mine:
                 del self._by_pod[pod_key]
+        # The aggregation record goes with the object's last series of that type and reason.
+        similar = key[:3] + key[4:6]
+        if not any(other[:3] + other[4:6] == similar for other in mine or ()):
+            self._similar.pop(similar, None)
         for listener in list(self._forget_listeners):
             listener(event)
