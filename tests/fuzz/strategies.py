@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-__all__ = ["SEEDS", "json_values", "mutated_pods", "nested", "texts"]
+__all__ = ["SEEDS", "json_values", "mutate", "mutated_pods", "nested", "texts"]
 
 _EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -139,7 +139,7 @@ def _parent(root: Any, path: tuple[object, ...]) -> Any:
 
 
 @st.composite
-def _mutate(draw: st.DrawFn, document: dict[str, Any]) -> dict[str, Any]:
+def mutate(draw: st.DrawFn, document: dict[str, Any]) -> dict[str, Any]:
     places = _places(document)
     path = draw(st.sampled_from(places[1:]))  # not the root itself
     parent = _parent(document, path)
@@ -169,5 +169,5 @@ def mutated_pods(draw: st.DrawFn, max_mutations: int = 4) -> dict[str, Any]:
     for _ in range(draw(st.integers(min_value=0, max_value=max_mutations))):
         if not isinstance(document, dict) or len(_places(document)) < 2:
             break
-        document = draw(_mutate(document))
+        document = draw(mutate(document))
     return document
