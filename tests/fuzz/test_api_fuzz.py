@@ -27,7 +27,7 @@ import httpx
 import pytest
 import structlog.testing
 import yaml
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from minikubelet.kubelet import Kubelet
@@ -241,6 +241,16 @@ async def send(client: httpx.AsyncClient, request: Request) -> int:
 
 
 @given(request=requests())
+# Found by the long run: a HEAD of a watch left the kept-alive connection behind a stream
+# that never ended, and the next request on it waited forever.
+@example(
+    request=Request("HEAD", "/api/v1/namespaces/default/events", {"watch": "true"}, None, None)
+)
+@example(
+    request=Request(
+        "HEAD", "/api/v1/namespaces/default/pods/crasher/log", {"follow": "1"}, None, None
+    )
+)
 async def test_any_request_gets_an_answer_below_500(
     busy: Busy, errors_logged: list[Any], request: Request
 ) -> None:
