@@ -68,15 +68,22 @@ class ApiLoad:
     threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        for target in (self._readers, self._watch, self._silent):
-            thread = threading.Thread(target=target, daemon=True)
+        for name, target in (
+            ("readers", self._readers),
+            ("watch", self._watch),
+            ("silent", self._silent),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self.threads.append(thread)
 
     def finish(self) -> None:
+        """Stop the readers and look at the silent watcher; the reading watcher's thread
+        may be blocked in a read (a daemon thread: left to the process's end)."""
         self.stop.set()
         for thread in self.threads:
-            thread.join(10)
+            if thread.name != "watch":
+                thread.join(35)
 
     def _readers(self) -> None:
         turn = 0
@@ -112,7 +119,8 @@ class ApiLoad:
             while not self.stop.is_set():
                 line = response.readline()
                 if not line:
-                    self.watch_ended = "the server ended the stream"
+                    if not self.stop.is_set():
+                        self.watch_ended = "the server ended the stream"
                     return
                 event = json.loads(line)
                 if event.get("type") == "ERROR":
@@ -160,6 +168,11 @@ class LoadBench(probes.ProbeBench):
         if self.load is None:
             self.load = ApiLoad(str(kubelet.workdir / "api.sock"), self.args.rate)
             self.load.start()
+
+    def shutdown(self, kubelet: rb.Minikubelet, record_files: list[Path]) -> dict[str, Any]:
+        if self.load is not None:  # the window is over: the API load ends before the daemon
+            self.load.finish()
+        return super().shutdown(kubelet, record_files)
 
     def analyze(
         self, records: list[Path], w0: float, w1: float, label: str = "probes"
