@@ -12,9 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hypothesis import settings
 from hypothesis import strategies as st
 
-__all__ = ["SEEDS", "json_values", "mutate", "mutated_pods", "nested", "texts"]
+__all__ = ["SEEDS", "fuzz_timeout", "json_values", "mutate", "mutated_pods", "nested", "texts"]
+
+
+def fuzz_timeout(floor: float) -> float:
+    """A test's time limit: ``floor`` in CI, more for the long profile's many examples."""
+    return max(floor, settings().max_examples * 0.5)
+
 
 _EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -24,7 +24,9 @@ from hypothesis import strategies as st
 from minikubelet.errors import FieldError, ManifestError
 from minikubelet.manifest import load_file, load_text
 from minikubelet.manifest.load import MAX_FILE_BYTES
-from tests.fuzz.strategies import SEEDS, mutated_pods
+from tests.fuzz.strategies import SEEDS, fuzz_timeout, mutated_pods
+
+pytestmark = [pytest.mark.timeout(fuzz_timeout(60))]
 
 SECONDS = 10.0  # the most one input may take to load, on a busy 2-core machine
 PEAK_BYTES = 200 * 2**20  # the most memory one hostile input may make the loader use
