@@ -7,6 +7,7 @@ injected clock.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -17,10 +18,13 @@ from minikubelet.events import (
     SIMILAR_INTERVAL,
     EventRecorder,
 )
+from minikubelet.manifest import load_text
 from minikubelet.model.events import Event, EventType
 from minikubelet.model.probe import ProbeKind, ProbeResult
+from minikubelet.model.trace import Step
 from minikubelet.prober.stats import ProbeLabels, ProbeStats
 from minikubelet.server.changes import Snapshot
+from minikubelet.status_manager import STOP_TRACE_LIMIT, TRACE_LIMIT, StatusManager
 
 
 class Clock:
@@ -156,3 +160,27 @@ def test_probe_series_of_a_gone_container_are_forgotten(kind: ProbeKind) -> None
     stats.forget(labels)
     assert all(key[0] == other for key in stats.totals)
     assert set(stats.durations) == {other}
+
+
+# -- a pod's trace ----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_pods_trace_and_last_stop_are_rings(tmp_path: Path) -> None:
+    (pod,) = load_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+        "spec: {containers: [{name: c, image: i, command: [x]}]}\n",
+        None,
+    ).pods
+    keeper = StatusManager(Clock()).add(
+        pod, "uid", is_static=False, created_at=Clock()(), log_dir=tmp_path
+    )
+    for i in range(TRACE_LIMIT * 3):
+        keeper.step("c", Step.RESTART, f"#{i}")
+    assert len(keeper.trace) == TRACE_LIMIT
+    assert keeper.trace[-1].detail == f"#{TRACE_LIMIT * 3 - 1}"
+    keeper.begin_stop("c")
+    for i in range(STOP_TRACE_LIMIT * 5):  # a stop that never ends
+        keeper.step("c", Step.SIGNAL, f"#{i}")
+    assert len(keeper.last_termination["c"]) == STOP_TRACE_LIMIT
+    assert len({id(entry.pod) for entry in keeper.trace}) == 1  # one label string, shared
