@@ -25,8 +25,9 @@ PYTHON = sys.executable
 
 # Hypothesis (the fuzzers in tests/fuzz): the same examples every run, a bounded number,
 # no example database and no deadline (a busy 2-core machine is slow, not wrong; the fuzzers
-# bound time themselves). A longer, random run:
-#     HYPOTHESIS_PROFILE=long scripts/test tests/fuzz
+# bound time themselves). A longer, random run (about 15 min; faulthandler's dump of a test
+# past 55 s can crash the interpreter in a deep YAML recursion, hence its 0):
+#     HYPOTHESIS_PROFILE=long scripts/test tests/fuzz -o faulthandler_timeout=0
 hypothesis_settings.register_profile(
     "ci",
     derandomize=True,

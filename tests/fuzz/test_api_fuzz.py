@@ -36,7 +36,12 @@ from minikubelet.model.trace import Step
 from tests.api.conftest import Server
 from tests.fuzz.strategies import fuzz_timeout, json_values, mutate, texts
 
-pytestmark = [pytest.mark.anyio, pytest.mark.integration, pytest.mark.timeout(fuzz_timeout(300))]
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.integration,
+    pytest.mark.timeout(fuzz_timeout(300)),
+    pytest.mark.filterwarnings("ignore:Generating overly large repr"),  # hypothesis's own
+]
 
 REQUEST_SECONDS = 15.0  # the most one request may take (a replace waits for a stop)
 STREAM_SECONDS = 0.3  # how long a watch or a follow is read before the client leaves
