@@ -70,23 +70,27 @@ class RotatedFile:
     in_progress: bool = False  # a ``.gz.tmp``
 
 
+# One pattern for every live file (a pattern per file name would fill re's cache, one
+# compiled pattern per container restart, and push everyone else's out).
+_ROTATED = re.compile(r"(?P<live>.+)\.(\d+)(\.gz(\.tmp)?)?")
+
+
 def rotated_files(live: Path) -> dict[int, RotatedFile]:
     """The rotated files of ``live``, by number (``.gz.tmp`` leftovers included)."""
-    pattern = re.compile(re.escape(live.name) + r"\.(\d+)(\.gz(\.tmp)?)?")
     found: dict[int, RotatedFile] = {}
     try:
         entries = list(os.scandir(live.parent))
     except FileNotFoundError:
         return found
     for entry in entries:
-        match = pattern.fullmatch(entry.name)
-        if match is None:
+        match = _ROTATED.fullmatch(entry.name)
+        if match is None or match["live"] != live.name:
             continue
-        sequence = int(match[1])
+        sequence = int(match[2])
         item = found.setdefault(sequence, RotatedFile(sequence))
-        if match[3]:
+        if match[4]:
             item.in_progress = True
-        elif match[2]:
+        elif match[3]:
             item.compressed = True
         else:
             item.plain = True

@@ -335,7 +335,16 @@ class PodWorker:
             self._report()
             self._keeper.mark_finished()
             self._done.set()
-            _log.info("pod.finished", pod=self.report.label, phase=self.status.phase.value)
+            # Every container is gone. A static pod keeps its API phase (Running under
+            # restartPolicy Always: getPhase in pkg/kubelet/kubelet_pods.go, kubernetes#116484),
+            # which is no ending: the log says what the pod ended as, or that it did not.
+            phase = self.status.phase
+            _log.info(
+                "pod.finished",
+                pod=self.report.label,
+                phase=phase.value if phase.is_final else None,
+                api_phase=None if phase.is_final else phase.value,
+            )
 
     async def _sync_loop(self) -> None:
         started = anyio.current_time()

@@ -12,7 +12,14 @@ changes within one event-loop turn costs one status computation and one notifica
 
 Beside the status, each pod keeps its trace: every lifecycle step with its time (a bounded
 ring, ``TRACE_LIMIT``), and per container the steps of its last stop, from ``Killing`` to
-``Exited`` (what ``describe`` shows).
+``Exited`` (what ``describe`` shows; at most ``STOP_TRACE_LIMIT`` steps).
+
+Memory: what a pod keeps here is bounded whatever it does (a container restarting 10,000
+times keeps its newest ``TRACE_LIMIT`` steps and one stop per container; its instances are
+the newest two, in ``ContainerRecord``, as the kubelet's container GC keeps one dead
+container per container: ``MaxPerPodContainer`` in ``pkg/kubelet/container/container_gc.go``),
+and all of it goes with the keeper when the pod is removed. Listeners are the callers' to
+unsubscribe; a snapshot holds only immutable values, never a keeper or a worker.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from minikubelet.model.status import PodPhase, PodStatus
 from minikubelet.model.trace import Step, TraceEntry
 
 __all__ = [
+    "STOP_TRACE_LIMIT",
     "TRACE_LIMIT",
     "PodListener",
     "PodStatusKeeper",
@@ -45,6 +53,7 @@ __all__ = [
 _log = structlog.get_logger("minikubelet.pod")
 
 TRACE_LIMIT = 2000  # steps kept per pod
+STOP_TRACE_LIMIT = 100  # steps kept of one container's last stop (a stop takes about 8)
 
 PodListener = Callable[[WatchEventType, PodSnapshot], None]
 TraceListener = Callable[[TraceEntry], None]
@@ -84,6 +93,7 @@ class PodStatusKeeper:
             records=records,
             log_dir=log_dir,
         )
+        self._label = f"{pod.namespace}/{pod.name}"  # one string shared by every trace step
         self.trace: deque[TraceEntry] = deque(maxlen=TRACE_LIMIT)
         self.last_termination: dict[str, list[TraceEntry]] = {}
         self._recording_stop: set[str] = set()
@@ -96,7 +106,7 @@ class PodStatusKeeper:
 
     @property
     def label(self) -> str:
-        return f"{self._snapshot.pod.namespace}/{self._snapshot.pod.name}"
+        return self._label
 
     # -- what the worker reports ---------------------------------------------------
 
@@ -168,7 +178,9 @@ class PodStatusKeeper:
         entry = TraceEntry(anyio.current_time(), self._clock(), self.label, container, step, detail)
         self.trace.append(entry)
         if container in self._recording_stop:
-            self.last_termination[container].append(entry)
+            steps = self.last_termination[container]
+            if len(steps) < STOP_TRACE_LIMIT:  # a stop that never ends keeps its first steps
+                steps.append(entry)
         for listener in list(self._trace_listeners):
             listener(entry)
 

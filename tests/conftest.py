@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from minikubelet.kubelet import Kubelet
 from minikubelet.logic.backoff import BackoffPolicy
@@ -20,6 +22,30 @@ from minikubelet.settings import Settings
 CHILD = str(Path(__file__).parent / "helpers" / "child.py")
 PYTHON = sys.executable
 
+
+# Hypothesis (the fuzzers in tests/fuzz): the same examples every run, a bounded number,
+# no example database and no deadline (a busy 2-core machine is slow, not wrong; the fuzzers
+# bound time themselves). A longer, random run (about 15 min; faulthandler's dump of a test
+# past 55 s can crash the interpreter in a deep YAML recursion, hence its 0):
+#     HYPOTHESIS_PROFILE=long scripts/test tests/fuzz -o faulthandler_timeout=0
+hypothesis_settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=60,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+hypothesis_settings.register_profile(
+    "long",
+    max_examples=3000,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # The test process is the child subreaper, so whatever a test starts stays among its
 # descendants even after its parent died (a double-forked daemon included).

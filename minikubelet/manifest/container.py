@@ -76,6 +76,11 @@ class PodContext:
 
 
 def decode_container(obj: object, path: str, role: Role, ctx: PodContext) -> Container | None:
+    if obj is None:
+        # ``containers: [null]`` decodes to a zero Container in Kubernetes, which then fails
+        # validation; skipping it made a pod with no container at all (found by fuzzing).
+        ctx.report.required(child(path, "name"))  # the schema walk sees no mapping here
+        obj = {}
     if not isinstance(obj, Mapping):
         return None  # reported by the schema walk
     report = ctx.report

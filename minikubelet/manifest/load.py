@@ -156,7 +156,7 @@ def _entries(
         )
     for field in document:
         if field not in ("apiVersion", "kind", "metadata", "items"):
-            errors.append(FieldError(str(field), "Unknown field"))
+            errors.append(FieldError(str(field) or '""', "Unknown field"))
     items = document.get("items")
     if items is not None and not isinstance(items, list):
         errors.append(FieldError("items", "Invalid value", "must be a list", items, True))
@@ -273,7 +273,12 @@ def _load_json(text: str) -> object:
 
 
 def _load_yaml(text: str) -> list[object]:
-    return list(yaml.load_all(text, Loader=_Loader))  # a SafeLoader subclass: safe
+    try:
+        return list(yaml.load_all(text, Loader=_Loader))  # a SafeLoader subclass: safe
+    except (ValueError, KeyError, AttributeError, TypeError, IndexError, OverflowError) as error:
+        # A tagged value read after its node (``!!set``, ``!!omap`` fill theirs later,
+        # outside ``construct_object``): no mark, but still a YAML error.
+        raise yaml.YAMLError(f"cannot read a tagged value: {error}") from None
 
 
 class _Loader(yaml.SafeLoader):
@@ -281,10 +286,27 @@ class _Loader(yaml.SafeLoader):
 
     - timestamps stay strings (``creationTimestamp`` is a string in the API);
     - a key repeated in one mapping is an error, as in Kubernetes' strict decoding,
-      rather than the last one silently winning.
+      rather than the last one silently winning;
+    - a value its explicit tag cannot read (``!!bool 1``, ``!!timestamp x``: PyYAML's own
+      constructors raise KeyError, AttributeError...) is a YAML error at that value (found
+      by fuzzing).
     """
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> object:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, KeyError, AttributeError, TypeError, IndexError, OverflowError):
+            value = repr(node.value) if isinstance(node, yaml.ScalarNode) else "a collection"
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {shown} as {node.tag}", node.start_mark
+            ) from None
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        if not isinstance(node, yaml.MappingNode):  # ``!!set [a]``: SafeConstructor's words
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a mapping node, but found {node.id}", node.start_mark
+            )
         seen: dict[object, yaml.Node] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":

@@ -34,6 +34,7 @@ __all__ = [
 
 
 def child(path: str, name: str) -> str:
+    name = name or '""'  # an empty key still names a place (found by fuzzing)
     return f"{path}.{name}" if path else name
 
 

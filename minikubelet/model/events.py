@@ -14,7 +14,7 @@ class EventType(StrEnum):
     WARNING = "Warning"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # the recorder keeps up to 5000: no __dict__ each
 class Event:
     """One event series: repeats of the same (object, reason, message) raise ``count``."""
 

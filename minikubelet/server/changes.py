@@ -17,6 +17,17 @@ encoded, so a list of 500 pods joins ready-made bytes instead of serializing 500
 The counter starts at the daemon's start time in milliseconds, so versions a client
 kept from an earlier daemon are older than this one's history (410, relist) rather than
 mistaken for versions of this run.
+
+Memory is bounded like the apiserver's watch cache (``storage/cacher/watch_cache.go``: a
+fixed-capacity ring of recent changes; an older version gets 410 Expired):
+
+* the history keeps the newest ``history`` changes (trimmed in small steps, so it never
+  holds much more);
+* a change superseded by a newer one of the same object keeps only its encoded bytes
+  (``Snapshot.compact``): the decoded JSON, several times larger, is rebuilt on the rare
+  replay that needs it. Events are kept compact from the start (there can be thousands);
+* the current objects are those the kubelet still has: a pod leaves on ``DELETED``, an
+  event when the recorder drops it (expired, or over its bounds: ``EventRecorder.on_forget``).
 """
 
 from __future__ import annotations
@@ -37,7 +48,12 @@ from minikubelet.model.events import Event
 from minikubelet.model.snapshot import PodSnapshot, WatchEventType
 from minikubelet.objects import StoredObject
 
-__all__ = ["Change", "ChangeLog", "Snapshot", "encode"]
+__all__ = ["HISTORY", "Change", "ChangeLog", "Snapshot", "encode"]
+
+# Changes kept for watches that resume from a version. kubectl resumes ~40 ms after its
+# list; a client further behind than this many changes relists (410), as it would from
+# an apiserver whose watch cache has moved on.
+HISTORY = 4096
 
 
 def encode(obj: object) -> bytes:
@@ -47,28 +63,48 @@ def encode(obj: object) -> bytes:
 class Snapshot:
     """An object at one version: rendered on first use, then kept (dict and bytes)."""
 
-    __slots__ = ("_data", "_obj", "_render", "version")
+    __slots__ = ("_compact", "_data", "_obj", "_render", "version")
 
     def __init__(self, version: int, render: Callable[[], JSON]) -> None:
         self.version = version
         self._render: Callable[[], JSON] | None = render
         self._obj: JSON | None = None
         self._data: bytes | None = None
+        self._compact = False
 
     @property
     def obj(self) -> JSON:
         """The object's JSON. Shared: read it, never change it."""
-        if self._obj is None:
-            assert self._render is not None
-            self._obj = self._render()
-            self._obj["metadata"]["resourceVersion"] = str(self.version)
-            self._render = None
-        return self._obj
+        if self._obj is not None:
+            return self._obj
+        if self._compact and self._data is not None:
+            obj: JSON = json.loads(self._data)  # superseded: decoded again, not kept
+            return obj
+        assert self._render is not None
+        obj = self._render()
+        obj["metadata"]["resourceVersion"] = str(self.version)
+        self._render = None
+        if self._compact:
+            self._data = encode(obj)
+        else:
+            self._obj = obj
+        return obj
+
+    def compact(self) -> None:
+        """A newer version of the object exists: keep the bytes only (a few times smaller
+        than the decoded dict), or the renderer if nobody asked for either yet."""
+        self._compact = True
+        if self._obj is not None:
+            if self._data is None:
+                self._data = encode(self._obj)
+            self._obj = None
 
     @property
     def data(self) -> bytes:
         if self._data is None:
-            self._data = encode(self.obj)
+            obj = self.obj  # a compact snapshot sets _data while rendering
+            if self._data is None:
+                self._data = encode(obj)
         return self._data
 
 
@@ -86,7 +122,7 @@ class Change:
 class ChangeLog:
     """The kubelet's pods and events as versioned objects; wakes watchers on change."""
 
-    def __init__(self, kubelet: Kubelet, history: int = 4096) -> None:
+    def __init__(self, kubelet: Kubelet, history: int = HISTORY) -> None:
         self._kubelet = kubelet
         self._node = kubelet.settings.node_name
         self._limit = history
@@ -111,11 +147,13 @@ class ChangeLog:
         stop_pods = self._kubelet.watch(self.publish_pod)
         stop_events = self._kubelet.recorder.subscribe(self.publish_event)
         stop_objects = self._kubelet.objects.watch(self.publish_object)
+        stop_forgetting = self._kubelet.recorder.on_forget(self.forget_event)
 
         def detach() -> None:
             stop_pods()
             stop_events()
             stop_objects()
+            stop_forgetting()
 
         return detach
 
@@ -158,7 +196,11 @@ class ChangeLog:
         return Snapshot(version, lambda: pod_with_defaults(pod_json(pod, self._node)))
 
     def _event_snapshot(self, event: Event, version: int) -> Snapshot:
-        return Snapshot(version, lambda: event_json(event, self._node))
+        # Compact from the start: up to 5000 events are current at once, and their bytes
+        # are a third of their decoded JSON; a list decodes them again (a few µs each).
+        snapshot = Snapshot(version, lambda: event_json(event, self._node))
+        snapshot.compact()
+        return snapshot
 
     # -- changes ---------------------------------------------------------------------
 
@@ -173,18 +215,22 @@ class ChangeLog:
         """Record a pod change (a ``Kubelet.watch`` listener)."""
         snapshot = self._pod_snapshot(pod, self._next())
         if type is WatchEventType.DELETED:
-            self._pods.pop(pod.uid, None)
+            previous = self._pods.pop(pod.uid, None)
+            snapshot.compact()  # nothing newer will come, and nobody lists a gone pod
         else:
+            previous = self._pods.get(pod.uid)
             self._pods[pod.uid] = snapshot
+        if previous is not None:
+            previous.compact()
         self._append(Change(type, "pods", snapshot))
 
     def publish_event(self, event: Event) -> None:
-        type = WatchEventType.MODIFIED if event.name in self._events else WatchEventType.ADDED
+        previous = self._events.get(event.name)
+        type = WatchEventType.ADDED if previous is None else WatchEventType.MODIFIED
         snapshot = self._event_snapshot(event, self._next())
         self._events[event.name] = snapshot
-        if len(self._events) > 4 * self._limit:
-            alive = {e.name for e in self._kubelet.recorder.events()}
-            self._events = {name: s for name, s in self._events.items() if name in alive}
+        if previous is not None:
+            previous.compact()
         self._append(Change(type, "events", snapshot))
 
     def publish_object(self, type: WatchEventType, stored: StoredObject) -> None:
@@ -195,6 +241,12 @@ class ChangeLog:
         else:
             self._objects[stored.uid] = snapshot
         self._append(Change(type, stored.kind.resource, snapshot))
+
+    def forget_event(self, event: Event) -> None:
+        """The recorder dropped ``event`` (an ``EventRecorder.on_forget`` listener)."""
+        snapshot = self._events.pop(event.name, None)
+        if snapshot is not None:
+            snapshot.compact()
 
     def since(self, version: int) -> list[Change] | None:
         """Every kept change after ``version``; None when that version is no longer kept."""
@@ -218,7 +270,8 @@ class ChangeLog:
 
     def _append(self, change: Change) -> None:
         self._history.append(change)
-        if len(self._history) > 2 * self._limit:
+        # Trimmed by an eighth at a time: amortized O(1), never more than 9/8 of the bound.
+        if len(self._history) > self._limit + max(self._limit // 8, 1):
             dropped = len(self._history) - self._limit
             self._floor = self._history[dropped - 1].version
             del self._history[:dropped]

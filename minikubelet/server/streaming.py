@@ -40,6 +40,12 @@ class StreamResponse(Response):
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
+        if scope.get("method") == "HEAD":
+            # No body is sent for HEAD, so the client takes the response as complete now:
+            # end it, or a kept-alive connection waits behind a stream that never ends
+            # (found by fuzzing).
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         disconnected = False
         async with anyio.create_task_group() as group:
 

@@ -58,6 +58,9 @@ class UsageSampler:
                 self._last[key] = (usage.at, usage.usage.cpu_seconds, rate)
                 self.window = usage.at - at
             rated.append((usage, rate))
+        # Only the containers running now are remembered: a container that is gone (or a
+        # pod deleted) is dropped at the next sample, so this holds at most one entry per
+        # running container, as cAdvisor forgets a container once it is gone.
         alive = {_key(u) for u in usages}
         self._last = {key: value for key, value in self._last.items() if key in alive}
         return rated

@@ -22,7 +22,12 @@ The kubelet's ``pkg/kubelet/config/file.go`` (and ``file_linux.go``) is the mode
   uid (the kubelet's "delete + add" of a new UID, and ``allowStaticPodStart``).
 * A file that fails to parse or validate is reported once per content version: a warning
   log line naming the file and the field paths, and a Warning event ``FailedToParseManifest``
-  on a pseudo object (the pod's name when it could be read, else the file's name).
+  on a pseudo object (the pod's name when it could be read, else the file's name). Only
+  once the file has been left alone for ``error_settle`` seconds (its modification time,
+  or the same bytes seen that long ago): a file being copied in is read half-written
+  between inotify events, and its truncated YAML is no news. A valid file is applied at
+  once; a file that is still bad when it settles is reported then (the scanner wakes up
+  for it).
 * Two files defining the same pod: the file that already runs the pod keeps it, otherwise
   the first in sorted order; the other file is refused as a whole (a file is all or
   nothing, as in ``manifest.load``) and reported the same way.
@@ -95,6 +100,7 @@ _DEBOUNCE_MS = 150
 _STEP_MS = 20
 _RUST_TIMEOUT_MS = 1000  # the watch thread returns at least this often, whatever happens
 _WATCH_RETRY = (1.0, 20.0)  # the kubelet retries a failed watch after 1 s, backing off to 20 s
+ERROR_SETTLE = 1.0  # seconds a bad file must be left alone before it is reported
 
 PodKey = tuple[str, str]  # (namespace, name)
 
@@ -277,8 +283,19 @@ class _Slot:
 class StaticPodSource:
     """Keeps the kubelet's static pods equal to what the files under ``path`` define."""
 
-    def __init__(self, kubelet: Kubelet, path: Path, check_frequency: float = 20.0) -> None:
+    def __init__(
+        self,
+        kubelet: Kubelet,
+        path: Path,
+        check_frequency: float = 20.0,
+        *,
+        error_settle: float = ERROR_SETTLE,
+    ) -> None:
         self._kubelet = kubelet
+        self._error_settle = error_settle
+        # A bad file not reported yet: its digest, and when (anyio time) it was first seen.
+        self._unsettled: dict[Path, tuple[str, float]] = {}
+        self._settle_at: float | None = None  # the scanner's next wake-up for one of them
         self._path = path.absolute()  # inotify reports absolute paths of what it watches
         self._check_frequency = check_frequency
         self._files: dict[Path, ManifestFile] = {}
@@ -353,7 +370,10 @@ class StaticPodSource:
 
     async def _scanner(self) -> None:
         while True:
-            with anyio.move_on_after(self._check_frequency):
+            wait = self._check_frequency
+            if self._settle_at is not None:
+                wait = max(min(wait, self._settle_at - anyio.current_time()), 0.0)
+            with anyio.move_on_after(wait):
                 await self._wake.wait()
             self._wake = anyio.Event()
             await self._scan_and_apply()
@@ -486,6 +506,24 @@ class StaticPodSource:
                 _log.warning("static_pods.entry_skipped", path=str(path), reason="not a file")
         self._reported_skips = set(result.skipped)
 
+    def _settled_file(self, file: ManifestFile, now: float) -> bool:
+        """Whether a bad file has been left alone long enough to be reported."""
+        digest, since = self._unsettled.get(file.path, (file.digest, now))
+        if digest != file.digest:
+            since = now  # changed since: a new version, waited for anew
+        try:
+            age = self._kubelet.clock().timestamp() - file.path.stat().st_mtime
+        except OSError:
+            age = self._error_settle  # gone or unreadable: nothing more will come
+        if age >= self._error_settle or now - since >= self._error_settle:
+            self._unsettled.pop(file.path, None)
+            return True
+        self._unsettled[file.path] = (file.digest, since)
+        left = min(self._error_settle - age, self._error_settle - (now - since))
+        settle_at = now + max(left, 0.01)
+        self._settle_at = settle_at if self._settle_at is None else min(self._settle_at, settle_at)
+        return False
+
     def _report_files(
         self,
         files: Iterable[ManifestFile],
@@ -493,9 +531,15 @@ class StaticPodSource:
         refused: Iterable[FileRefusal] = (),
     ) -> None:
         problems: dict[Path, str] = {}
+        now = anyio.current_time()
+        self._settle_at = None
+        bad = {file.path for file in files if file.error is not None}
+        self._unsettled = {path: seen for path, seen in self._unsettled.items() if path in bad}
         for file in files:
             if file.error is not None:
                 key = f"{file.digest}:error"
+                if self._reported.get(file.path) != key and not self._settled_file(file, now):
+                    continue  # not reported yet, nor marked as reported
                 problems[file.path] = key
                 if self._reported.get(file.path) != key:
                     for part in file.error.parts:

@@ -260,7 +260,7 @@ async def test_a_file_that_turns_bad_stops_its_pods(
     await wait_until(lambda: running(kubelet, "web"))
     path.write_text(child_pod("web", facts).replace('"command"', '"comand"'))
     await wait_until(lambda: kubelet.worker("default", "web") is None)
-    assert refusals(kubelet, "web")
+    await wait_until(lambda: refusals(kubelet, "web"))  # once the file has settled
 
 
 @pytest.mark.anyio
