@@ -51,6 +51,7 @@ from minikubelet.model.spec import Pod
 from minikubelet.model.status import PodPhase
 from minikubelet.model.trace import TraceEntry
 from minikubelet.rootdir import prepare_root_dir
+from minikubelet.runtime.local import LocalRuntime
 from minikubelet.server import ApiEndpoints, Listening, SocketInUseError, serve_api
 from minikubelet.settings import Settings
 
@@ -209,7 +210,10 @@ async def _supervise(
 ) -> int:
     stopped_by: list[int] = []
     dashboard: EmbeddedDashboard | None = None
-    async with Kubelet(settings, log_sink=None if ui else _print_log) as kubelet:
+    # run shares the daemon's root dir, not its cgroups: a subtree of its own, per process.
+    runtime = LocalRuntime(settings.log_rotation, cgroup_subtree=f"minikubelet-run-{os.getpid()}")
+    log_sink = None if ui else _print_log
+    async with Kubelet(settings, runtime=runtime, log_sink=log_sink) as kubelet:
         # The files' ConfigMaps and Secrets, before any pod that reads them starts.
         kubelet.objects.replace_files(_OBJECT_OWNER, manifests.objects)
         if not ui:

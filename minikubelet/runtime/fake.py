@@ -12,10 +12,13 @@ minutes of pod life in milliseconds and can assert exact times with ``==``::
     runtime.script("web", Script(ignores={SIGTERM}))            # until SIGKILL
     runtime.script("job", Script(exit_code=1), Script())        # 1st instance, then the rest
     runtime.exec_script("check", ExecScript(exit_code=1))       # exec probes/hooks "check ..."
+    runtime.script("hog", Script(exit_code=137, runs_for=1.0, oom_killed=True))  # OOMKilled
 
 A container's script is found by its name (the tag's last part), then by ``argv[0]``;
 with neither, it runs until signalled and exits 0 on SIGTERM. Everything that happens is
-recorded with its time: ``starts``, ``signals``, ``kills`` and ``execs``.
+recorded with its time: ``starts``, ``signals``, ``kills`` and ``execs``; pods as they are
+prepared and removed (``prepared``, ``removed``). Its containment is ``fake``: nothing is
+contained, and a memory limit is only what a script says (``oom_killed``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import anyio.abc
 import anyio.lowlevel
 
 from minikubelet.errors import RuntimeStartError
+from minikubelet.logic.qos import CgroupResources
+from minikubelet.model.containment import ContainmentInfo, ContainmentMode
 from minikubelet.runtime.base import (
     ContainerProcess,
     ExecResult,
@@ -40,11 +45,16 @@ from minikubelet.runtime.base import (
     Launch,
     LineSink,
     NodeUsage,
+    OomKill,
     ProblemSink,
     Usage,
 )
 
-__all__ = ["ExecScript", "FakeProcess", "FakeRuntime", "Script", "Signalled"]
+__all__ = ["FAKE_CONTAINMENT", "ExecScript", "FakeProcess", "FakeRuntime", "Script", "Signalled"]
+
+FAKE_CONTAINMENT = ContainmentInfo(
+    ContainmentMode.FAKE, "scripted processes on anyio's clock (FakeRuntime): nothing is contained"
+)
 
 T = TypeVar("T")
 
@@ -60,7 +70,9 @@ class Script:
     ``unkillable``: even SIGKILL does not end it (a process stuck in the kernel).
     ``start_error``: ``start`` raises RuntimeStartError with this message.
     ``output``: (stream, line) pairs written at start; ``termination_message`` is what the
-    instance leaves in its message file.
+    instance leaves in its message file. ``oom_killed``: the instance's end (by itself, at
+    ``runs_for``) is an OOM kill, as the kernel's in its cgroup: give it ``exit_code`` 137
+    for the main process as the victim, or another code for a child killed instead.
     """
 
     exit_code: int = 0
@@ -75,6 +87,7 @@ class Script:
     cpu_seconds: float = 0.0
     memory_bytes: int = 0
     termination_message: str = ""
+    oom_killed: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,6 +212,17 @@ class FakeProcess:
         await anyio.lowlevel.checkpoint()
         return self._alive()
 
+    async def oom_kill(self) -> OomKill | None:
+        await anyio.lowlevel.checkpoint()
+        if not self.was_oom_killed:
+            return None
+        return OomKill(1, f"scripted OOM kill of container {self.launch.container_name}")
+
+    @property
+    def was_oom_killed(self) -> bool:
+        """Scripted OOM kills end the instance at its own time only (not by a signal)."""
+        return self.script.oom_killed and self._status is not None and self._exit_signal is None
+
     def _alive(self) -> set[int]:
         main = {self._pid} if self._status is None else set()
         return main | self.descendants
@@ -228,7 +252,13 @@ class FakeRuntime:
     execs: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
     _scripts: dict[str, _Turns[Script]] = field(default_factory=dict)
     _exec_scripts: dict[str, _Turns[ExecScript]] = field(default_factory=dict)
+    prepared: dict[str, dict[str, CgroupResources]] = field(default_factory=dict)
+    removed: list[tuple[float, str]] = field(default_factory=list)
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000, 10))
+
+    @property
+    def containment(self) -> ContainmentInfo:
+        return FAKE_CONTAINMENT
 
     def script(self, key: str, *scripts: Script) -> None:
         """How the instances of container ``key`` (or of argv[0] ``key``) behave, in turn."""
@@ -248,6 +278,14 @@ class FakeRuntime:
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         task_status.started()
         await anyio.sleep_forever()
+
+    async def prepare_pod(self, uid: str, resources: Mapping[str, CgroupResources]) -> None:
+        self.prepared[uid] = dict(resources)
+        await anyio.lowlevel.checkpoint()
+
+    async def remove_pod(self, uid: str) -> None:
+        self.removed.append((anyio.current_time(), uid))
+        await anyio.lowlevel.checkpoint()
 
     async def start(
         self,
@@ -291,7 +329,11 @@ class FakeRuntime:
             assert isinstance(process, FakeProcess)
             count = len(process._alive())
             script = process.script
-            usages[key] = Usage(script.cpu_seconds, script.memory_bytes if count else 0, count)
+            ooms = sum(
+                1 for p in self.starts if p.launch.tag == process.launch.tag and p.was_oom_killed
+            )
+            memory = script.memory_bytes if count else 0
+            usages[key] = Usage(script.cpu_seconds, memory, count, oom_events=ooms, source="fake")
         return usages
 
     async def node_usage(self) -> NodeUsage:

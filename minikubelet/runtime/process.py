@@ -192,14 +192,20 @@ def spawn(
     stderr: int,
     identity: Identity | None = None,
     pass_fds: Sequence[int] = (),
+    stdin: int | None = None,
+    program: str | None = None,
 ) -> ChildProcess:
     """Start ``argv`` directly (no shell) in a new session; raise RuntimeStartError.
 
-    ``pass_fds`` stay open in the child (the termination-message file). Safe to call from
-    a worker thread: the child is owned by ``table`` before the reaper can see it.
+    ``pass_fds`` stay open in the child (the termination-message file). ``stdin`` is the
+    child's stdin (None: /dev/null); a cgroup driver's ``SpawnPlan`` may ask for one (the
+    v2 gate's pipe), with ``argv`` prefixed, and ``program`` then names the container's
+    own program in error messages. Safe to call from a worker thread (or a cgroup
+    driver's parked thread): the child is owned by ``table`` before the reaper can see it.
     """
     if not argv:
         raise RuntimeStartError("no command to run")
+    program = program or argv[0]
     if identity is not None:
         check_working_dir(cwd, identity)
     with table.lock:
@@ -208,7 +214,7 @@ def spawn(
                 list(argv),
                 cwd=cwd,
                 env={**env, TAG_VARIABLE: tag},
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if stdin is None else stdin,
                 stdout=stdout,
                 stderr=stderr,
                 start_new_session=True,
@@ -222,12 +228,12 @@ def spawn(
             if (error.filename or argv[0]) == cwd:
                 message = f'chdir to working directory "{cwd}": no such directory'
             else:
-                message = f'exec: "{argv[0]}": executable file not found in $PATH'
+                message = f'exec: "{program}": executable file not found in $PATH'
             raise RuntimeStartError(message) from None
         except PermissionError:
-            raise RuntimeStartError(f'exec: "{argv[0]}": permission denied') from None
+            raise RuntimeStartError(f'exec: "{program}": permission denied') from None
         except (OSError, ValueError, subprocess.SubprocessError) as error:
-            raise RuntimeStartError(f'exec: "{argv[0]}": {error}') from None
+            raise RuntimeStartError(f'exec: "{program}": {error}') from None
         return ChildProcess(popen, table, tag)
 
 

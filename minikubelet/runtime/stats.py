@@ -1,14 +1,20 @@
-"""CPU and memory of a container: the sum over its whole process tree, through psutil.
+"""CPU and memory of a container: its cgroup's counters, or the sum over its process tree.
 
-A container is every process ``tagged_pids`` finds for it (its main process, their
-descendants, and orphans or exec probes carrying its tag), so a shell wrapper's worker
+With a cgroup, ``cgroup_usage`` reads the kernel's counters for it (cumulative CPU, the
+working set as cAdvisor computes it, the OOM kills; see ``cgroups/``): a few small reads,
+and every process of the container counted, whatever it did to escape.
+
+Without one, a container is every process ``tagged_pids`` finds for it (its main process,
+their descendants, and orphans or exec probes carrying its tag), so a shell wrapper's worker
 or a double-forked daemon is counted with the container that started it. CPU time is
 cumulative (user + system, plus what each process collected from children it reaped);
 the rate (``usageNanoCores``) is computed by the caller between two samples, as cAdvisor
 does. Memory is the resident set size, which stands in for the working set (the cgroup
-figure the kubelet reports) where there is no per-container cgroup.
+figure the kubelet reports). ``sample_memory`` is the sampled memory limit's figure:
+anonymous and shared resident pages (``RssAnon + RssShmem``), what the kernel could not
+reclaim (``logic/memory_limit.py``).
 
-Reading /proc for many processes blocks: call ``sample_many`` from a worker thread.
+Reading /proc or cgroupfs for many processes blocks: call these from a worker thread.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ from collections.abc import Iterable, Mapping, Sequence
 import psutil
 
 from minikubelet.runtime.base import NodeUsage, Usage
-from minikubelet.runtime.process import ProcessTable, tagged_pids_many
+from minikubelet.runtime.cgroups import ContainerCgroup
+from minikubelet.runtime.process import ProcessTable, tagged_pids, tagged_pids_many
 
-__all__ = ["sample_many", "sample_node"]
+__all__ = ["cgroup_usage", "sample_many", "sample_memory", "sample_node"]
+
+_STATUS_KEYS = (b"RssAnon:", b"RssShmem:")
 
 
 def sample_many(
@@ -61,3 +70,45 @@ def sample_node() -> NodeUsage:
         memory_total_bytes=memory.total,
         boot_time=psutil.boot_time(),
     )
+
+
+def cgroup_usage(
+    cgroup: ContainerCgroup, tag: str, roots: Sequence[int], table: ProcessTable
+) -> Usage:
+    """The kernel's counters of a container's cgroup; where a controller is missing (cgroup
+    v2 without the memory controller), that figure from the process tree instead."""
+    counters = cgroup.usage()
+    pids = cgroup.pids()
+    cpu_ns, working_set = counters.cpu_ns, counters.working_set_bytes
+    if cpu_ns is None or working_set is None:
+        tree = _usage(pids or tagged_pids(tag, roots, table))
+        cpu = tree.cpu_seconds if cpu_ns is None else cpu_ns / 1e9
+        memory = tree.memory_bytes if working_set is None else working_set
+        return Usage(cpu, memory, len(pids), source="cgroup")
+    return Usage(
+        cpu_seconds=cpu_ns / 1e9,
+        memory_bytes=working_set,
+        processes=len(pids),
+        usage_bytes=counters.memory_bytes,
+        rss_bytes=counters.rss_bytes,
+        oom_events=counters.oom_kills or 0,
+        source="cgroup",
+    )
+
+
+def sample_memory(tag: str, roots: Sequence[int], table: ProcessTable) -> int | None:
+    """``RssAnon + RssShmem`` summed over the container's processes; None if none is left."""
+    pids = tagged_pids(tag, roots, table)
+    if not pids:
+        return None
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", "rb") as status:
+                text = status.read()
+        except OSError:
+            continue  # it exited between the search and the read
+        for line in text.splitlines():
+            if line.startswith(_STATUS_KEYS):
+                total += int(line.split()[1]) * 1024  # kB
+    return total
