@@ -76,10 +76,13 @@ class Kubelet:
         log_sink: LogLineSink | None = None,
         prober: ProbeRunner | None = None,
         objects: ObjectStore | None = None,
+        cgroup_subtree: str | None = None,
     ) -> None:
+        """``cgroup_subtree``: the default runtime's cgroups (by default named after the
+        root dir; ``run``, which shares the daemon's root dir, gives one per process)."""
         self.settings = settings
         self.runtime: ContainerRuntime = runtime or LocalRuntime(
-            settings.log_rotation, cgroup_subtree=subtree_for(settings.root_dir)
+            settings.log_rotation, cgroup_subtree=cgroup_subtree or subtree_for(settings.root_dir)
         )
         self.clock = clock
         self.recorder = EventRecorder(clock)

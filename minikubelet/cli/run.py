@@ -51,7 +51,6 @@ from minikubelet.model.spec import Pod
 from minikubelet.model.status import PodPhase
 from minikubelet.model.trace import TraceEntry
 from minikubelet.rootdir import prepare_root_dir
-from minikubelet.runtime.local import LocalRuntime
 from minikubelet.server import ApiEndpoints, Listening, SocketInUseError, serve_api
 from minikubelet.settings import Settings
 
@@ -211,9 +210,9 @@ async def _supervise(
     stopped_by: list[int] = []
     dashboard: EmbeddedDashboard | None = None
     # run shares the daemon's root dir, not its cgroups: a subtree of its own, per process.
-    runtime = LocalRuntime(settings.log_rotation, cgroup_subtree=f"minikubelet-run-{os.getpid()}")
+    subtree = f"minikubelet-run-{os.getpid()}"
     log_sink = None if ui else _print_log
-    async with Kubelet(settings, runtime=runtime, log_sink=log_sink) as kubelet:
+    async with Kubelet(settings, log_sink=log_sink, cgroup_subtree=subtree) as kubelet:
         # The files' ConfigMaps and Secrets, before any pod that reads them starts.
         kubelet.objects.replace_files(_OBJECT_OWNER, manifests.objects)
         if not ui:

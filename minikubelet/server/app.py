@@ -26,7 +26,7 @@ from minikubelet.server import actions, discovery, kubeconfig, objects, pods
 from minikubelet.server.auth import RequestGuard, TcpEndpoint
 from minikubelet.server.changes import ChangeLog, Snapshot
 from minikubelet.server.context import Api, api_of, json_response, list_response
-from minikubelet.server.metrics import metrics_registries, render
+from minikubelet.server.metrics import metrics_registries, render, render_metrics
 from minikubelet.server.selectors import EVENT_FIELDS, parse_field_selector
 from minikubelet.server.status import ApiError, status_json
 from minikubelet.server.summary import UsageSampler
@@ -87,7 +87,9 @@ async def list_events(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    body, content_type = render(api_of(request).metrics, request.headers.get("accept", ""))
+    api = api_of(request)
+    accept = request.headers.get("accept", "")
+    body, content_type = await render_metrics(api.kubelet, api.metrics, accept)
     return Response(body, media_type=content_type)
 
 

@@ -23,6 +23,7 @@ from minikubelet.api.serialize import JSON
 from minikubelet.capabilities import unimplemented_warnings
 from minikubelet.errors import DuplicatePodError, FieldError, ManifestError
 from minikubelet.manifest import load_text
+from minikubelet.model.containment import ContainmentInfo
 from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.spec import Pod
 from minikubelet.model.timestamps import format_timestamp
@@ -171,6 +172,7 @@ async def pod_trace(request: Request) -> Response:
             "time": format_timestamp(api.kubelet.clock()),
             "offset": round(anyio.current_time() - origin, 6),
         },
+        "containment": api.kubelet.containment.json(),
     }
     return JSONResponse(body)
 
@@ -178,8 +180,14 @@ async def pod_trace(request: Request) -> Response:
 # -- writing -------------------------------------------------------------------------
 
 
-async def _decode_pod(body: bytes, namespace: str, url_name: str | None) -> tuple[Pod, list[str]]:
-    """The one Pod of a request body, in the URL's namespace; raises ApiError.
+async def _decode_pod(
+    body: bytes,
+    namespace: str,
+    url_name: str | None,
+    containment: ContainmentInfo | None = None,
+) -> tuple[Pod, list[str]]:
+    """The one Pod of a request body, in the URL's namespace; raises ApiError. The warnings
+    name the limits ``containment`` does not enforce.
 
     Parsed in a worker thread: a large or deeply nested body takes a while to parse, and
     the event loop meanwhile runs every pod.
@@ -218,7 +226,7 @@ async def _decode_pod(body: bytes, namespace: str, url_name: str | None) -> tupl
         )
         raise invalid("Pod", pod.name, [problem])
     pod = replace(pod, metadata=replace(pod.metadata, namespace=namespace))
-    unimplemented = unimplemented_warnings(pod)
+    unimplemented = unimplemented_warnings(pod, containment)
     warnings = [_warning(w.field_path, w.message) for w in (*result.warnings, *unimplemented)]
     return pod, warnings
 
@@ -249,7 +257,8 @@ async def create_pod(request: Request) -> Response:
     if request.query_params.get("dryRun"):
         raise bad_request("dryRun is not supported by minikubelet")
     body = await read_body(request)
-    pod, warnings = await _decode_pod(body, request.path_params["namespace"], None)
+    namespace = request.path_params["namespace"]
+    pod, warnings = await _decode_pod(body, namespace, None, api.kubelet.containment)
     try:
         created = await api.kubelet.add_pod(pod)
     except DuplicatePodError:
@@ -278,7 +287,7 @@ async def replace_pod(request: Request) -> Response:
                 ],
             },
         )
-    pod, warnings = await _decode_pod(body, namespace, name)
+    pod, warnings = await _decode_pod(body, namespace, name, api.kubelet.containment)
     metadata = pod.manifest.get("metadata")
     version = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
     current = str(api.changes.pod(old).version)
