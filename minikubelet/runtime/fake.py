@@ -135,6 +135,7 @@ class FakeProcess:
         self._exit_at = math.inf if runs_for is None else self._started_at + runs_for
         self._exit_code = script.exit_code
         self._exit_signal: int | None = None
+        self._signalled = False  # it ends because of a signal, not at its own time
         self._status: ExitStatus | None = None
         self._changed = anyio.Event()
         self._gone = anyio.Event()
@@ -166,7 +167,10 @@ class FakeProcess:
             changed = self._changed
             now = anyio.current_time()
             if now >= self._exit_at:
-                self._finish(ExitStatus(self._exit_code, self._exit_signal))
+                signum = self._exit_signal
+                if self.was_oom_killed_at_exit and self._exit_code == 137:
+                    signum = signal.SIGKILL  # the main process was the OOM killer's victim
+                self._finish(ExitStatus(self._exit_code, signum))
                 break
             with anyio.move_on_after(self._exit_at - now):
                 await changed.wait()
@@ -181,9 +185,11 @@ class FakeProcess:
             return True
         if signum == signal.SIGKILL:
             self._exit_at, self._exit_code, self._exit_signal = anyio.current_time(), 137, 9
+            self._signalled = True
         else:
             at = anyio.current_time() + self.script.stops_after
             if at < self._exit_at:
+                self._signalled = True
                 code = self.script.exit_code_on_signal
                 self._exit_at = at
                 self._exit_code = 128 + signum if code is None else code
@@ -202,6 +208,7 @@ class FakeProcess:
             if on_signal is not None:
                 on_signal(pids)
         if self._status is None:
+            self._signalled = True
             self._finish(ExitStatus.from_signal(signal.SIGKILL))
         self.descendants.clear()
         self._check_gone()
@@ -221,7 +228,11 @@ class FakeProcess:
     @property
     def was_oom_killed(self) -> bool:
         """Scripted OOM kills end the instance at its own time only (not by a signal)."""
-        return self.script.oom_killed and self._status is not None and self._exit_signal is None
+        return self._status is not None and self.was_oom_killed_at_exit
+
+    @property
+    def was_oom_killed_at_exit(self) -> bool:
+        return self.script.oom_killed and not self._signalled
 
     def _alive(self) -> set[int]:
         main = {self._pid} if self._status is None else set()
