@@ -55,6 +55,7 @@ from minikubelet.runtime.cgroups import (
     V2Driver,
     detect,
 )
+from minikubelet.runtime.cgroups.base import signal_all
 from minikubelet.runtime.process import ProcessTable, wait_gone
 
 __all__ = [
@@ -294,7 +295,7 @@ async def kill_cgroup(
     killed: list[int] = []
     with anyio.move_on_after(timeout):
         while left:
-            signalled = await anyio.to_thread.run_sync(cgroup.kill_all)
+            signalled = await anyio.to_thread.run_sync(_kill_all, cgroup)
             killed += [pid for pid in signalled if pid not in killed]
             if on_signal is not None and killed:
                 on_signal(sorted(killed))
@@ -304,6 +305,22 @@ async def kill_cgroup(
             left = cgroup.pids()
     left = cgroup.pids()
     return KillReport(tuple(killed), tuple(sorted(left)))
+
+
+def _kill_all(cgroup: ContainerCgroup) -> list[int]:
+    """The driver's fenced kill; if the kernel refuses the fence (or ``cgroup.kill``), every
+    pid listed, round after round, without it: never give up on a kill."""
+    try:
+        return cgroup.kill_all()
+    except CgroupError as error:
+        _log.error(
+            "containment.kill_failed",
+            pod_uid=cgroup.pod_uid,
+            container=cgroup.name,
+            error=str(error),
+            effect="SIGKILL to each listed process, without the fence",
+        )
+        return signal_all(cgroup.pids)
 
 
 async def enforce_sampled_limit(

@@ -313,7 +313,10 @@ class LocalRuntime:
         else:
 
             def start(plan: SpawnPlan) -> LocalContainer:
-                baseline = cgroup.oom_kills()
+                try:
+                    baseline = cgroup.oom_kills()
+                except OSError as error:  # its memory controller went away: nothing to count
+                    raise CgroupError(f"cannot read the OOM kill count: {error}") from error
                 if launch.identity is not None and launch.identity.uid != os.geteuid():
                     cgroup.delegate(launch.identity.uid, launch.identity.gid)
                 started = self._start(launch, sink, on_log_problem, plan)
@@ -552,7 +555,10 @@ class LocalRuntime:
                 if oom_kills:
                     found[key] = dataclasses.replace(found[key], oom_events=oom_kills)
             for key, (cgroup, tag, roots) in contained.items():
-                found[key] = cgroup_usage(cgroup, tag, roots, table)
+                try:
+                    found[key] = cgroup_usage(cgroup, tag, roots, table)
+                except (OSError, CgroupError, ValueError):
+                    continue  # its cgroup went away meanwhile (the instance ended): no sample
             return found
 
         return await anyio.to_thread.run_sync(sample)

@@ -93,3 +93,24 @@ async def test_openmetrics_when_asked(server: Server) -> None:
     )
     assert response.headers["content-type"].startswith("application/openmetrics-text")
     assert response.text.rstrip().endswith("# EOF")
+
+
+async def test_container_usage_metrics(server: Server) -> None:
+    """cAdvisor's names and labels, from the same sample as /stats/summary and top pods."""
+    worker = await start(server.kubelet, pod("used", child("app", "--forever")))
+    await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
+    families = await scrape(server, "/metrics")
+    labels = {"container": "app", "pod": "used", "namespace": "default"}
+    (cpu,) = families["container_cpu_usage_seconds"]
+    assert (cpu.name, cpu.labels) == ("container_cpu_usage_seconds_total", labels)
+    assert cpu.value > 0
+    (memory,) = families["container_memory_working_set_bytes"]
+    assert memory.labels == labels
+    assert memory.value > 1024 * 1024  # a Python interpreter
+    (ooms,) = families["container_oom_events"]
+    assert (ooms.name, ooms.labels, ooms.value) == ("container_oom_events_total", labels, 0.0)
+    (info,) = families["minikubelet_containment_info"]
+    containment = server.kubelet.containment
+    assert info.labels == {"mode": containment.mode.value, "reason": containment.reason}
+    (usage,) = await server.kubelet.usage()
+    assert usage.usage.cpu_seconds >= cpu.value  # cumulative: never less a moment later
