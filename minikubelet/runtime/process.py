@@ -13,11 +13,13 @@ Why it is built this way:
   whose parent dies (a double-forked daemon, ``sh -c 'sleep 1000 &'``) is re-parented to us
   instead of pid 1, so it can still be found and killed. Such orphans are reaped by pid
   (``ProcessTable.reap_orphans``) when SIGCHLD arrives and after every kill.
-* **Membership by environment tag.** The runtime puts ``MINIKUBELET_CONTAINER=<tag>`` in
-  every container's environment. A container's processes are its main process, that
-  process's descendants, and every orphan (our child that we did not spawn) or exec hook
-  or probe carrying its tag, with their descendants. A process that clears its own
-  environment and double-forks escapes this; per-container cgroups close that gap.
+* **Membership by environment tag**, where there is no cgroup (containment ``none``; with a
+  cgroup per container, membership is the cgroup's: ``containment.py``). The runtime puts
+  ``MINIKUBELET_CONTAINER=<tag>`` in every container's environment. A container's
+  processes are its main process, that process's descendants, and every orphan (our child
+  that we did not spawn) or exec hook or probe carrying its tag, with their descendants. A
+  process that clears its own environment and double-forks escapes this; the cgroup does
+  not let it. Exec hooks and probes are always cleaned up by their own tag.
 """
 
 from __future__ import annotations
