@@ -18,19 +18,21 @@ container's cgroup; this module is the runtime's bookkeeping around it, in the e
 * **Removed last.** ``Cgroups.remove_pod`` once every instance of the pod has ended, and
   ``Cgroups.close`` when the runtime stops (every pod cgroup left, then our subtree roots).
 * **Without cgroups** (``NoCgroups``, or a v2 hierarchy that delegates no memory
-  controller), ``enforce_sampled_limit`` stands in for the kernel's memory limit: it samples
-  the container's process tree as ``logic/memory_limit.py`` decides, only for containers
-  that have a memory limit, and kills the container when it is over.
+  controller), ``SampledLimits`` stands in for the kernel's memory limit: it samples the
+  process trees of the containers that have a memory limit (and of no other), as
+  ``logic/memory_limit.py`` decides, and kills a container when it is over.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import anyio
 import anyio.abc
@@ -39,6 +41,7 @@ import structlog
 
 from minikubelet.errors import CgroupError
 from minikubelet.logic.memory_limit import (
+    DEFAULT_MIN_INTERVAL,
     MemoryExceeded,
     MemorySample,
     MemoryWithinLimit,
@@ -57,15 +60,17 @@ from minikubelet.runtime.cgroups import (
 )
 from minikubelet.runtime.cgroups.base import signal_all
 from minikubelet.runtime.process import ProcessTable, wait_gone
+from minikubelet.runtime.stats import sample_memory_many
 
 __all__ = [
     "NOT_STARTED",
     "CgroupDriver",
     "Cgroups",
     "ContainmentRequest",
+    "Sampled",
+    "SampledLimits",
     "choose",
     "container_key",
-    "enforce_sampled_limit",
     "info_of",
     "kill_cgroup",
     "subtree_for",
@@ -323,28 +328,88 @@ def _kill_all(cgroup: ContainerCgroup) -> list[int]:
         return signal_all(cgroup.pids)
 
 
-async def enforce_sampled_limit(
-    limit_bytes: int,
-    sample: Callable[[], Awaitable[int | None]],
-    ended: anyio.Event,
-    kill: Callable[[MemoryExceeded], Awaitable[None]],
-) -> None:
-    """``limits.memory`` without a cgroup: sample until the instance ends, kill when over.
+class Sampled(Protocol):
+    """A container instance whose memory limit is enforced by sampling."""
 
-    ``sample`` returns the container's memory now (None: nothing left to sample); the
-    interval between samples is ``check_memory``'s, 0.1 to 1 s as usage nears the limit.
+    @property
+    def tag(self) -> str: ...
+
+    ended: anyio.Event
+
+    def roots(self) -> list[int]: ...
+
+    async def enforce_memory_limit(self, exceeded: MemoryExceeded) -> None: ...
+
+
+@dataclass(eq=False)
+class _Watched:
+    container: Sampled
+    limit: int
+    due: float
+    samples: deque[MemorySample] = field(default_factory=lambda: deque(maxlen=2))
+
+
+class SampledLimits:
+    """``limits.memory`` without a cgroup, for every container that has one, in one task.
+
+    Each container is sampled when ``check_memory`` says (every 1 s far from its limit, down
+    to 100 ms near it); the containers due within the next ``BATCH`` seconds are sampled
+    together, so that their samples fall into step and one wake-up and one worker-thread
+    hop serve them all (``sample_memory_many``: each one's tree, through the kernel's
+    ``children`` lists, so the cost follows the processes watched, not the machine's). At
+    the first sample over its limit a container is killed whole. The task exists only while
+    some container is watched: nothing wakes up otherwise. A container that ended is
+    dropped at its next sample (its tree is empty).
     """
-    samples: deque[MemorySample] = deque(maxlen=2)
-    while not ended.is_set():
-        usage = await sample()
-        if usage is None:
-            return
-        samples.append(MemorySample(anyio.current_time(), usage))
-        decision = check_memory(list(samples), limit_bytes)
-        match decision:
-            case MemoryExceeded():
-                await kill(decision)
-                return
-            case MemoryWithinLimit(next_sample_in=delay):
-                with anyio.move_on_after(delay):
-                    await ended.wait()
+
+    BATCH = DEFAULT_MIN_INTERVAL
+
+    def __init__(self, table: ProcessTable) -> None:
+        self._table = table
+        self._watched: list[_Watched] = []
+        self._added = anyio.Event()
+        self._running = False
+
+    def watch(self, group: anyio.abc.TaskGroup, container: Sampled, limit: int) -> None:
+        self._watched.append(_Watched(container, limit, anyio.current_time()))
+        self._added.set()
+        if not self._running:
+            self._running = True
+            group.start_soon(self._run, group)
+
+    async def _run(self, group: anyio.abc.TaskGroup) -> None:
+        try:
+            while self._watched:
+                self._added = anyio.Event()
+                now = anyio.current_time()
+                due = [w for w in self._watched if w.due <= now + self.BATCH]
+                if due:
+                    await self._sample(group, due)
+                self._watched = [
+                    w for w in self._watched if w.due != math.inf and not w.container.ended.is_set()
+                ]
+                if not self._watched:
+                    return
+                wake = min(w.due for w in self._watched)
+                with anyio.move_on_after(max(wake - anyio.current_time(), 0)):
+                    await self._added.wait()
+        finally:
+            self._running = False
+
+    async def _sample(self, group: anyio.abc.TaskGroup, due: list[_Watched]) -> None:
+        trees = {index: (w.container.tag, w.container.roots()) for index, w in enumerate(due)}
+        usages = await anyio.to_thread.run_sync(sample_memory_many, trees, self._table)
+        at = anyio.current_time()
+        for index, watched in enumerate(due):
+            usage = usages.get(index)
+            if usage is None:  # nothing of it is left
+                watched.due = math.inf
+                continue
+            watched.samples.append(MemorySample(at, usage))
+            decision = check_memory(list(watched.samples), watched.limit)
+            match decision:
+                case MemoryExceeded():
+                    watched.due = math.inf
+                    group.start_soon(watched.container.enforce_memory_limit, decision)
+                case MemoryWithinLimit(next_sample_in=delay):
+                    watched.due = at + delay

@@ -54,9 +54,9 @@ from minikubelet.runtime.containment import (
     NOT_STARTED,
     Cgroups,
     ContainmentRequest,
+    SampledLimits,
     choose,
     container_key,
-    enforce_sampled_limit,
     kill_cgroup,
 )
 from minikubelet.runtime.files import (
@@ -79,7 +79,7 @@ from minikubelet.runtime.process import (
     spawn,
     tagged_pids,
 )
-from minikubelet.runtime.stats import cgroup_usage, sample_many, sample_memory, sample_node
+from minikubelet.runtime.stats import cgroup_usage, sample_many, sample_node
 
 __all__ = ["EXEC_OUTPUT_LIMIT", "LocalContainer", "LocalRuntime"]
 
@@ -212,11 +212,6 @@ class LocalContainer:
         )
         await self.kill_all()
 
-    async def sampled_memory(self) -> int | None:
-        """RssAnon + RssShmem over the container's process tree; None once it is empty."""
-        tag, roots, table = self._child.tag, self._roots(), self._runtime.table
-        return await anyio.to_thread.run_sync(sample_memory, tag, roots, table)
-
     async def discard(self) -> None:
         """A process that was started but could not be placed (and was SIGKILLed)."""
         with anyio.CancelScope(shield=True):
@@ -229,8 +224,11 @@ class LocalContainer:
     def tag(self) -> str:
         return self._child.tag
 
-    def _roots(self) -> list[int]:
+    def roots(self) -> list[int]:
+        """Where the container's process tree starts: the main process, while it runs."""
         return [self.pid] if self._child.status is None else []
+
+    _roots = roots
 
 
 def _mebibytes(value: int | None) -> str:
@@ -273,6 +271,7 @@ class LocalRuntime:
         self._resources: dict[str, dict[str, CgroupResources]] = {}
         # Per container tag: the sampled limit's kills so far (its container_oom_events).
         self._sampled_ooms: dict[str, int] = {}
+        self._sampled = SampledLimits(self.table)
 
     @property
     def containment(self) -> ContainmentInfo:
@@ -328,7 +327,14 @@ class LocalRuntime:
         container._started_at = anyio.current_time() - max(elapsed, 0.0)
         container.memory_limit = self._memory_limit(launch)
         if container.memory_limit is not None and self._containment.samples_memory:
-            self._sample(container, container.memory_limit)
+            if self._group is None:
+                _log.warning(
+                    "container.memory_limit_unenforced",
+                    container=container.tag,
+                    reason="the runtime is not running, so nothing samples the container",
+                )
+            else:
+                self._sampled.watch(self._group, container, container.memory_limit)
         return container
 
     async def spawn_in_container(
@@ -388,23 +394,6 @@ class LocalRuntime:
             return None
         resources = self._resources.get(key[0], {}).get(key[1])
         return resources.memory_limit_bytes if resources is not None else None
-
-    def _sample(self, container: LocalContainer, limit: int) -> None:
-        """Enforce ``limit`` by sampling, for as long as the instance runs."""
-        if self._group is None:
-            _log.warning(
-                "container.memory_limit_unenforced",
-                container=container.tag,
-                reason="the runtime is not running, so nothing samples the container",
-            )
-            return
-        self._group.start_soon(
-            enforce_sampled_limit,
-            limit,
-            container.sampled_memory,
-            container.ended,
-            container.enforce_memory_limit,
-        )
 
     def _spawner_limit(self) -> anyio.CapacityLimiter:
         if self._spawners is None:

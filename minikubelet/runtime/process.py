@@ -48,6 +48,7 @@ __all__ = [
     "become_subreaper",
     "exit_status",
     "kill_tagged",
+    "our_children",
     "spawn",
     "tagged_pids",
     "tagged_pids_many",
@@ -75,7 +76,7 @@ def exit_status(wait_status: int) -> ExitStatus:
     return ExitStatus(exit_code=code)
 
 
-def _our_children() -> list[int]:
+def our_children() -> list[int]:
     """Direct children of this process, from /proc (cheap: no scan of every process).
 
     Children are listed per thread (the one that forked them), so every task is read.
@@ -124,7 +125,7 @@ class ProcessTable:
         """Reap every exited child that no waiter owns; return their pids."""
         reaped = []
         with self.lock:
-            children = _our_children()
+            children = our_children()
         for pid in children:
             if pid in self._owned:
                 continue
@@ -245,7 +246,7 @@ def tagged_pids(tag: str, roots: Iterable[int], table: ProcessTable) -> set[int]
     Tags nest (``<container>/exec/3``): a container owns its hooks' and probes' processes.
     """
     starts = set(roots)
-    for pid in _our_children():
+    for pid in our_children():
         owner = table.tag_of(pid)
         if owner is not None and (owner == tag or owner.startswith(tag + "/")):
             starts.add(pid)
@@ -277,7 +278,7 @@ def tagged_pids_many(
         if process.info["status"] != psutil.STATUS_ZOMBIE:
             children_of.setdefault(process.info["ppid"], []).append(process.pid)
     alive = {pid for pids in children_of.values() for pid in pids}
-    owners = [(pid, table.tag_of(pid)) for pid in _our_children()]
+    owners = [(pid, table.tag_of(pid)) for pid in our_children()]
     found: dict[str, set[int]] = {}
     for tag, roots in containers.items():
         starts = [pid for pid in roots if pid in alive]

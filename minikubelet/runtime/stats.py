@@ -19,17 +19,21 @@ Reading /proc or cgroupfs for many processes blocks: call these from a worker th
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import psutil
 
 from minikubelet.runtime.base import NodeUsage, Usage
 from minikubelet.runtime.cgroups import ContainerCgroup
-from minikubelet.runtime.process import ProcessTable, tagged_pids, tagged_pids_many
+from minikubelet.runtime.process import ProcessTable, our_children, tagged_pids, tagged_pids_many
 
-__all__ = ["cgroup_usage", "sample_many", "sample_memory", "sample_node"]
+__all__ = ["cgroup_usage", "sample_many", "sample_memory", "sample_memory_many", "sample_node"]
 
-_STATUS_KEYS = (b"RssAnon:", b"RssShmem:")
+K = TypeVar("K")
+
+_STATUS_KEYS = (b"\nRssAnon:", b"\nRssShmem:")
 
 
 def sample_many(
@@ -97,18 +101,69 @@ def cgroup_usage(
 
 
 def sample_memory(tag: str, roots: Sequence[int], table: ProcessTable) -> int | None:
-    """``RssAnon + RssShmem`` summed over the container's processes; None if none is left."""
-    pids = tagged_pids(tag, roots, table)
-    if not pids:
-        return None
-    total = 0
-    for pid in pids:
+    """``RssAnon + RssShmem`` summed over one container's processes; None if none is left."""
+    return sample_memory_many({0: (tag, roots)}, table).get(0)
+
+
+def sample_memory_many(
+    containers: Mapping[K, tuple[str, Sequence[int]]], table: ProcessTable
+) -> dict[K, int]:
+    """``RssAnon + RssShmem`` of each container's process tree (absent: nothing is left).
+
+    Each tree is walked from its roots (the live main process, and our orphaned children
+    carrying the container's tag) through ``/proc/<pid>/task/<tid>/children``: the cost
+    follows the processes watched, not every process of the machine.
+    """
+    owners = [(pid, table.tag_of(pid)) for pid in our_children()]
+    found: dict[K, int] = {}
+    for key, (tag, roots) in containers.items():
+        starts = list(roots)
+        starts += [
+            pid for pid, owner in owners if owner == tag or (owner or "").startswith(tag + "/")
+        ]
+        pids = _tree(starts)
+        if not pids:
+            continue
+        found[key] = sum(_unreclaimable(pid) for pid in pids)
+    return found
+
+
+def _belongs(owner: str, tag: str) -> bool:
+    """Tags nest (``<container>/exec/3``): a container owns its hooks' and probes' processes."""
+    return owner == tag or owner.startswith(tag + "/")
+
+
+def _tree(roots: Iterable[int]) -> set[int]:
+    seen: set[int] = set()
+    pending = list(roots)
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
         try:
-            with open(f"/proc/{pid}/status", "rb") as status:
-                text = status.read()
+            tasks = os.listdir(f"/proc/{pid}/task")
         except OSError:
-            continue  # it exited between the search and the read
-        for line in text.splitlines():
-            if line.startswith(_STATUS_KEYS):
-                total += int(line.split()[1]) * 1024  # kB
+            continue  # gone
+        seen.add(pid)
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as children:
+                    pending.extend(map(int, children.read().split()))
+            except OSError:
+                continue
+    return seen
+
+
+def _unreclaimable(pid: int) -> int:
+    """RssAnon + RssShmem of one process, in bytes (0 for a zombie, or one that is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            text = status.read()
+    except OSError:
+        return 0
+    total = 0
+    for key in _STATUS_KEYS:
+        at = text.find(key)
+        if at >= 0:  # "RssAnon:\t   1234 kB"
+            total += int(text[at + len(key) : text.index(b"k", at)]) * 1024
     return total

@@ -19,7 +19,7 @@ import signal
 import subprocess  # noqa: TID251 - the test runs unshare and the CLI as a user would
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,7 +47,7 @@ from minikubelet.runtime.cgroups.files import find_key, read_bytes, read_int
 from minikubelet.runtime.containment import Cgroups, subtree_for
 from minikubelet.runtime.local import LocalRuntime
 from minikubelet.runtime.process import ProcessTable
-from minikubelet.runtime.stats import sample_memory
+from minikubelet.runtime.stats import sample_memory_many
 from minikubelet.settings import Settings
 from minikubelet.testing import container, wait_for, wait_for_file, wait_for_status
 from tests.api.conftest import TOKEN, unix_client
@@ -331,11 +331,13 @@ async def test_memory_is_sampled_only_for_a_limit_no_cgroup_enforces(
     """No periodic wake-up for usage: the sampler runs for a memory limit in none mode only."""
     sampled: list[str] = []
 
-    def counting(tag: str, roots: Sequence[int], table: ProcessTable) -> int | None:
-        sampled.append(tag.split("/")[1])
-        return sample_memory(tag, roots, table)
+    def counting(
+        trees: Mapping[int, tuple[str, Sequence[int]]], table: ProcessTable
+    ) -> dict[int, int]:
+        sampled.extend(tag.split("/")[1] for tag, _ in trees.values())
+        return sample_memory_many(trees, table)
 
-    monkeypatch.setattr("minikubelet.runtime.local.sample_memory", counting)
+    monkeypatch.setattr("minikubelet.runtime.containment.sample_memory_many", counting)
     idle = child("idle", "--forever")
     limited = replace(child("limited", "--forever"), resources=limits(memory="256Mi"))
     for mode in ("auto", "none"):
