@@ -38,10 +38,13 @@ async def kubelet(request: pytest.FixtureRequest, settings: Settings) -> AsyncIt
 BUSY = "import time\nend = time.time() + 30\nwhile time.time() < end: pass\n"
 
 
-async def test_summary_per_pod_and_container(server: Server) -> None:
+async def test_summary_per_pod_and_container(server: Server, tmp_path: Path) -> None:
     busy = Container(name="busy", command=(PYTHON, "-c", BUSY))
-    worker = await start(server.kubelet, pod("load", busy, child("idle", "--forever")))
+    ready = tmp_path / "ready"
+    idle = child("idle", "--forever", "--ready-file", str(ready))
+    worker = await start(server.kubelet, pod("load", busy, idle))
     await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
+    await wait_for_file(ready)  # its interpreter's start-up is not idle
     summary = await server.json("/stats/summary")
     assert summary["node"]["nodeName"] == server.kubelet.settings.node_name
     assert summary["node"]["memory"]["workingSetBytes"] > 0
