@@ -170,12 +170,12 @@ class LocalContainer:
     async def kill_all(self, on_signal: Callable[[list[int]], None] | None = None) -> KillReport:
         if self.cgroup is not None:
             return await kill_cgroup(self.cgroup, self._runtime.table, on_signal)
-        return await kill_tagged(self._child.tag, self._roots(), self._runtime.table, on_signal)
+        return await kill_tagged(self._child.tag, self.roots(), self._runtime.table, on_signal)
 
     async def processes(self) -> set[int]:
         if self.cgroup is not None:
             return self.cgroup.pids()  # one small read: cheaper than a thread hop
-        tag, roots, table = self._child.tag, self._roots(), self._runtime.table
+        tag, roots, table = self._child.tag, self.roots(), self._runtime.table
         return await anyio.to_thread.run_sync(tagged_pids, tag, roots, table)
 
     async def oom_kill(self) -> OomKill | None:
@@ -200,8 +200,7 @@ class LocalContainer:
     async def enforce_memory_limit(self, exceeded: MemoryExceeded) -> None:
         """The sampled limit was exceeded: kill the container, as the kernel would."""
         self._sampled_oom = OomKill(1, exceeded.message, sampled=True)
-        ooms = self._runtime._sampled_ooms
-        ooms[self.tag] = ooms.get(self.tag, 0) + 1
+        self._runtime.count_sampled_oom(self.tag)
         _log.warning(
             "container.memory_limit_exceeded",
             container=self.tag,
@@ -227,8 +226,6 @@ class LocalContainer:
     def roots(self) -> list[int]:
         """Where the container's process tree starts: the main process, while it runs."""
         return [self.pid] if self._child.status is None else []
-
-    _roots = roots
 
 
 def _mebibytes(value: int | None) -> str:
@@ -281,6 +278,10 @@ class LocalRuntime:
     def cgroups(self) -> Cgroups | None:
         """The cgroup bookkeeping, while ``run`` runs with a cgroup driver."""
         return self._cgroups
+
+    def count_sampled_oom(self, tag: str) -> None:
+        """The sampled limit killed an instance of container ``tag`` (its OOM events)."""
+        self._sampled_ooms[tag] = self._sampled_ooms.get(tag, 0) + 1
 
     async def prepare_pod(self, uid: str, resources: Mapping[str, CgroupResources]) -> None:
         self._resources[uid] = dict(resources)
@@ -532,9 +533,9 @@ class LocalRuntime:
         for key, process in containers.items():
             assert isinstance(process, LocalContainer)
             if process.cgroup is not None:
-                contained[key] = (process.cgroup, process.tag, process._roots())
+                contained[key] = (process.cgroup, process.tag, process.roots())
             else:
-                trees[key] = (process.tag, process._roots())
+                trees[key] = (process.tag, process.roots())
                 sampled_ooms[key] = self._sampled_ooms.get(process.tag, 0)
         table = self.table
 
