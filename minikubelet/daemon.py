@@ -15,7 +15,10 @@ Start-up, in order (a bad configuration starts nothing: exit status 2):
 5. load the static pods of ``staticPodPath`` (``sources.file``) and restore the pods that
    were created through the API before the last stop (``sources.store``), each with its
    containers' history (restart counts, last states) from ``<root-dir>/checkpoints``
-   (``minikubelet.checkpoints``); checkpoints of pods that did not come back are removed;
+   (``minikubelet.checkpoints``); checkpoints of pods that did not come back are removed.
+   The runtime has chosen its containment by then (``containment.mode``: a cgroup per
+   container, or none and why; the mode is repeated in ``daemon.ready``), under cgroups
+   named after the root dir, which are all removed when the daemon stops;
 6. ``READY=1`` to systemd (``minikubelet.notify``), then ``STATUS=`` lines as pods come
    and go, and ``WATCHDOG=1`` when the unit asks for a watchdog.
 
@@ -266,6 +269,7 @@ async def _serve(
             socket=str(config.socket),
             url=listening.url,
             manifests=str(config.static_pod_path),
+            containment=kubelet.containment.mode.value,
         )
         notifier.ready(_status_text(kubelet))
         group.start_soon(_report_status, kubelet, notifier)

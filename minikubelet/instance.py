@@ -13,6 +13,13 @@ It never hangs on a process it cannot end: a descendant that escaped the kill an
 the container's stdout open gets ``LOG_DRAIN_TIMEOUT`` before the pipes are closed under
 it (``container.log_pipe_held``), and an instance the stop policy gave up on is recorded
 as lost (``ContainerStatusUnknown``, 137).
+
+An instance whose processes the kernel's OOM killer killed (its cgroup's count rose during
+the instance; without a cgroup, the sampled memory limit killed it) ends ``Terminated``,
+reason ``OOMKilled``, with a Warning event ``OOMKilled``: containerd sets that reason when
+the container's cgroup had an OOM event, whichever of its processes died
+(``internal/cri/server/events.go`` ``TaskOOM``), and keeps the main process's own exit
+code (137 when it was the victim, its own code when a child was).
 """
 
 from __future__ import annotations
@@ -43,11 +50,13 @@ from minikubelet.runtime.base import (
     ContainerRuntime,
     KillReport,
     LineSink,
+    OomKill,
     ProblemSink,
 )
 
 __all__ = [
     "LOG_DRAIN_TIMEOUT",
+    "OOM_KILLED",
     "Ended",
     "InstanceContext",
     "InstanceOwner",
@@ -61,6 +70,8 @@ _log = structlog.get_logger("minikubelet.pod")
 # After the last process of a container died, its pipes reach EOF at once; longer means a
 # process we could not find still holds them.
 LOG_DRAIN_TIMEOUT = 1.0
+
+OOM_KILLED = "OOMKilled"  # the reason, as containerd reports it (and the event's)
 
 
 @dataclass(eq=False)
@@ -240,7 +251,8 @@ async def run_instance(
         pids = " ".join(map(str, sorted(leftovers)))
         count = f"{len(leftovers)} process{'es' if len(leftovers) != 1 else ''}"
         report.step(container.name, Step.SIGNAL, f"SIGKILL -> {count} left behind (pids {pids})")
-    exit_ = await _exit_of(context, live, ended.status, exited_at)
+    oom = await process.oom_kill() if ended.status is not None else None
+    exit_ = await _exit_of(context, live, ended.status, exited_at, oom)
     _log.info(
         "container.exited",
         pod=report.label,
@@ -248,15 +260,30 @@ async def run_instance(
         pid=process.pid,
         exit_code=exit_.exit_code,
         signal=signal.Signals(exit_.signal).name if exit_.signal else None,
+        reason=exit_.reason or None,
         leftovers=list(leftovers) or None,
     )
+    if oom is not None:
+        _log.warning(
+            "container.oom_killed",
+            pod=report.label,
+            container=container.name,
+            kills=oom.kills,
+            sampled=oom.sampled,
+        )
+        report.event(container, EventType.WARNING, OOM_KILLED, oom.message)
     owner.exited(live, exit_)
 
 
 async def _exit_of(
-    context: InstanceContext, live: LiveInstance, status: ExitStatus | None, exited_at: float
+    context: InstanceContext,
+    live: LiveInstance,
+    status: ExitStatus | None,
+    exited_at: float,
+    oom: OomKill | None = None,
 ) -> Exit:
-    """The instance's ``Exit``, with its termination message (the runtime reads it)."""
+    """The instance's ``Exit``, with its termination message (the runtime reads it), and
+    reason ``OOMKilled`` when it was OOM-killed."""
     finished = context.clock()
     if status is None:
         # The stop policy gave up on it: the kubelet's word for a container it lost.
@@ -272,6 +299,7 @@ async def _exit_of(
         exit_code=status.exit_code,
         finished_at=finished,
         signal=status.signal,
+        reason=OOM_KILLED if oom is not None else "",
         message=message,
         monotonic=exited_at,
     )

@@ -9,6 +9,10 @@ own deadline (``stop.py``), so neither does it hang.
 Everything outside the engine (the API server, the pod sources, the CLI) reads pods as
 immutable ``PodSnapshot``s and asks for changes through the methods here; only the
 engine's own code and tests hold ``PodWorker``s.
+
+The runtime chooses its containment when the kubelet starts (``containment``: cgroups per
+container, or none and why); the default local runtime's cgroups are named after the root
+dir (``runtime.containment.subtree_for``), so two daemons never share them.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from minikubelet.errors import DuplicatePodError
 from minikubelet.events import EventRecorder
 from minikubelet.logic.environment import referenced_objects
 from minikubelet.logic.restore import restored_records
+from minikubelet.manifest.capabilities import limit_warnings
 from minikubelet.model.checkpoint import PodCheckpoint
+from minikubelet.model.containment import ContainmentInfo
 from minikubelet.model.snapshot import PodSnapshot, WatchEventType
 from minikubelet.model.spec import Pod
 from minikubelet.model.trace import TraceEntry
@@ -45,6 +51,7 @@ from minikubelet.runtime.base import (
     StreamingExec,
     Usage,
 )
+from minikubelet.runtime.containment import subtree_for
 from minikubelet.runtime.local import LocalRuntime
 from minikubelet.settings import Settings
 from minikubelet.status_manager import PodListener, StatusManager, TraceListener, empty_records
@@ -85,12 +92,17 @@ class Kubelet:
         prober: ProbeRunner | None = None,
         objects: ObjectStore | None = None,
         history: PodHistory | None = None,
+        cgroup_subtree: str | None = None,
     ) -> None:
+        """``cgroup_subtree``: the default runtime's cgroups (by default named after the
+        root dir; ``run``, which shares the daemon's root dir, gives one per process)."""
         self.settings = settings
         # Where a pod added with a known uid finds its containers' past (the daemon's
         # checkpoints); None: every pod starts with none.
         self._history = history
-        self.runtime: ContainerRuntime = runtime or LocalRuntime(settings.log_rotation)
+        self.runtime: ContainerRuntime = runtime or LocalRuntime(
+            settings.log_rotation, cgroup_subtree=cgroup_subtree or subtree_for(settings.root_dir)
+        )
         self.clock = clock
         self.recorder = EventRecorder(clock)
         self.status = StatusManager(clock)
@@ -106,6 +118,11 @@ class Kubelet:
     @property
     def probe_stats(self) -> ProbeStats:
         return self.probes.stats
+
+    @property
+    def containment(self) -> ContainmentInfo:
+        """Which containment is in force, and why (chosen when the kubelet started)."""
+        return self.runtime.containment
 
     async def __aenter__(self) -> Kubelet:
         self._group = anyio.create_task_group()
@@ -241,6 +258,13 @@ class Kubelet:
         )
         self._workers[key] = worker
         worker.on_status(lambda _: self._notify())
+        for warning in limit_warnings(pod, self.containment):
+            _log.warning(
+                "pod.limit_not_enforced",
+                pod=f"{pod.namespace}/{pod.name}",
+                field=warning.field_path,
+                detail=warning.message,
+            )
         await self._group.start(self._run_worker, worker)
         return worker.snapshot
 

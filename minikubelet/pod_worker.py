@@ -41,6 +41,7 @@ from minikubelet.logic.actions import PodView, StartContainer, compute_pod_actio
 from minikubelet.logic.backoff import BackoffEntry, crash_loop_message
 from minikubelet.logic.environment import NO_OBJECTS, ObjectLookup
 from minikubelet.logic.probing import apply_verdict, is_started
+from minikubelet.logic.qos import container_resources
 from minikubelet.logic.termination import (
     DEADLINE_EXCEEDED_MESSAGE,
     active_deadline,
@@ -324,12 +325,19 @@ class PodWorker:
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         _log.info("pod.added", pod=self.report.label, uid=self.uid)
+        spec = self.pod.spec
+        # The runtime makes the containers' cgroups now, ahead of their first start.
+        resources = {c.name: container_resources(c) for c in spec.init_containers + spec.containers}
+        await self._runtime.prepare_pod(self.uid, resources)
         try:
             async with self.tasks():
                 task_status.started()
                 await self._sync_loop()
                 await self._terminate()
         finally:
+            with anyio.CancelScope(shield=True):
+                # Termination is complete once the pod's cgroups are empty and removed.
+                await self._runtime.remove_pod(self.uid)
             if isinstance(self._state, Terminating):
                 self._state = Terminated(self._state)
             self._report()

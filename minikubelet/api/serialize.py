@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, assert_never
 
 from minikubelet.api.types import JSON
+from minikubelet.logic.qos import QOSClass, pod_qos_class
 from minikubelet.model.events import Event
 from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.spec import Container, PodSpec
@@ -99,7 +100,9 @@ def _condition_json(condition: PodCondition) -> JSON:
     ) | {"lastProbeTime": None}
 
 
-def pod_status_json(status: PodStatus) -> JSON:
+def pod_status_json(status: PodStatus, qos_class: QOSClass = QOSClass.BEST_EFFORT) -> JSON:
+    """``status``; ``qosClass`` is the spec's (``pod_json`` computes it: ``ComputePodQOS``,
+    fixed at admission as the apiserver sets it)."""
     data: JSON = {
         "phase": status.phase.value,
         "conditions": [_condition_json(c) for c in status.conditions],
@@ -109,7 +112,7 @@ def pod_status_json(status: PodStatus) -> JSON:
         "podIPs": [{"ip": status.pod_ip}],
         "startTime": time_json(status.start_time),
         "containerStatuses": [container_status_json(s) for s in status.container_statuses],
-        "qosClass": "BestEffort",
+        "qosClass": qos_class.value,
     }
     if status.init_container_statuses:
         data["initContainerStatuses"] = [
@@ -159,7 +162,7 @@ def pod_json(snapshot: PodSnapshot, node_name: str = "localhost") -> JSON:
         "kind": "Pod",
         "metadata": metadata,
         "spec": spec,
-        "status": pod_status_json(snapshot.status),
+        "status": pod_status_json(snapshot.status, pod_qos_class(pod.spec)),
     }
 
 

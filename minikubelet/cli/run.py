@@ -14,7 +14,9 @@ terminal), this one warns and goes on without it; a ``--socket`` given explicitl
 in use is an error (exit 1). Bad or unsafe flags exit 2 before anything starts.
 
 ``run`` shares the daemon's default root dir but not its lock (``minikubelet.rootdir``):
-it never touches the daemon's saved API pods, and its own files are per pod instance. Its
+it never touches the daemon's saved API pods, and its own files are per pod instance. Nor
+does it share the daemon's cgroups: its containers' cgroups are under a subtree of its
+own (``minikubelet-run-<pid>``), removed when it exits. Its
 token is kept in memory only (``minikubelet kubeconfig --server <its socket>`` hands it
 out), so it never replaces the daemon's ``api-token``.
 
@@ -209,7 +211,10 @@ async def _supervise(
 ) -> int:
     stopped_by: list[int] = []
     dashboard: EmbeddedDashboard | None = None
-    async with Kubelet(settings, log_sink=None if ui else _print_log) as kubelet:
+    # run shares the daemon's root dir, not its cgroups: a subtree of its own, per process.
+    subtree = f"minikubelet-run-{os.getpid()}"
+    log_sink = None if ui else _print_log
+    async with Kubelet(settings, log_sink=log_sink, cgroup_subtree=subtree) as kubelet:
         # The files' ConfigMaps and Secrets, before any pod that reads them starts.
         kubelet.objects.replace_files(_OBJECT_OWNER, manifests.objects)
         if not ui:

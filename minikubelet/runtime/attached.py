@@ -193,10 +193,19 @@ def _resolve(argv: tuple[str, ...], launch: Launch) -> tuple[str, ...]:
     return (found, *argv[1:])
 
 
-def start_attached(launch: Launch, tag: str, table: ProcessTable, *, tty: bool) -> LocalExec:
-    """Spawn the exec (blocking: run it in a worker thread); raises RuntimeStartError."""
+def start_attached(
+    launch: Launch,
+    tag: str,
+    table: ProcessTable,
+    *,
+    tty: bool,
+    argv: tuple[str, ...] | None = None,
+) -> LocalExec:
+    """Spawn the exec (blocking: from the thread the runtime's ``spawn_in_container``
+    chose); raises RuntimeStartError. ``argv``: the command as that spawn plan says."""
+    command = launch.argv if argv is None else argv
     if tty:
-        argv = _resolve(launch.argv, launch)
+        argv = _resolve(command, launch)
         master, slave = os.openpty()
         try:
             child = spawn(
@@ -223,7 +232,7 @@ def start_attached(launch: Launch, tag: str, table: ProcessTable, *, tty: bool) 
     ours = (in_write, out_read, err_read)
     try:
         child = spawn(
-            launch.argv,
+            command,
             cwd=launch.cwd,
             env=launch.env,
             table=table,

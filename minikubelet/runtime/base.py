@@ -9,6 +9,13 @@ contract test in ``tests/runtime/test_contract.py`` runs the same checks on both
 
 Times are anyio's (``anyio.current_time()``), never ``time.monotonic()``: a fake runtime
 under trio's ``MockClock`` must be able to supply every one of them.
+
+A pod's life at this seam, as the kubelet's at the CRI (``RunPodSandbox``,
+``CreateContainer``/``StartContainer``, ``StopPodSandbox``/``RemovePodSandbox``):
+``prepare_pod`` when the pod is admitted (the runtime may make its containers' cgroups
+ahead of their first start), ``start`` for every instance, and ``remove_pod`` once every
+instance has ended: the pod's termination is complete when that returns. ``containment``
+says which containment is in force, and why (``model/containment.py``).
 """
 
 from __future__ import annotations
@@ -20,13 +27,17 @@ from typing import Protocol
 
 import anyio.abc
 
+from minikubelet.logic.qos import CgroupResources
+from minikubelet.model.containment import ContainmentInfo
 from minikubelet.model.launch import ExecResult, ExitStatus, Launch
 from minikubelet.model.usage import NodeUsage, Usage
 
 __all__ = [
     "KILL_TIMEOUT",
+    "CgroupResources",
     "ContainerProcess",
     "ContainerRuntime",
+    "ContainmentInfo",
     "ExecResult",
     "ExitStatus",
     "KillReport",
@@ -34,6 +45,7 @@ __all__ = [
     "LineSink",
     "LogProblem",
     "NodeUsage",
+    "OomKill",
     "OutputSink",
     "ProblemSink",
     "StreamingExec",
@@ -74,6 +86,19 @@ class KillReport:
     survivors: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class OomKill:
+    """An instance's processes were OOM-killed: by the kernel (its cgroup counted ``kills``
+    OOM kills during the instance) or, without a cgroup, by the sampled memory limit.
+
+    ``message`` says which, for the Warning event; the instance ends ``OOMKilled``.
+    """
+
+    kills: int
+    message: str
+    sampled: bool = False
+
+
 class ContainerProcess(Protocol):
     """One container instance: its main process and everything it started."""
 
@@ -104,6 +129,11 @@ class ContainerProcess(Protocol):
 
     async def processes(self) -> set[int]:
         """The container's live processes: the main one (while it runs) and descendants."""
+
+    async def oom_kill(self) -> OomKill | None:
+        """Whether the instance was OOM-killed; ask once it has ended (and its leftovers
+        were killed). The kernel counts per cgroup, so a child killed instead of the main
+        process counts too, as containerd reports it (``TaskOOM``)."""
 
 
 class StreamingExec(Protocol):
@@ -142,7 +172,23 @@ class StreamingExec(Protocol):
 
 class ContainerRuntime(Protocol):
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        """The runtime's own background work (reaping orphans), until cancelled."""
+        """The runtime's own background work (reaping orphans), until cancelled.
+
+        It chooses the containment before it reports started, and when cancelled it
+        removes whatever containment it made (every cgroup, once empty)."""
+
+    @property
+    def containment(self) -> ContainmentInfo:
+        """Which containment is in force and why (final once ``run`` has started)."""
+
+    async def prepare_pod(self, uid: str, resources: Mapping[str, CgroupResources]) -> None:
+        """Pod ``uid`` was admitted, with these containers: make what they need (their
+        cgroups, with their limits) in the background; returns at once. ``start`` waits
+        for a container's part of it."""
+
+    async def remove_pod(self, uid: str) -> None:
+        """Every instance of pod ``uid`` has ended: kill what is left in its cgroups, wait
+        until they are empty, and remove them (bounded by ``KILL_TIMEOUT``)."""
 
     async def start(
         self,

@@ -12,10 +12,13 @@ minutes of pod life in milliseconds and can assert exact times with ``==``::
     runtime.script("web", Script(ignores={SIGTERM}))            # until SIGKILL
     runtime.script("job", Script(exit_code=1), Script())        # 1st instance, then the rest
     runtime.exec_script("check", ExecScript(exit_code=1))       # exec probes/hooks "check ..."
+    runtime.script("hog", Script(exit_code=137, runs_for=1.0, oom_killed=True))  # OOMKilled
 
 A container's script is found by its name (the tag's last part), then by ``argv[0]``;
 with neither, it runs until signalled and exits 0 on SIGTERM. Everything that happens is
-recorded with its time: ``starts``, ``signals``, ``kills`` and ``execs``.
+recorded with its time: ``starts``, ``signals``, ``kills`` and ``execs``; pods as they are
+prepared and removed (``prepared``, ``removed``). Its containment is ``fake``: nothing is
+contained, and a memory limit is only what a script says (``oom_killed``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import anyio.abc
 import anyio.lowlevel
 
 from minikubelet.errors import RuntimeStartError
+from minikubelet.logic.qos import CgroupResources
+from minikubelet.model.containment import ContainmentInfo, ContainmentMode
 from minikubelet.runtime.base import (
     ContainerProcess,
     ExecResult,
@@ -40,11 +45,24 @@ from minikubelet.runtime.base import (
     Launch,
     LineSink,
     NodeUsage,
+    OomKill,
     ProblemSink,
     Usage,
 )
 
-__all__ = ["ExecScript", "FakeExec", "FakeProcess", "FakeRuntime", "Script", "Signalled"]
+__all__ = [
+    "FAKE_CONTAINMENT",
+    "ExecScript",
+    "FakeExec",
+    "FakeProcess",
+    "FakeRuntime",
+    "Script",
+    "Signalled",
+]
+
+FAKE_CONTAINMENT = ContainmentInfo(
+    ContainmentMode.FAKE, "scripted processes on anyio's clock (FakeRuntime): nothing is contained"
+)
 
 T = TypeVar("T")
 
@@ -60,7 +78,9 @@ class Script:
     ``unkillable``: even SIGKILL does not end it (a process stuck in the kernel).
     ``start_error``: ``start`` raises RuntimeStartError with this message.
     ``output``: (stream, line) pairs written at start; ``termination_message`` is what the
-    instance leaves in its message file.
+    instance leaves in its message file. ``oom_killed``: the instance's end (by itself, at
+    ``runs_for``) is an OOM kill, as the kernel's in its cgroup: give it ``exit_code`` 137
+    for the main process as the victim, or another code for a child killed instead.
     """
 
     exit_code: int = 0
@@ -75,6 +95,7 @@ class Script:
     cpu_seconds: float = 0.0
     memory_bytes: int = 0
     termination_message: str = ""
+    oom_killed: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +146,7 @@ class FakeProcess:
         self._exit_at = math.inf if runs_for is None else self._started_at + runs_for
         self._exit_code = script.exit_code
         self._exit_signal: int | None = None
+        self._signalled = False  # it ends because of a signal, not at its own time
         self._status: ExitStatus | None = None
         self._changed = anyio.Event()
         self._gone = anyio.Event()
@@ -156,7 +178,10 @@ class FakeProcess:
             changed = self._changed
             now = anyio.current_time()
             if now >= self._exit_at:
-                self._finish(ExitStatus(self._exit_code, self._exit_signal))
+                signum = self._exit_signal
+                if self.was_oom_killed_at_exit and self._exit_code == 137:
+                    signum = signal.SIGKILL  # the main process was the OOM killer's victim
+                self._finish(ExitStatus(self._exit_code, signum))
                 break
             with anyio.move_on_after(self._exit_at - now):
                 await changed.wait()
@@ -171,9 +196,11 @@ class FakeProcess:
             return True
         if signum == signal.SIGKILL:
             self._exit_at, self._exit_code, self._exit_signal = anyio.current_time(), 137, 9
+            self._signalled = True
         else:
             at = anyio.current_time() + self.script.stops_after
             if at < self._exit_at:
+                self._signalled = True
                 code = self.script.exit_code_on_signal
                 self._exit_at = at
                 self._exit_code = 128 + signum if code is None else code
@@ -192,6 +219,7 @@ class FakeProcess:
             if on_signal is not None:
                 on_signal(pids)
         if self._status is None:
+            self._signalled = True
             self._finish(ExitStatus.from_signal(signal.SIGKILL))
         self.descendants.clear()
         self._check_gone()
@@ -201,6 +229,21 @@ class FakeProcess:
     async def processes(self) -> set[int]:
         await anyio.lowlevel.checkpoint()
         return self._alive()
+
+    async def oom_kill(self) -> OomKill | None:
+        await anyio.lowlevel.checkpoint()
+        if not self.was_oom_killed:
+            return None
+        return OomKill(1, f"scripted OOM kill of container {self.launch.container_name}")
+
+    @property
+    def was_oom_killed(self) -> bool:
+        """Scripted OOM kills end the instance at its own time only (not by a signal)."""
+        return self._status is not None and self.was_oom_killed_at_exit
+
+    @property
+    def was_oom_killed_at_exit(self) -> bool:
+        return self.script.oom_killed and not self._signalled
 
     def _alive(self) -> set[int]:
         main = {self._pid} if self._status is None else set()
@@ -305,7 +348,13 @@ class FakeRuntime:
     resizes: list[tuple[int, int, int]] = field(default_factory=list)  # (pid, columns, rows)
     _scripts: dict[str, _Turns[Script]] = field(default_factory=dict)
     _exec_scripts: dict[str, _Turns[ExecScript]] = field(default_factory=dict)
+    prepared: dict[str, dict[str, CgroupResources]] = field(default_factory=dict)
+    removed: list[tuple[float, str]] = field(default_factory=list)
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000, 10))
+
+    @property
+    def containment(self) -> ContainmentInfo:
+        return FAKE_CONTAINMENT
 
     def script(self, key: str, *scripts: Script) -> None:
         """How the instances of container ``key`` (or of argv[0] ``key``) behave, in turn."""
@@ -325,6 +374,14 @@ class FakeRuntime:
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         task_status.started()
         await anyio.sleep_forever()
+
+    async def prepare_pod(self, uid: str, resources: Mapping[str, CgroupResources]) -> None:
+        self.prepared[uid] = dict(resources)
+        await anyio.lowlevel.checkpoint()
+
+    async def remove_pod(self, uid: str) -> None:
+        self.removed.append((anyio.current_time(), uid))
+        await anyio.lowlevel.checkpoint()
 
     async def start(
         self,
@@ -377,7 +434,11 @@ class FakeRuntime:
             assert isinstance(process, FakeProcess)
             count = len(process._alive())
             script = process.script
-            usages[key] = Usage(script.cpu_seconds, script.memory_bytes if count else 0, count)
+            ooms = sum(
+                1 for p in self.starts if p.launch.tag == process.launch.tag and p.was_oom_killed
+            )
+            memory = script.memory_bytes if count else 0
+            usages[key] = Usage(script.cpu_seconds, memory, count, oom_events=ooms, source="fake")
         return usages
 
     async def node_usage(self) -> NodeUsage:

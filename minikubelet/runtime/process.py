@@ -13,11 +13,13 @@ Why it is built this way:
   whose parent dies (a double-forked daemon, ``sh -c 'sleep 1000 &'``) is re-parented to us
   instead of pid 1, so it can still be found and killed. Such orphans are reaped by pid
   (``ProcessTable.reap_orphans``) when SIGCHLD arrives and after every kill.
-* **Membership by environment tag.** The runtime puts ``MINIKUBELET_CONTAINER=<tag>`` in
-  every container's environment. A container's processes are its main process, that
-  process's descendants, and every orphan (our child that we did not spawn) or exec hook
-  or probe carrying its tag, with their descendants. A process that clears its own
-  environment and double-forks escapes this; per-container cgroups close that gap.
+* **Membership by environment tag**, where there is no cgroup (containment ``none``; with a
+  cgroup per container, membership is the cgroup's: ``containment.py``). The runtime puts
+  ``MINIKUBELET_CONTAINER=<tag>`` in every container's environment. A container's
+  processes are its main process, that process's descendants, and every orphan (our child
+  that we did not spawn) or exec hook or probe carrying its tag, with their descendants. A
+  process that clears its own environment and double-forks escapes this; the cgroup does
+  not let it. Exec hooks and probes are always cleaned up by their own tag.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "become_subreaper",
     "exit_status",
     "kill_tagged",
+    "our_children",
     "spawn",
     "tagged_pids",
     "tagged_pids_many",
@@ -73,7 +76,7 @@ def exit_status(wait_status: int) -> ExitStatus:
     return ExitStatus(exit_code=code)
 
 
-def _our_children() -> list[int]:
+def our_children() -> list[int]:
     """Direct children of this process, from /proc (cheap: no scan of every process).
 
     Children are listed per thread (the one that forked them), so every task is read.
@@ -122,7 +125,7 @@ class ProcessTable:
         """Reap every exited child that no waiter owns; return their pids."""
         reaped = []
         with self.lock:
-            children = _our_children()
+            children = our_children()
         for pid in children:
             if pid in self._owned:
                 continue
@@ -193,15 +196,19 @@ def spawn(
     identity: Identity | None = None,
     pass_fds: Sequence[int] = (),
     stdin: int | None = None,
+    program: str | None = None,
 ) -> ChildProcess:
     """Start ``argv`` directly (no shell) in a new session; raise RuntimeStartError.
 
-    ``pass_fds`` stay open in the child (the termination-message file). Safe to call from
-    a worker thread: the child is owned by ``table`` before the reaper can see it.
-    ``stdin`` is /dev/null unless a descriptor is given (an attached exec).
+    ``pass_fds`` stay open in the child (the termination-message file). ``stdin`` is the
+    child's stdin (None: /dev/null); a cgroup driver's ``SpawnPlan`` may ask for one (the
+    v2 gate's pipe), with ``argv`` prefixed, and ``program`` then names the container's
+    own program in error messages. Safe to call from a worker thread (or a cgroup
+    driver's parked thread): the child is owned by ``table`` before the reaper can see it.
     """
     if not argv:
         raise RuntimeStartError("no command to run")
+    program = program or argv[0]
     if identity is not None:
         check_working_dir(cwd, identity)
     with table.lock:
@@ -224,12 +231,12 @@ def spawn(
             if (error.filename or argv[0]) == cwd:
                 message = f'chdir to working directory "{cwd}": no such directory'
             else:
-                message = f'exec: "{argv[0]}": executable file not found in $PATH'
+                message = f'exec: "{program}": executable file not found in $PATH'
             raise RuntimeStartError(message) from None
         except PermissionError:
-            raise RuntimeStartError(f'exec: "{argv[0]}": permission denied') from None
+            raise RuntimeStartError(f'exec: "{program}": permission denied') from None
         except (OSError, ValueError, subprocess.SubprocessError) as error:
-            raise RuntimeStartError(f'exec: "{argv[0]}": {error}') from None
+            raise RuntimeStartError(f'exec: "{program}": {error}') from None
         return ChildProcess(popen, table, tag)
 
 
@@ -239,7 +246,7 @@ def tagged_pids(tag: str, roots: Iterable[int], table: ProcessTable) -> set[int]
     Tags nest (``<container>/exec/3``): a container owns its hooks' and probes' processes.
     """
     starts = set(roots)
-    for pid in _our_children():
+    for pid in our_children():
         owner = table.tag_of(pid)
         if owner is not None and (owner == tag or owner.startswith(tag + "/")):
             starts.add(pid)
@@ -271,7 +278,7 @@ def tagged_pids_many(
         if process.info["status"] != psutil.STATUS_ZOMBIE:
             children_of.setdefault(process.info["ppid"], []).append(process.pid)
     alive = {pid for pids in children_of.values() for pid in pids}
-    owners = [(pid, table.tag_of(pid)) for pid in _our_children()]
+    owners = [(pid, table.tag_of(pid)) for pid in our_children()]
     found: dict[str, set[int]] = {}
     for tag, roots in containers.items():
         starts = [pid for pid in roots if pid in alive]

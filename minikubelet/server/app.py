@@ -37,7 +37,7 @@ from minikubelet.server import (
 from minikubelet.server.auth import RequestGuard, TcpEndpoint
 from minikubelet.server.changes import ChangeLog
 from minikubelet.server.context import Api, api_of, json_response
-from minikubelet.server.metrics import metrics_registries, render
+from minikubelet.server.metrics import metrics_registries, render, render_metrics
 from minikubelet.server.status import status_json, status_of
 from minikubelet.server.summary import UsageSampler
 
@@ -73,7 +73,9 @@ async def version(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    body, content_type = render(api_of(request).metrics, request.headers.get("accept", ""))
+    api = api_of(request)
+    accept = request.headers.get("accept", "")
+    body, content_type = await render_metrics(api.kubelet, api.metrics, accept)
     return Response(body, media_type=content_type)
 
 

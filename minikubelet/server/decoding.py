@@ -32,6 +32,8 @@ import yaml
 from minikubelet.api.types import JSON
 from minikubelet.errors import FieldError, ManifestError, ManifestWarning, RequestError
 from minikubelet.manifest import load_bytes
+from minikubelet.manifest.capabilities import limit_warnings
+from minikubelet.model.containment import ContainmentInfo
 from minikubelet.model.spec import Pod
 from minikubelet.server.status import bad_request, invalid
 
@@ -205,8 +207,11 @@ async def decode_pod_object(
     namespace: str,
     url_name: str | None,
     validation: FieldValidation = FieldValidation.STRICT,
+    containment: ContainmentInfo | None = None,
 ) -> Decoded:
-    """The Pod of a decoded body (``obj``), in the URL's namespace; raises RequestError."""
+    """The Pod of a decoded body (``obj``), in the URL's namespace; raises RequestError.
+
+    Its warnings also name the limits ``containment`` does not enforce."""
     obj = _with_type(obj)
     metadata = obj.get("metadata")
     if isinstance(metadata, dict) and any(field in metadata for field in SYSTEM_METADATA):
@@ -241,7 +246,8 @@ async def decode_pod_object(
         )
         raise invalid("Pod", pod.name, [problem])
     pod = replace(pod, metadata=replace(pod.metadata, namespace=namespace))
-    warnings = [_warning(w) for w in result.warnings]
+    limits = limit_warnings(pod, containment) if containment is not None else []
+    warnings = [_warning(w) for w in (*result.warnings, *limits)]
     if validation is FieldValidation.WARN:
         warnings = [f'unknown field "{path}"' for path in dropped] + warnings
     return Decoded(pod, warnings, tuple(dropped))
@@ -252,7 +258,8 @@ async def decode_pod(
     namespace: str,
     url_name: str | None,
     validation: FieldValidation = FieldValidation.STRICT,
+    containment: ContainmentInfo | None = None,
 ) -> Decoded:
     """The one Pod of a request body (JSON or YAML); raises RequestError."""
     obj = await anyio.to_thread.run_sync(parse_body, body)
-    return await decode_pod_object(obj, namespace, url_name, validation)
+    return await decode_pod_object(obj, namespace, url_name, validation, containment)

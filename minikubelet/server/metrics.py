@@ -15,6 +15,14 @@ exists:
 * ``prober_probe_total{probe_type,result,container,pod,namespace,pod_uid}`` (counter).
 * ``prober_probe_duration_seconds{probe_type,container,pod,namespace}`` (histogram of
   successful and unknown runs, with only the ``+Inf`` bucket: we keep count and sum).
+* ``container_cpu_usage_seconds_total``, ``container_memory_working_set_bytes`` and
+  ``container_oom_events_total`` ``{container,pod,namespace}`` of every running container,
+  with the label names of the kubelet's resource metrics and cAdvisor
+  (``pkg/kubelet/metrics/collectors/resource_metrics.go``; cAdvisor's
+  ``metrics/prometheus.go``): the kernel's counters of the container's cgroup, or the sums
+  over its process tree without one (``Kubelet.usage``, as ``/stats/summary`` and
+  ``top pods`` read it). Sampled when scraped, never in between.
+* ``minikubelet_containment_info{mode,reason}`` (gauge, 1): which containment is in force.
 * ``process_*`` of minikubelet itself (prometheus_client's process collector);
   ``/metrics/probes`` carries only ``process_start_time_seconds`` beside the probe series,
   as the kubelet's does.
@@ -35,9 +43,18 @@ from prometheus_client.core import (
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from minikubelet.kubelet import Kubelet
+from minikubelet.kubelet import ContainerUsage, Kubelet
 
-__all__ = ["KubeletCollector", "ProbeCollector", "metrics_registries", "render"]
+__all__ = [
+    "KubeletCollector",
+    "ProbeCollector",
+    "UsageCollector",
+    "metrics_registries",
+    "render",
+    "render_metrics",
+]
+
+_CONTAINER_LABELS = ["container", "pod", "namespace"]
 
 
 class KubeletCollector(Collector):
@@ -81,6 +98,55 @@ class KubeletCollector(Collector):
             containers.add_metric([state], count)
         yield containers
         yield restarts
+        containment = self._kubelet.containment
+        info = GaugeMetricFamily(
+            "minikubelet_containment_info",
+            "Which containment is in force (a cgroup per container, or none) and why",
+            labels=["mode", "reason"],
+        )
+        info.add_metric([containment.mode.value, containment.reason], 1)
+        yield info
+
+
+class UsageCollector(Collector):
+    """The containers' usage of one sample (taken by ``render_metrics`` for one scrape)."""
+
+    def __init__(self, usages: Iterable[ContainerUsage]) -> None:
+        self._usages = list(usages)
+
+    def collect(self) -> Iterable[Metric]:
+        cpu = CounterMetricFamily(
+            "container_cpu_usage_seconds",
+            "Cumulative cpu time consumed by the container in core-seconds",
+            labels=_CONTAINER_LABELS,
+        )
+        memory = GaugeMetricFamily(
+            "container_memory_working_set_bytes",
+            "Current working set of the container in bytes",
+            labels=_CONTAINER_LABELS,
+        )
+        ooms = CounterMetricFamily(
+            "container_oom_events",
+            "Count of out of memory events observed for the container",
+            labels=_CONTAINER_LABELS,
+        )
+        for entry in sorted(self._usages, key=lambda u: (*u.pod.key, u.container)):
+            labels = [entry.container, entry.pod.pod.name, entry.pod.pod.namespace]
+            cpu.add_metric(labels, entry.usage.cpu_seconds)
+            memory.add_metric(labels, entry.usage.memory_bytes)
+            ooms.add_metric(labels, entry.usage.oom_events)
+        yield cpu
+        yield memory
+        yield ooms
+
+
+class _Chain(Collector):
+    def __init__(self, *collectors: Collector) -> None:
+        self._collectors = collectors
+
+    def collect(self) -> Iterator[Metric]:
+        for collector in self._collectors:
+            yield from collector.collect()
 
 
 class ProbeCollector(Collector):
@@ -156,3 +222,12 @@ def render(registry: CollectorRegistry, accept: str) -> tuple[bytes, str]:
     """The exposition the client asked for (Prometheus text, or OpenMetrics)."""
     encoder, content_type = choose_encoder(accept)
     return encoder(registry), content_type
+
+
+async def render_metrics(
+    kubelet: Kubelet, registry: CollectorRegistry, accept: str
+) -> tuple[bytes, str]:
+    """``/metrics``: ``registry``'s series and the running containers' usage, sampled now."""
+    scrape = CollectorRegistry(auto_describe=False)
+    scrape.register(_Chain(registry, UsageCollector(await kubelet.usage())))
+    return render(scrape, accept)

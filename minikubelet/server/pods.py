@@ -163,6 +163,7 @@ async def pod_trace(request: Request) -> Response:
             "time": format_timestamp(api.kubelet.clock()),
             "offset": round(anyio.current_time() - origin, 6),
         },
+        "containment": api.kubelet.containment.json(),
     }
     return JSONResponse(body)
 
@@ -177,7 +178,11 @@ async def create_pod(request: Request) -> Response:
         raise bad_request("dryRun is not supported by minikubelet")
     validation = field_validation(request.query_params)
     decoded = await decode_pod(
-        await read_body(request), request.path_params["namespace"], None, validation
+        await read_body(request),
+        request.path_params["namespace"],
+        None,
+        validation,
+        api.kubelet.containment,
     )
     try:
         created = await api.kubelet.add_pod(decoded.pod)
@@ -201,7 +206,7 @@ async def replace_pod(request: Request) -> Response:
         raise static_pod_refused(name)
     validation = field_validation(request.query_params)
     obj = await anyio.to_thread.run_sync(parse_body, body)
-    decoded = await decode_pod_object(obj, namespace, name, validation)
+    decoded = await decode_pod_object(obj, namespace, name, validation, api.kubelet.containment)
     metadata = obj.get("metadata") if isinstance(obj, dict) else None
     version = metadata.get("resourceVersion") if isinstance(metadata, dict) else None
     if version and str(version) != str(api.changes.pod(old).version):

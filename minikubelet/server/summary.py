@@ -2,10 +2,17 @@
 
 Per pod and per container: ``cpu`` (``usageCoreNanoSeconds`` cumulative,
 ``usageNanoCores`` the rate since the previous sample) and ``memory`` (``usageBytes``,
-``workingSetBytes`` and ``rssBytes``, all the resident set of the container's whole
-process tree; see ``runtime/stats.py``). A rate needs two samples: the first request that
-sees a container samples it twice, ``WINDOW`` seconds apart (so it takes that much
-longer); later requests use the previous request's sample.
+``workingSetBytes``, ``rssBytes``). With a cgroup per container they are the kernel's
+counters, as cAdvisor reads them: the cgroup's charge, its working set (the charge minus
+inactive file pages) and its anonymous memory; without one, each is the resident set of
+the container's whole process tree (``runtime/stats.py``). A rate needs two samples: the
+first request that sees a container samples it twice, ``WINDOW`` seconds apart (so it
+takes that much longer); later requests use the previous request's sample. Nothing is
+sampled between requests.
+
+The node section also says which containment is in force, and why (``containment``:
+``mode``, ``reason``, what it enforces): minikubelet's addition, as the kubelet's node has
+no such field.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from minikubelet.api.serialize import time_json
 from minikubelet.api.types import JSON
 from minikubelet.kubelet import ContainerUsage, Kubelet
 from minikubelet.model.snapshot import PodSnapshot
-from minikubelet.model.usage import NodeUsage
+from minikubelet.model.usage import NodeUsage, Usage
 
 __all__ = ["WINDOW", "UsageSampler"]
 
@@ -107,7 +114,7 @@ class UsageSampler:
                         "name": usage.container,
                         "startTime": time_json(latest.started_at if latest else None),
                         "cpu": _cpu(now, usage.usage.cpu_seconds, rate),
-                        "memory": _memory(now, usage.usage.memory_bytes),
+                        "memory": _memory(now, usage.usage),
                     }
                 )
             rates = [rate for _, rate in mine]
@@ -125,7 +132,7 @@ class UsageSampler:
                         sum(u.usage.cpu_seconds for u, _ in mine),
                         None if None in rates else sum(r for r in rates if r is not None),
                     ),
-                    "memory": _memory(now, sum(u.usage.memory_bytes for u, _ in mine)),
+                    "memory": _memory(now, _total([u.usage for u, _ in mine])),
                 }
             )
         return {
@@ -134,10 +141,11 @@ class UsageSampler:
                 "startTime": time_json(datetime.fromtimestamp(node.boot_time, UTC)),
                 "cpu": _cpu(now, node.cpu_seconds, node_rate),
                 "memory": {
-                    **_memory(now, node.memory_used_bytes),
+                    **_memory(now, Usage(0.0, node.memory_used_bytes, 0)),
                     "availableBytes": node.memory_total_bytes - node.memory_used_bytes,
                 },
                 "systemContainers": [],
+                "containment": self._kubelet.containment.json(),
             },
             "pods": pods,
         }
@@ -164,5 +172,23 @@ def _cpu(now: datetime, seconds: float, nano_cores: int | None) -> JSON:
     return data
 
 
-def _memory(now: datetime, rss: int) -> JSON:
-    return {"time": time_json(now), "usageBytes": rss, "workingSetBytes": rss, "rssBytes": rss}
+def _memory(now: datetime, usage: Usage) -> JSON:
+    working_set = usage.memory_bytes
+    return {
+        "time": time_json(now),
+        "usageBytes": working_set if usage.usage_bytes is None else usage.usage_bytes,
+        "workingSetBytes": working_set,
+        "rssBytes": working_set if usage.rss_bytes is None else usage.rss_bytes,
+    }
+
+
+def _total(usages: list[Usage]) -> Usage:
+    """A pod's memory: the sum of its containers' (as the kubelet sums them without a pod
+    cgroup of its own to read)."""
+    return Usage(
+        cpu_seconds=sum(u.cpu_seconds for u in usages),
+        memory_bytes=sum(u.memory_bytes for u in usages),
+        processes=sum(u.processes for u in usages),
+        usage_bytes=sum(u.memory_bytes if u.usage_bytes is None else u.usage_bytes for u in usages),
+        rss_bytes=sum(u.memory_bytes if u.rss_bytes is None else u.rss_bytes for u in usages),
+    )

@@ -176,7 +176,9 @@ async def update_pod(
     name = pod.pod.name
     if pod.is_static:
         raise static_pod_refused(name)
-    decoded = await decode_pod_object(_without_node(new), pod.pod.namespace, name, validation)
+    decoded = await decode_pod_object(
+        _without_node(new), pod.pod.namespace, name, validation, api.kubelet.containment
+    )
     new = decoded.without_dropped(new)
     version = _metadata(new).get("resourceVersion")
     current = api.changes.pod(pod)
@@ -239,7 +241,7 @@ async def patch_pod(request: Request) -> Response:
 async def _create_applied(
     request: Request, api: Api, namespace: str, name: str, obj: JSON, validation: FieldValidation
 ) -> Response:
-    decoded = await decode_pod_object(obj, namespace, name, validation)
+    decoded = await decode_pod_object(obj, namespace, name, validation, api.kubelet.containment)
     try:
         created = await api.kubelet.add_pod(decoded.pod)
     except DuplicatePodError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -9,7 +11,7 @@ from prometheus_client.samples import Sample
 from minikubelet.model.probe import ProbeKind, ProbeResult
 from minikubelet.model.status import PodPhase
 from minikubelet.prober.stats import ProbeLabels
-from minikubelet.testing import container, wait_for_status
+from minikubelet.testing import container, wait_for_file, wait_for_status
 from tests.api.conftest import Server
 from tests.helpers.pods import child, pod, start
 
@@ -93,3 +95,27 @@ async def test_openmetrics_when_asked(server: Server) -> None:
     )
     assert response.headers["content-type"].startswith("application/openmetrics-text")
     assert response.text.rstrip().endswith("# EOF")
+
+
+async def test_container_usage_metrics(server: Server, tmp_path: Path) -> None:
+    """cAdvisor's names and labels, from the same sample as /stats/summary and top pods."""
+    ready = tmp_path / "ready"
+    app = child("app", "--forever", "--ready-file", str(ready))
+    worker = await start(server.kubelet, pod("used", app))
+    await wait_for_status(worker, lambda s: s.phase is PodPhase.RUNNING)
+    await wait_for_file(ready)  # the interpreter is loaded: its memory is charged
+    families = await scrape(server, "/metrics")
+    labels = {"container": "app", "pod": "used", "namespace": "default"}
+    (cpu,) = families["container_cpu_usage_seconds"]
+    assert (cpu.name, cpu.labels) == ("container_cpu_usage_seconds_total", labels)
+    assert cpu.value > 0
+    (memory,) = families["container_memory_working_set_bytes"]
+    assert memory.labels == labels
+    assert memory.value > 1024 * 1024  # a Python interpreter
+    (ooms,) = families["container_oom_events"]
+    assert (ooms.name, ooms.labels, ooms.value) == ("container_oom_events_total", labels, 0.0)
+    (info,) = families["minikubelet_containment_info"]
+    containment = server.kubelet.containment
+    assert info.labels == {"mode": containment.mode.value, "reason": containment.reason}
+    (usage,) = await server.kubelet.usage()
+    assert usage.usage.cpu_seconds >= cpu.value  # cumulative: never less a moment later

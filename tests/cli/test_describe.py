@@ -269,3 +269,23 @@ def test_events_table_alone() -> None:
 def test_long_annotations_are_shortened() -> None:
     text = describe_pod(pod("web", annotations={"note": "x" * 200}), [], NOW)
     assert "Annotations:  note:\n                " + "x" * 138 + "...\n" in text
+
+
+def test_the_containment_line_comes_from_the_pod_trace() -> None:
+    trace = {
+        "kind": "PodTrace",
+        "containers": [],
+        "containment": {
+            "mode": "cgroup-v1",
+            "reason": "cgroup v1 (hybrid): a cgroup per container",
+        },
+    }
+    lines = describe_pod(pod("web"), [], NOW, trace).splitlines()
+    qos = next(i for i, line in enumerate(lines) if line.startswith("QoS Class:"))
+    assert lines[qos + 1].split(None, 1) == [
+        "Containment:",
+        "cgroup-v1: cgroup v1 (hybrid): a cgroup per container",
+    ]
+    # aligned with the block it belongs to
+    assert lines[qos + 1].index("cgroup-v1") == lines[qos].index("BestEffort")
+    assert "Containment" not in describe_pod(pod("web"), [], NOW, {"containers": []})

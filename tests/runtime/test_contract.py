@@ -3,7 +3,9 @@
 The fake stands in for real processes in every component test, so it must behave as
 the real runtime does wherever the engine can tell: exit codes and signals, what
 ``signal_main`` answers after an exit, descendants that outlive the main process until
-the whole container is killed, start failures, exec output and timeouts, usage keys.
+the whole container is killed, start failures, exec output and timeouts, usage keys, the
+containment it reports, an OOM kill over a memory limit (the kernel's through a cgroup, or
+the sampled limit's without one), and a pod's removal.
 Each behaviour is written once (``Behaviour``) and realised twice: as the test child
 program on the local runtime, and as a ``Script`` on the fake.
 """
@@ -20,6 +22,8 @@ import anyio
 import pytest
 
 from minikubelet.errors import RuntimeStartError
+from minikubelet.logic.qos import CgroupResources
+from minikubelet.model.containment import ContainmentMode
 from minikubelet.model.launch import ExitStatus, Launch
 from minikubelet.runtime.base import ContainerProcess, ContainerRuntime
 from minikubelet.runtime.local import LocalRuntime
@@ -27,6 +31,15 @@ from minikubelet.testing import ExecScript, FakeRuntime, Script, wait_for_file
 from tests.conftest import CHILD, PYTHON
 
 pytestmark = [pytest.mark.anyio]
+
+# Allocate and touch N MiB, then linger (the kernel, or the sampled limit, kills it first).
+MI64 = 64 * 2**20
+ALLOCATE = (
+    "import sys, time\n"
+    "block = bytearray(int(sys.argv[1]) * 2**20)\n"
+    "for i in range(0, len(block), 4096): block[i] = 1\n"
+    "time.sleep(30)\n"
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,7 @@ class Behaviour:
     descendants: int = 0
     output: tuple[str, ...] = ()
     unstartable: bool = False
+    allocates_mib: int = 0  # then lingers: over a memory limit, it is OOM-killed
 
 
 class Subject(Protocol):
@@ -69,6 +83,8 @@ class Local:
         for line in behaviour.output:
             flags += ["--print", line]
         argv = ("/nonexistent/program",) if behaviour.unstartable else (PYTHON, CHILD, *flags)
+        if behaviour.allocates_mib:
+            argv = (PYTHON, "-c", ALLOCATE, str(behaviour.allocates_mib))
         return Launch(
             tag=f"contract/{name}",
             argv=argv,
@@ -113,6 +129,8 @@ class Fake:
             output=tuple(("stdout", line) for line in behaviour.output),
             start_error='exec: "x": not found' if behaviour.unstartable else None,
         )
+        if behaviour.allocates_mib:
+            script = Script(exit_code=137, runs_for=0.5, oom_killed=True)
         self._fake.script(name, script)
         return Launch(tag=f"contract/{name}", argv=(name,), cwd="/")
 
@@ -273,3 +291,39 @@ async def test_an_attached_exec_is_killed(running: Subject) -> None:
             assert await process.wait() == ExitStatus(137, signal.SIGKILL)
     finally:
         process.close()
+
+
+async def test_the_containment_is_known_once_running(running: Subject) -> None:
+    info = running.runtime.containment
+    assert info.mode in set(ContainmentMode)
+    assert info.reason
+
+
+async def test_a_normal_exit_is_no_oom_kill(running: Subject) -> None:
+    process = await started(running, "app", Behaviour(exit_code=0))
+    assert await process.wait() == ExitStatus(0)
+    await process.kill_all()
+    assert await process.oom_kill() is None
+
+
+async def test_over_its_memory_limit_a_container_is_oom_killed(running: Subject) -> None:
+    await running.runtime.prepare_pod("contract", {"hog": CgroupResources(memory_limit_bytes=MI64)})
+    process = await running.runtime.start(running.launch("hog", Behaviour(allocates_mib=300)))
+    with anyio.fail_after(30):
+        status = await process.wait()
+    await process.kill_all()
+    assert status == ExitStatus(137, signal.SIGKILL)
+    oom = await process.oom_kill()
+    assert oom is not None
+    assert oom.kills >= 1
+    await running.runtime.remove_pod("contract")
+
+
+async def test_a_removed_pod_has_nothing_left(running: Subject) -> None:
+    await running.runtime.prepare_pod("contract", {"parent": CgroupResources()})
+    process = await started(running, "parent", Behaviour(exit_code=0, descendants=1))
+    assert await process.wait() == ExitStatus(0)
+    assert len(await process.processes()) == 1
+    await process.kill_all()
+    await running.runtime.remove_pod("contract")
+    assert await process.processes() == set()

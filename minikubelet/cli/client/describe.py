@@ -471,6 +471,11 @@ def describe_pod(
         for volume in volumes:
             _volume(w, volume)
     w.write(0, f"QoS Class:\t{_text(status.get('qosClass') or 'BestEffort')}\n")
+    containment = _mapping((trace or {}).get("containment"))
+    if containment.get("mode"):
+        # minikubelet's addition: how the containers are contained (cgroups, or none and why)
+        mode, reason = _text(containment.get("mode")), _text(containment.get("reason"))
+        w.write(0, f"Containment:\t{mode}: {reason}\n")
     _labels(w, "Node-Selectors", _mapping(spec.get("nodeSelector")))
     _tolerations(w, [_mapping(t) for t in _list(spec.get("tolerations"))])
     if events is not None and not events:

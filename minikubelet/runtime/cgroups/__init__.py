@@ -40,6 +40,12 @@ Why it is built this way:
 * **No cgroups** (not root, read-only, some containers): ``NoCgroups`` says why in one
   sentence; the runtime then tracks process trees and enforces memory by sampling
   (``logic/memory_limit.py``).
+
+The local runtime's bookkeeping around the driver (when cgroups are made and removed, the
+kill-and-wait, the sampled limit) is ``runtime/containment.py``; everything that spawns a
+container's process goes through ``LocalRuntime.spawn_in_container``, which calls
+``spawn_async`` here. Placement needs nothing but a ``start`` callable, so a spawning
+helper process could call the driver the same way.
 """
 
 from __future__ import annotations

@@ -282,6 +282,10 @@ class V1Container:
         with self._lock, self._cpu_limits_lifted():
             return start(plan)
 
+    def delegate(self, uid: int, gid: int) -> None:
+        """Nothing to hand over on v1: placement is ours (the parked thread), and v1 has no
+        delegation model that would let the container's user organise child cgroups."""
+
     def pids(self) -> set[int]:
         return own_pid_filtered(self._procs)
 
@@ -312,6 +316,7 @@ class V1Container:
             memory_bytes=memory,
             working_set_bytes=max(0, memory - inactive),
             oom_kills=self.oom_kills(),
+            rss_bytes=find_key(stat, b"total_rss"),
         )
 
     def unpark(self) -> None:

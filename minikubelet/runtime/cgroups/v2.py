@@ -66,6 +66,8 @@ T = TypeVar("T", bound=HasPid)
 GATE_SCRIPT = 'IFS= read -r _ || exit 125; exec "$@" </dev/null'
 GATE_LABEL = "minikubelet-gate"
 _SHELL = "/bin/sh"
+# What a delegatee gets write access to (cgroup-v2.rst, "Model of Delegation").
+_DELEGATED = ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control")
 _FREEZE_TIMEOUT = 2.0
 
 
@@ -105,8 +107,8 @@ class V2Driver:
     def pod_pids(self, pod_uid: str) -> set[int]:
         pod = self.root / f"pod{pod_uid}"
         pids = own_pid_filtered(pod / "cgroup.procs")
-        for entry in _subdirectories(pod):
-            pids |= own_pid_filtered(Path(entry.path) / "cgroup.procs")
+        for child in _descendants(pod):
+            pids |= own_pid_filtered(child / "cgroup.procs")
         return pids
 
     def remove_pod(self, pod_uid: str, timeout: float = 1.0) -> None:
@@ -181,7 +183,7 @@ class V2Container:
             # let Popen report it exactly as it always has (not found, permission denied)
             child = start(SpawnPlan(tuple(argv)))
             # it appeared in between: place it now, late but better than never
-            self._place(child)
+            self.place(child)
             return child
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         try:
@@ -191,7 +193,7 @@ class V2Container:
                     child = start(plan)
                 finally:
                     os.close(read_end)
-                self._place(child)
+                self.place(child)
             os.write(write_end, b"\n")
         finally:
             os.close(write_end)
@@ -209,7 +211,13 @@ class V2Container:
         spawn = functools.partial(self.spawn, start, argv, cwd=cwd, env_path=env_path)
         return await anyio.to_thread.run_sync(spawn)
 
-    def _place(self, child: HasPid) -> None:
+    def place(self, child: HasPid) -> None:
+        """Move a running process into the cgroup (SIGKILL and CgroupError if it fails).
+
+        ``spawn`` does it behind the gate, before the program runs; called on its own, it
+        places a process that has already run (a caller that needs the child's stdin for
+        something else than the gate), and what it forked meanwhile is not moved.
+        """
         try:
             write_value(self._procs, child.pid)
         except CgroupError as error:
@@ -217,8 +225,32 @@ class V2Container:
                 os.kill(child.pid, signal.SIGKILL)
             raise CgroupError(str(error), process=child) from error
 
+    def delegate(self, uid: int, gid: int) -> None:
+        """Hand the cgroup to the container's user, as cgroup v2 delegation asks.
+
+        The kernel's model (``Documentation/admin-guide/cgroup-v2.rst``, "Model of
+        Delegation"): write access to the directory and to its ``cgroup.procs``,
+        ``cgroup.threads`` and ``cgroup.subtree_control``. A container running as that user
+        may then organise its own processes in child cgroups, as a systemd unit with
+        ``Delegate=yes`` may; it can never move a process out (that needs write access to
+        a common ancestor's ``cgroup.procs``, which stays ours), and its limits stay ours
+        (``memory.max`` and the like are not handed over). Children it makes are found,
+        killed and removed with the container (``pids``, ``kill_all``, ``remove``).
+        """
+        for path in (self.dir, *(self.dir / name for name in _DELEGATED)):
+            try:
+                os.chown(path, uid, gid)
+            except FileNotFoundError:
+                continue  # cgroup.threads exists only where threaded cgroups do
+            except OSError as error:
+                raise CgroupError(f"cannot hand {path} to uid {uid}: {error.strerror}") from error
+
     def pids(self) -> set[int]:
-        return own_pid_filtered(self._procs)
+        """Every process in the cgroup and in any child cgroup (a delegated container's)."""
+        pids = own_pid_filtered(self._procs)
+        for child in _descendants(self.dir):
+            pids |= own_pid_filtered(child / "cgroup.procs")
+        return pids
 
     def is_empty(self) -> bool:
         return not self.pids()
@@ -251,18 +283,48 @@ class V2Container:
         if "memory" not in self._driver.controllers:
             return CgroupUsage(cpu_ns, None, None, None)
         memory = int(read_bytes(self.dir / "memory.current"))
-        inactive = find_key(read_bytes(self.dir / "memory.stat"), b"inactive_file") or 0
+        stat = read_bytes(self.dir / "memory.stat")
+        inactive = find_key(stat, b"inactive_file") or 0
         return CgroupUsage(
             cpu_ns=cpu_ns,
             memory_bytes=memory,
             working_set_bytes=max(0, memory - inactive),
             oom_kills=self.oom_kills(),
+            rss_bytes=find_key(stat, b"anon"),
         )
 
     def remove(self, timeout: float = 1.0) -> None:
+        """Remove the cgroup (and any child cgroup) once no process is left in it."""
         with self._lock:
+            children = _descendants(self.dir)
+            if children:
+                _wait_empty(self.pids, self.dir, timeout)
+                for child in reversed(children):  # deepest first
+                    remove_dir(child, timeout)
             wait_then_remove([self.dir], self._procs, timeout)
         self._driver.forget(self)
+
+
+def _descendants(directory: Path) -> list[Path]:
+    """Every child cgroup below ``directory``, parents before their children."""
+    found: list[Path] = []
+    pending = [directory]
+    while pending:
+        for entry in _subdirectories(pending.pop()):
+            child = Path(entry.path)
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def _wait_empty(pids: Callable[[], set[int]], directory: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout  # noqa: TID251 - blocking by design: the driver runs in a worker thread
+    delay = 0.0005
+    while left := pids():
+        if time.monotonic() >= deadline:  # noqa: TID251 - blocking by design: the driver runs in a worker thread
+            raise CgroupError(f"cannot remove {directory}: it still has processes {sorted(left)}")
+        time.sleep(delay)  # noqa: TID251 - blocking by design: the driver runs in a worker thread
+        delay = min(delay * 2, 0.02)
 
 
 def _can_exec(program: str, cwd: str | None, env_path: str | None) -> bool:
