@@ -136,7 +136,9 @@ class CheckpointStore:
 
     def _save(self, snapshot: PodSnapshot, instances: Instances) -> None:
         pod = snapshot.pod
-        checkpoint = PodCheckpoint(snapshot.uid, pod.namespace, pod.name, instances)
+        checkpoint = PodCheckpoint(
+            snapshot.uid, pod.namespace, pod.name, snapshot.created_at, instances
+        )
         try:
             path = self.path_for(snapshot.uid)
             make_private_dir(self.directory)

@@ -229,6 +229,7 @@ class Kubelet:
             checkpoint = self._history.load(uid, pod.namespace, pod.name)
             if checkpoint is not None:
                 records = restored_records(pod.spec, checkpoint, self.clock())
+                created_at = created_at or checkpoint.created_at
                 _log.info(
                     "pod.history_restored",
                     pod=f"{pod.namespace}/{pod.name}",

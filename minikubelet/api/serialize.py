@@ -141,7 +141,10 @@ def pod_json(snapshot: PodSnapshot, node_name: str = "localhost") -> JSON:
     )
     annotations = dict(pod.metadata.annotations)
     if snapshot.is_static:
+        # As the kubelet marks a static pod (config.hash: its uid, the hash of its file) and
+        # its mirror pod (config.mirror) (``pkg/kubelet/config/common.go``).
         annotations["kubernetes.io/config.source"] = "file"
+        annotations["kubernetes.io/config.hash"] = snapshot.uid
         annotations["kubernetes.io/config.mirror"] = snapshot.uid
     if annotations:
         metadata["annotations"] = annotations

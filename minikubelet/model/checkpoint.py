@@ -29,6 +29,7 @@ class PodCheckpoint:
     uid: str
     namespace: str
     name: str
+    created_at: datetime  # the pod's creationTimestamp, kept as the apiserver keeps it
     # container name -> its newest instances, newest first (at most two)
     instances: Mapping[str, tuple[Instance, ...]] = field(default_factory=dict)
 
@@ -39,6 +40,7 @@ def checkpoint_json(checkpoint: PodCheckpoint) -> dict[str, Any]:
         "uid": checkpoint.uid,
         "namespace": checkpoint.namespace,
         "name": checkpoint.name,
+        "createdAt": checkpoint.created_at.isoformat(),
         "containers": {
             name: [_instance_json(instance) for instance in instances]
             for name, instances in checkpoint.instances.items()
@@ -56,6 +58,7 @@ def checkpoint_from_json(data: object) -> PodCheckpoint:
         uid=_text(document, "uid"),
         namespace=_text(document, "namespace"),
         name=_text(document, "name"),
+        created_at=_time(document.get("createdAt"), "createdAt"),
         instances={
             str(name): tuple(_instance(item, str(name)) for item in _list(items, str(name)))
             for name, items in containers.items()

@@ -17,9 +17,11 @@ The kubelet's ``pkg/kubelet/config/file.go`` (and ``file_linux.go``) is the mode
   file that now says something else. A bad file disturbs nothing else: the other files'
   pods are untouched. When the path itself does not exist, the set is empty (the kubelet
   sends an empty ``PodUpdate`` then), so every static pod stops.
-* Identity is the content: a file whose bytes changed (SHA-256) recreates its pods: the old
-  pod terminates gracefully, and only once it is gone is the new one started, with a new
-  uid (the kubelet's "delete + add" of a new UID, and ``allowStaticPodStart``).
+* Identity is the content: a pod's uid is a hash of the node, the file's path and its bytes
+  (``static_pod_uid``, as the kubelet's), so a daemon restart brings back the same pods,
+  with their containers' history. A file whose bytes changed (SHA-256) recreates its pods:
+  the old pod terminates gracefully, and only once it is gone is the new one started, with
+  a new uid (the kubelet's "delete + add" of a new UID, and ``allowStaticPodStart``).
 * A file that fails to parse or validate is reported once per content version: a warning
   log line naming the file and the field paths, and a Warning event ``FailedToParseManifest``
   on a pseudo object (the pod's name when it could be read, else the file's name). Only
@@ -33,7 +35,8 @@ The kubelet's ``pkg/kubelet/config/file.go`` (and ``file_linux.go``) is the mode
   nothing, as in ``manifest.load``) and reported the same way.
 * A static pod deleted through the API comes back: the kubelet's mirror pod semantics (a
   deleted mirror pod is recreated while its file exists). The slot of that pod sees its
-  worker gone and starts it again from the file, with a new uid.
+  worker gone and starts it again from the file: the same uid (the file's hash), a new
+  start with no history.
 * ConfigMaps and Secrets may stand beside the pods (a difference: the kubelet forbids static
   pods any reference to API objects, but here the kubelet is its own apiserver). Each scan
   hands the valid files' objects to the kubelet's object store (``ObjectStore.
@@ -87,6 +90,7 @@ __all__ = [
     "plan",
     "read_manifest",
     "scan",
+    "static_pod_uid",
 ]
 
 _log = structlog.get_logger("minikubelet.sources.file")
@@ -255,6 +259,18 @@ def plan(files: Sequence[ManifestFile], owners: Mapping[PodKey, Path]) -> Plan:
         for pod in file.pods:
             wanted[_key(pod)] = (file, pod)
     return Plan(wanted, tuple(conflicts))
+
+
+def static_pod_uid(node: str, file: ManifestFile, pod: Pod) -> str:
+    """A static pod's uid: a hash of the node, the file and its content, as the kubelet's
+    ``applyDefaults`` makes it (``pkg/kubelet/config/common.go``: hex MD5 over ``host:``,
+    ``file:`` and the pod), so the same file gives the same pod across daemon restarts,
+    and an edit gives a new one. The pod's name joins in: one file may hold several."""
+    hasher = hashlib.md5(usedforsecurity=False)
+    for part in (f"host:{node}", f"file:{file.path}", f"pod:{pod.namespace}/{pod.name}"):
+        hasher.update(part.encode())
+    hasher.update(file.digest.encode())
+    return hasher.hexdigest()
 
 
 def _key(pod: Pod) -> PodKey:
@@ -444,7 +460,8 @@ class StaticPodSource:
             elif started is None and slot.wanted is not None and not slot.blocked:
                 file, pod = slot.wanted
                 try:
-                    started = await kubelet.add_pod(pod, is_static=True)
+                    uid = static_pod_uid(kubelet.settings.node_name, file, pod)
+                    started = await kubelet.add_pod(pod, is_static=True, uid=uid)
                 except DuplicatePodError as error:
                     slot.blocked = True
                     self._report(file.path, f"{file.path}: {error}", pod.namespace, pod.name)

@@ -216,14 +216,53 @@ def test_api_pods_are_restored_after_a_restart_as_the_same_pods(daemon: Daemon) 
 def test_a_static_pod_deleted_through_the_api_is_recreated(daemon: Daemon) -> None:
     (daemon.manifests / "web.yaml").write_text(child_pod("web", daemon.facts))
     daemon.start().wait_ready()
-    first = daemon.wait_fact("web.uid")
+    uid = daemon.wait_fact("web.uid")
+    wait_for(lambda: daemon.fact("web.record").count("start") == 1, what="the first start")
     with api(daemon) as client:
+        born = client.get("/api/v1/namespaces/default/pods/web").json()["metadata"]
         assert client.delete("/api/v1/namespaces/default/pods/web").status_code == 200
-        second = daemon.wait_fact("web.uid", differs_from=first)
+        wait_for(lambda: daemon.fact("web.record").count("start") == 2, what="a new start")
         pod = client.get("/api/v1/namespaces/default/pods/web").json()
-        assert pod["metadata"]["uid"] == second
+        # The kubelet's static pod keeps its uid, the hash of its file; it starts anew.
+        assert pod["metadata"]["uid"] == uid == born["annotations"]["kubernetes.io/config.hash"]
         assert pod["metadata"]["annotations"]["kubernetes.io/config.source"] == "file"
+        assert pod["metadata"]["creationTimestamp"] >= born["creationTimestamp"]
+        (status,) = pod["status"]["containerStatuses"]
+        assert status["restartCount"] == 0
     assert not (daemon.root / "pods-api").exists()  # static pods are never saved as API pods
+    assert daemon.stop() == 0
+
+
+def test_a_static_pod_is_the_same_pod_after_a_restart(daemon: Daemon) -> None:
+    (daemon.manifests / "web.yaml").write_text(child_pod("web", daemon.facts))
+    (daemon.manifests / "gone.yaml").write_text(child_pod("gone", daemon.facts))
+    path = "/api/v1/namespaces/default/pods/web"
+    daemon.start().wait_ready()
+    uid = daemon.wait_fact("web.uid")
+    gone = daemon.wait_fact("gone.uid")
+    with api(daemon) as client:
+        born = client.get(path).json()["metadata"]["creationTimestamp"]
+    assert daemon.stop() == 0
+    (daemon.manifests / "gone.yaml").unlink()  # removed while the daemon was down
+
+    daemon.start().wait_ready()
+    wait_for(lambda: daemon.fact("web.record").count("start") == 2, what="the second start")
+    with api(daemon) as client:
+
+        def restarted() -> dict[str, Any] | None:
+            pod: dict[str, Any] = client.get(path).json()
+            (status,) = pod["status"].get("containerStatuses") or [{}]
+            return pod if "running" in status.get("state", {}) else None
+
+        pod = wait_for(restarted, what="web running again")
+    assert pod["metadata"]["uid"] == uid
+    assert pod["metadata"]["creationTimestamp"] == born
+    (status,) = pod["status"]["containerStatuses"]
+    assert status["restartCount"] == 1
+    assert status["lastState"]["terminated"]["reason"] == "ContainerStatusUnknown"
+    checkpoints = daemon.root / "checkpoints"
+    assert (checkpoints / f"{uid}.json").exists()
+    assert not (checkpoints / f"{gone}.json").exists()  # its pod did not come back
     assert daemon.stop() == 0
 
 
