@@ -15,8 +15,7 @@ over websockets), ``events``, ``nodes`` (this machine as a Node, ``metrics.k8s.i
 watch streams), ``selectors``, ``metrics``, ``summary`` (``/stats/summary``), ``listen``
 (the sockets), ``auth`` (who may talk over which transport, and what a request must look
 like), ``tls`` (the listener's certificate, configured or its own), ``kubeconfig``
-(credentials handed out over the socket), ``streaming`` and ``filewatch`` (long-lived
-responses).
+(credentials handed out over the socket), ``streaming`` (long-lived responses).
 
 The server is a Starlette app run by hypercorn inside minikubelet's own event loop,
 asyncio or trio (whichever is running, through sniffio), so handlers read the kubelet's

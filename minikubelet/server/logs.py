@@ -40,11 +40,11 @@ import anyio
 import anyio.to_thread
 
 from minikubelet.errors import FieldError
+from minikubelet.inotify import FileWatch
 from minikubelet.logfiles import LogReader
 from minikubelet.logic.status import terminated_state
 from minikubelet.model.snapshot import PodSnapshot
 from minikubelet.model.status import Instance, Running, Terminated, Waiting
-from minikubelet.server.filewatch import FileWatch
 from minikubelet.server.status import bad_request, invalid
 from minikubelet.server.streaming import Write
 

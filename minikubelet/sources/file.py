@@ -7,8 +7,8 @@ The kubelet's ``pkg/kubelet/config/file.go`` (and ``file_linux.go``) is the mode
   sub-directories (logged, never recursed into). minikubelet also ignores names that do
   not end in ``.yaml``, ``.yml`` or ``.json`` (editor backups, ``README``): a difference
   from the kubelet, which tries every file. A single file is read whatever its name.
-* Two mechanisms feed one scan: inotify (through ``watchfiles``) wakes the scanner at once
-  when an entry changes, and a full rescan runs every ``fileCheckFrequency`` whatever
+* Two mechanisms feed one scan: inotify (``minikubelet.inotify``) wakes the scanner at
+  once when an entry changes, and a full rescan runs every ``fileCheckFrequency`` whatever
   happened, so a lost event or a dead watch costs at most one period.
 * Every scan *replaces the whole set*, as the kubelet's ``cache.Store.Replace`` does: a file
   that is gone, unreadable or no longer valid yields no pods, so its pods are terminated
@@ -57,16 +57,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anyio
 import anyio.abc
 import structlog
-import watchfiles
 
 from minikubelet.errors import DuplicatePodError, FieldError, ManifestError, ManifestWarning
+from minikubelet.inotify import Change, Watch
 from minikubelet.kubelet import Kubelet
 from minikubelet.manifest import load_bytes
 from minikubelet.manifest.load import MAX_FILE_BYTES
@@ -98,11 +99,11 @@ _log = structlog.get_logger("minikubelet.sources.file")
 FAILED_TO_PARSE = "FailedToParseManifest"
 OBJECT_OWNER = "static"  # whose file objects these are, in the kubelet's object store
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-# inotify batching: deliver once no change came for STEP ms, at most DEBOUNCE ms after the
-# first one; STEP is also how fast the watch thread notices it should stop.
-_DEBOUNCE_MS = 150
-_STEP_MS = 20
-_RUST_TIMEOUT_MS = 1000  # the watch thread returns at least this often, whatever happens
+# inotify batching: scan once no change came for STEP seconds, at most DEBOUNCE seconds
+# after the first one.
+_DEBOUNCE = 0.15
+_STEP = 0.02
+_RACY_SECONDS = 2.0  # a file's mtime this much older than its last read: its stat decides
 _WATCH_RETRY = (1.0, 20.0)  # the kubelet retries a failed watch after 1 s, backing off to 20 s
 ERROR_SETTLE = 1.0  # seconds a bad file must be left alone before it is reported
 
@@ -128,6 +129,8 @@ class ManifestFile:
     warnings: tuple[ManifestWarning, ...] = ()
     error: ManifestError | None = None
     objects: tuple[ConfigObject, ...] = ()
+    stat: tuple[int, int, int, int] | None = None  # (dev, inode, size, mtime_ns) when read
+    read_at: float = 0.0  # wall-clock time of that read
 
 
 @dataclass(frozen=True)
@@ -140,21 +143,45 @@ class Scan:
 
 
 def read_manifest(path: Path, previous: ManifestFile | None = None) -> ManifestFile:
-    """Read and parse one file; never raises. Parsing is skipped when the bytes are those
-    of ``previous``."""
+    """Read and parse one file; never raises.
+
+    Nothing is read when the file's ``stat`` (device, inode, size, mtime) is that of
+    ``previous`` and its mtime was already old when ``previous`` was read: the periodic
+    rescan of an unchanged directory costs a ``stat`` per file. A file modified around the
+    last read (the kernel's file times are coarse) is read again, as git does with a
+    "racily clean" index entry. Parsing is skipped when the bytes are those of ``previous``.
+    """
+    read_at = time.time()
     try:
         with path.open("rb") as file:
+            info = os.fstat(file.fileno())
+            key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+            if (
+                previous is not None
+                and previous.path == path
+                and previous.stat == key
+                and previous.read_at - info.st_mtime_ns / 1e9 > _RACY_SECONDS
+            ):
+                return previous
             data = file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         return _bad(path, "", "cannot read the file", error.strerror or str(error))
     digest = hashlib.sha256(data).hexdigest()
     if previous is not None and previous.digest == digest and previous.path == path:
-        return previous
+        return replace(previous, stat=key, read_at=read_at)
     try:
         result = load_bytes(data, path)
     except ManifestError as error:
-        return ManifestFile(path, digest, error=error)
-    return ManifestFile(path, digest, result.pods, result.warnings, objects=result.objects)
+        return ManifestFile(path, digest, error=error, stat=key, read_at=read_at)
+    return ManifestFile(
+        path,
+        digest,
+        result.pods,
+        result.warnings,
+        objects=result.objects,
+        stat=key,
+        read_at=read_at,
+    )
 
 
 def _bad(path: Path, digest: str, kind: str, detail: str) -> ManifestFile:
@@ -665,49 +692,61 @@ class StaticPodSource:
             target, only = self._watch_target()
             try:
                 stat = target.stat()
-                self._watched = (stat.st_dev, stat.st_ino)
-                _log.debug("static_pods.watching", directory=str(target))
-                # Watch first, then list: awatch sets up inotify before its first await,
-                # and the scanner runs only after that, so a change made before the watch
-                # existed is seen by this scan and any later one by the watch.
-                self.rescan()
-                async for _changes in watchfiles.awatch(
-                    target,
-                    watch_filter=_Filter(target, only),
-                    debounce=_DEBOUNCE_MS,
-                    step=_STEP_MS,
-                    stop_event=stop,
-                    rust_timeout=_RUST_TIMEOUT_MS,
-                    recursive=False,
-                    ignore_permission_denied=True,
-                ):
-                    delay = _WATCH_RETRY[0]
+                with Watch(target) as watch:
+                    self._watched = (stat.st_dev, stat.st_ino)
+                    _log.debug("static_pods.watching", directory=str(target))
+                    # Watch first, then list: a change made before the watch existed is
+                    # seen by this scan, and any later one by the watch.
                     self.rescan()
-            except (OSError, RuntimeError) as error:
-                # A missing directory, or the watch died: the periodic scan still runs.
-                self._watched = None
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(_cancel_when_set, stop, group.cancel_scope)
+                        await self._follow(watch, only)
+                        group.cancel_scope.cancel()
+                delay = _WATCH_RETRY[0]
+            except OSError as error:
+                # A missing directory, or no inotify watch left: the periodic scan still runs.
                 _log.debug("static_pods.watch_failed", directory=str(target), error=str(error))
                 with anyio.move_on_after(delay):
                     await stop.wait()
                 delay = min(delay * 2, _WATCH_RETRY[1])
-            else:
-                self._watched = None  # stopped on purpose: path changed or dir replaced
+            finally:
+                self._watched = None  # stopped: the path changed or the dir was replaced
+
+    async def _follow(self, watch: Watch, only: Path | None) -> None:
+        """Rescan after each relevant batch of changes; return when the watch has ended."""
+        while True:
+            changes = await watch.changes()
+            if not any(_relevant(change, only) for change in changes):
+                continue
+            # Let a burst (an editor's save, a copy in several writes) finish first: until
+            # no change came for STEP, at most DEBOUNCE after the first one.
+            ended = any(change.gone for change in changes)
+            deadline = anyio.current_time() + _DEBOUNCE
+            while not ended:
+                left = min(_STEP, deadline - anyio.current_time())
+                if left <= 0:
+                    break
+                with anyio.move_on_after(left) as quiet:
+                    ended = any(change.gone for change in await watch.changes())
+                if quiet.cancelled_caught:
+                    break
+            self.rescan()
+            if ended:
+                return
 
 
-@dataclass(frozen=True)
-class _Filter:
-    """The inotify events worth a scan: manifest entries (or the one file) and the dir."""
+async def _cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
-    directory: Path
-    only: Path | None
 
-    def __call__(self, change: watchfiles.Change, path: str) -> bool:
-        changed = Path(path)
-        if changed == self.directory:
-            return True
-        if self.only is not None:
-            return changed == self.only
-        return changed.parent == self.directory and is_manifest_name(changed.name)
+def _relevant(change: Change, only: Path | None) -> bool:
+    """Worth a scan: the directory itself, a manifest entry in it, or the one file."""
+    if change.gone or not change.name:
+        return True
+    if only is not None:
+        return change.name == only.name
+    return is_manifest_name(change.name)
 
 
 def _version(wanted: tuple[ManifestFile, Pod] | None) -> tuple[Path, str] | None:

@@ -105,9 +105,10 @@ def main() -> None:
     if options.http_port is not None:
         serve_health(options.http_port, options.healthy_file)
     pids = [spawn(kind) for kind in options.spawn]
-    if options.pids_file:
-        with open(options.pids_file, "w") as handle:
+    if options.pids_file:  # renamed into place: a reader never sees it half written
+        with open(options.pids_file + ".tmp", "w") as handle:
             handle.write(" ".join(map(str, pids)))
+        os.replace(options.pids_file + ".tmp", options.pids_file)
     for line in options.print:
         print(line, flush=True)
     for line in options.stderr:
@@ -115,9 +116,10 @@ def main() -> None:
     if options.no_newline:
         sys.stdout.write(options.no_newline)
         sys.stdout.flush()
-    if options.write_file:
-        with open(options.write_file[0], "w") as handle:
+    if options.write_file:  # renamed into place, as the pids file
+        with open(options.write_file[0] + ".tmp", "w") as handle:
             handle.write(options.write_file[1])
+        os.replace(options.write_file[0] + ".tmp", options.write_file[0])
     if options.ready_file:
         with open(options.ready_file, "w") as handle:
             handle.write(str(os.getpid()))

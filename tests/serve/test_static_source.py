@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -71,11 +73,36 @@ def test_an_unchanged_file_is_not_parsed_again(tmp_path: Path) -> None:
     path = tmp_path / "a.yaml"
     path.write_text(child_pod("a", tmp_path))
     first = read_manifest(path)
-    assert read_manifest(path, first) is first
+    again = read_manifest(path, first)
+    assert again.pods is first.pods  # the same bytes: not parsed again
     path.write_text(child_pod("a", tmp_path, label="v2"))
     second = read_manifest(path, first)
     assert second.digest != first.digest
     assert second.pods[0].metadata.labels == {"edit": "v2"}
+
+
+def test_an_old_files_stat_decides_without_reading_it(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(child_pod("a", tmp_path, label="v1"))
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    first = read_manifest(path)
+    # Same size, same mtime, same inode: what a periodic rescan of an unchanged file sees.
+    path.write_text(child_pod("a", tmp_path, label="v2"))
+    os.utime(path, (old, old))
+    assert read_manifest(path, first) is first  # not read: the stat said unchanged
+    os.utime(path, None)  # a real edit moves the mtime
+    assert read_manifest(path, first).pods[0].metadata.labels == {"edit": "v2"}
+
+
+def test_a_file_written_around_its_read_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(child_pod("a", tmp_path, label="v1"))
+    first = read_manifest(path)  # within the file's mtime granularity of its write
+    assert first.stat is not None
+    path.write_text(child_pod("a", tmp_path, label="v2"))
+    os.utime(path, ns=(first.stat[3], first.stat[3]))  # even with the very same mtime
+    assert read_manifest(path, first).pods[0].metadata.labels == {"edit": "v2"}
 
 
 def test_a_bad_file_names_the_field(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The static pod source and the API pod store under trio (watchfiles runs on anyio)."""
+"""The static pod source and the API pod store under trio (inotify awaited through anyio)."""
 
 from __future__ import annotations
 
