@@ -135,6 +135,9 @@ def run_daemon(invocation: Invocation) -> int:
         lock.release()
 
 
+RESOURCE_VERSION_FILE = "resource-version"  # the reserved top of the API's versions
+
+
 def api_endpoints(config: KubeletConfiguration, *, save_token: bool = True) -> ApiEndpoints:
     """Where and how the API is served, for ``serve`` and ``run`` alike.
 
@@ -147,8 +150,10 @@ def api_endpoints(config: KubeletConfiguration, *, save_token: bool = True) -> A
     from minikubelet.server import ApiEndpoints, TlsFiles, TlsSource
     from minikubelet.server.tls import PKI_DIR, listener_names, self_signed
 
+    # The daemon's resourceVersions keep growing across its restarts; ``run``'s are its own.
+    versions = config.root_dir / RESOURCE_VERSION_FILE if save_token else None
     if config.port is None:
-        return ApiEndpoints(socket=config.socket)
+        return ApiEndpoints(socket=config.socket, versions=versions)
     tls: TlsSource
     if config.tls_cert_file is not None and config.tls_private_key_file is not None:
         files = TlsFiles(config.tls_cert_file, config.tls_private_key_file)
@@ -182,6 +187,7 @@ def api_endpoints(config: KubeletConfiguration, *, save_token: bool = True) -> A
         tls=tls,
         token=api_token(config.root_dir, config.token_file, save=save_token),
         anonymous=config.anonymous_auth,
+        versions=versions,
     )
 
 

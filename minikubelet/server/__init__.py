@@ -39,7 +39,7 @@ from hypercorn.config import Config, Sockets
 from minikubelet.kubelet import Kubelet
 from minikubelet.server.app import build_app
 from minikubelet.server.auth import TcpEndpoint
-from minikubelet.server.changes import ChangeLog
+from minikubelet.server.changes import ChangeLog, VersionReservation
 from minikubelet.server.listen import Listeners, SocketInUseError, open_listeners
 from minikubelet.server.tls import SelfSigned, TlsFiles, TlsSource
 
@@ -76,6 +76,9 @@ class ApiEndpoints:
     tls: TlsSource | None = None  # the daemon always gives one (``daemon.api_endpoints``)
     token: str | None = None
     anonymous: bool = False
+    # Where resourceVersions are reserved across restarts (the daemon's root dir); None:
+    # they start at the wall clock in milliseconds.
+    versions: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ async def serve_api(
     ssl_context = tls.context() if tls is not None else None
     authority = tls.certificates() if tls is not None else None
     listeners = open_listeners(endpoints.socket, endpoints.address, endpoints.port)
-    changes = ChangeLog(kubelet)
+    reservation = VersionReservation(endpoints.versions) if endpoints.versions else None
+    changes = ChangeLog(kubelet, reservation=reservation)
     detach = changes.attach()
     try:
         tcp = None

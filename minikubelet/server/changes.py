@@ -14,9 +14,10 @@ cheap. A change keeps only the immutable object of that moment (a ``PodSnapshot`
 ``Event``); its JSON is rendered when first asked for — by a watcher or a list — and kept,
 encoded, so a list of 500 pods joins ready-made bytes instead of serializing 500 pods.
 
-The counter starts at the daemon's start time in milliseconds, so versions a client
-kept from an earlier daemon are older than this one's history (410, relist) rather than
-mistaken for versions of this run.
+The counter starts at the daemon's start time in milliseconds, and above every version an
+earlier daemon on the same root dir handed out (``VersionReservation``), so versions only
+ever grow: a client's version from an earlier daemon is older than this one's history
+(410, relist), never mistaken for a version of this run.
 
 Memory is bounded like the apiserver's watch cache (``storage/cacher/watch_cache.go``: a
 fixed-capacity ring of recent changes; an older version gets 410 Expired):
@@ -36,8 +37,10 @@ import bisect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
+import structlog
 
 from minikubelet.api.defaults import pod_with_defaults
 from minikubelet.api.objects import object_json
@@ -47,8 +50,11 @@ from minikubelet.kubelet import Kubelet
 from minikubelet.model.events import Event
 from minikubelet.model.snapshot import PodSnapshot, WatchEventType
 from minikubelet.objects import StoredObject
+from minikubelet.rootdir import write_private
 
-__all__ = ["HISTORY", "Change", "ChangeLog", "Snapshot", "encode"]
+__all__ = ["HISTORY", "Change", "ChangeLog", "Snapshot", "VersionReservation", "encode"]
+
+_log = structlog.get_logger("minikubelet.server.changes")
 
 # Changes kept for watches that resume from a version. kubectl resumes ~40 ms after its
 # list; a client further behind than this many changes relists (410), as it would from
@@ -119,14 +125,59 @@ class Change:
         return self.snapshot.version
 
 
+class VersionReservation:
+    """The resourceVersions reserved on disk, so a daemon restarted on the same root dir,
+    even after ``kill -9``, starts above every version its predecessor handed out.
+
+    The file holds the top of the reserved block; a version past it reserves the next
+    ``BLOCK`` with one small atomic write (``rootdir.write_private``), so writing costs
+    one write per ``BLOCK`` changes, and reading it back gives a floor that is never
+    below a version already seen by a client. A file that cannot be read or written is
+    logged: versions then start at the wall clock, as without a reservation.
+    """
+
+    BLOCK = 10_000
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.floor = 0
+        self._reserved = 0
+        try:
+            self.floor = int(path.read_text().strip() or 0) + 1
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as error:
+            _log.warning("resource_version.unreadable", file=str(path), error=str(error))
+
+    def cover(self, version: int) -> None:
+        """Make sure ``version`` is within the reserved block."""
+        if version <= self._reserved:
+            return
+        reserved = version + self.BLOCK
+        try:
+            write_private(self.path, f"{reserved}\n".encode())
+        except OSError as error:
+            _log.warning("resource_version.not_saved", file=str(self.path), error=str(error))
+        self._reserved = reserved
+
+
 class ChangeLog:
     """The kubelet's pods and events as versioned objects; wakes watchers on change."""
 
-    def __init__(self, kubelet: Kubelet, history: int = HISTORY) -> None:
+    def __init__(
+        self,
+        kubelet: Kubelet,
+        history: int = HISTORY,
+        reservation: VersionReservation | None = None,
+    ) -> None:
         self._kubelet = kubelet
         self._node = kubelet.settings.node_name
         self._limit = history
+        self._reservation = reservation
         self._version = int(kubelet.clock().timestamp() * 1000)
+        if reservation is not None:
+            self._version = max(self._version, reservation.floor)
+            reservation.cover(self._version)
         self._floor = self._version  # changes at or below this are no longer kept
         self._history: list[Change] = []
         self._pods: dict[str, Snapshot] = {}  # by pod uid
@@ -266,6 +317,8 @@ class ChangeLog:
 
     def _next(self) -> int:
         self._version += 1
+        if self._reservation is not None:
+            self._reservation.cover(self._version)
         return self._version
 
     def _append(self, change: Change) -> None:

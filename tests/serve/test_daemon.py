@@ -233,6 +233,17 @@ def test_a_static_pod_deleted_through_the_api_is_recreated(daemon: Daemon) -> No
     assert daemon.stop() == 0
 
 
+def test_resource_versions_keep_growing_across_restarts(daemon: Daemon) -> None:
+    # As if an earlier daemon had handed out versions far above the wall clock's.
+    (daemon.root).mkdir(parents=True, exist_ok=True)
+    (daemon.root / "resource-version").write_text("9000000000000000\n")
+    daemon.start().wait_ready()
+    with api(daemon) as client:
+        listed = client.get("/api/v1/pods").json()
+        assert int(listed["metadata"]["resourceVersion"]) > 9_000_000_000_000_000
+    assert daemon.stop() == 0
+
+
 def test_a_static_pod_is_the_same_pod_after_a_restart(daemon: Daemon) -> None:
     (daemon.manifests / "web.yaml").write_text(child_pod("web", daemon.facts))
     (daemon.manifests / "gone.yaml").write_text(child_pod("gone", daemon.facts))
