@@ -30,6 +30,7 @@ import structlog
 
 from minikubelet.errors import DuplicatePodError
 from minikubelet.events import EventRecorder
+from minikubelet.gc import ContainerGC
 from minikubelet.logic.environment import referenced_objects
 from minikubelet.logic.restore import restored_records
 from minikubelet.manifest.capabilities import limit_warnings
@@ -112,6 +113,9 @@ class Kubelet:
         self.objects.watch(self._object_changed)
         self._log_sink = log_sink
         self._workers: dict[tuple[str, str], PodWorker] = {}
+        # What dead instances and deleted pods leave on disk goes as the kubelet's GC has it.
+        self.gc = ContainerGC()
+        self.gc.attach(self)
         self._group: anyio.abc.TaskGroup | None = None
         self._changed = anyio.Event()
 

@@ -65,13 +65,38 @@ async def test_long_lines_are_split_into_partial_records(kubelet: Kubelet) -> No
     assert rows == [("stdout", "P", "x" * MAX_LINE), ("stdout", "F", "x" * 100)]
 
 
-async def test_each_instance_gets_its_own_file(kubelet: Kubelet) -> None:
-    worker = await start(kubelet, pod("files", child("app", "--print", "hi", "--exit-code", "1")))
-    await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 2)
-    for restart in (0, 1):
-        assert records(worker.log_path("app", restart)) == [("stdout", "F", "hi")]
+async def test_each_instance_gets_its_own_file(kubelet: Kubelet, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    script = f"echo hi; [ -e {again} ] && exec sleep 60; touch {again}; exit 1"
+    app = Container(name="app", command=("sh", "-c", script))
+    worker = await start(kubelet, pod("files", app))
+    await wait_for_status(
+        worker, lambda s: container(s, "app").restart_count == 1 and container(s, "app").ready
+    )
+    assert records(worker.log_path("app", 0)) == [("stdout", "F", "hi")]
+    with anyio.fail_after(10):  # the running instance's line reaches its file
+        while records(worker.log_path("app", 1)) != [("stdout", "F", "hi")]:
+            await anyio.sleep(0.01)
     assert worker.log_path("app", 0).parent.name == "app"
     assert worker.log_path("app", 0).parent.parent.name == f"default_files_{worker.uid}"
+
+
+async def test_only_the_last_dead_instance_keeps_its_files(kubelet: Kubelet) -> None:
+    """The kubelet's container GC (MaxPerPodContainer 1): the running instance's log and
+    the previous one's (``logs --previous``) stay; older ones go; a deleted pod's all go."""
+    worker = await start(kubelet, pod("gc", child("app", "--print", "hi", "--exit-code", "1")))
+    await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 4)
+    latest = worker.records()["app"].latest
+    assert latest is not None
+    directory = worker.log_path("app", 0).parent
+    counts = {int(path.name.split(".")[0]) for path in directory.iterdir()}
+    assert min(counts) >= latest.restart_count - 1
+    assert latest.restart_count - 1 in counts
+    kubelet.delete_pod("default", "gc")
+    with anyio.fail_after(10):
+        await worker.wait_done()
+        while directory.parent.exists():
+            await anyio.sleep(0.01)
 
 
 async def test_termination_message_from_the_default_file(kubelet: Kubelet, tmp_path: Path) -> None:
