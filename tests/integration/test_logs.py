@@ -24,7 +24,7 @@ from minikubelet.runtime.logs import (
     pump_stream,
 )
 from minikubelet.settings import Settings
-from minikubelet.testing import container, wait_for_status
+from minikubelet.testing import container, wait_for, wait_for_status
 from tests.conftest import PYTHON
 from tests.helpers.pods import child, pod, start
 
@@ -74,9 +74,8 @@ async def test_each_instance_gets_its_own_file(kubelet: Kubelet, tmp_path: Path)
         worker, lambda s: container(s, "app").restart_count == 1 and container(s, "app").ready
     )
     assert records(worker.log_path("app", 0)) == [("stdout", "F", "hi")]
-    with anyio.fail_after(10):  # the running instance's line reaches its file
-        while records(worker.log_path("app", 1)) != [("stdout", "F", "hi")]:
-            await anyio.sleep(0.01)
+    # the running instance's line reaches its file
+    await wait_for(lambda: records(worker.log_path("app", 1)) == [("stdout", "F", "hi")])
     assert worker.log_path("app", 0).parent.name == "app"
     assert worker.log_path("app", 0).parent.parent.name == f"default_files_{worker.uid}"
 
@@ -95,8 +94,7 @@ async def test_only_the_last_dead_instance_keeps_its_files(kubelet: Kubelet) -> 
     kubelet.delete_pod("default", "gc")
     with anyio.fail_after(10):
         await worker.wait_done()
-        while directory.parent.exists():
-            await anyio.sleep(0.01)
+    await wait_for(lambda: not directory.parent.exists())
 
 
 async def test_termination_message_from_the_default_file(kubelet: Kubelet, tmp_path: Path) -> None:
