@@ -76,6 +76,23 @@ def exit_status(wait_status: int) -> ExitStatus:
     return ExitStatus(exit_code=code)
 
 
+def adopted_children() -> list[int] | None:
+    """The children the kernel re-parented to us (orphans, as the child subreaper), and
+    those whose spawning thread has ended; None where /proc cannot say.
+
+    They are all listed under the main thread (``kernel/exit.c``: ``find_new_reaper`` and
+    ``forget_original_parent`` hand them to the first live thread, the leader), while the
+    children a worker thread spawns are listed under that thread: one small read finds
+    the orphans, however many spawning threads there are (a parked thread per container
+    with cgroup v1), and never a child still being spawned.
+    """
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children", "rb") as handle:
+            return list(map(int, handle.read().split()))
+    except OSError:
+        return None
+
+
 def our_children() -> list[int]:
     """Direct children of this process, from /proc (cheap: no scan of every process).
 
@@ -124,8 +141,12 @@ class ProcessTable:
     def reap_orphans(self) -> list[int]:
         """Reap every exited child that no waiter owns; return their pids."""
         reaped = []
-        with self.lock:
-            children = our_children()
+        # No lock on the event loop's usual path: a child being spawned by a worker thread
+        # is not listed under the main thread (see ``adopted_children``).
+        children = adopted_children()
+        if children is None:
+            with self.lock:
+                children = our_children()
         for pid in children:
             if pid in self._owned:
                 continue
