@@ -232,7 +232,8 @@ def test_describe_shows_states_probes_and_events(start: Callable[[str], Daemon])
 
 def test_logs_previous_timestamps_and_container_choice(start: Callable[[str], Daemon]) -> None:
     daemon = start(WEB_AND_CRASHER)
-    assert daemon.cli("logs", "web").stdout == "hello from web\n"
+    # The daemon answers as soon as the pods exist: the line comes when the container runs.
+    wait_for(lambda: daemon.cli("logs", "web").stdout == "hello from web\n", what="web's line")
     assert daemon.cli("logs", "web").stderr == ('Defaulted container "web" out of: web, crasher\n')
     wait_for(lambda: restarted(daemon, "web", "crasher"), what="a restart")
     previous = daemon.cli("logs", "web", "-c", "crasher", "--previous")

@@ -310,7 +310,10 @@ async def test_06_startup_probe_protects_a_slow_starter(kubelet: Kubelet) -> Non
     assert kills[0] == (
         "Container unprotected failed liveness probe, will be restarted (grace period 2s)"
     )
-    assert log_lines(worker, "unprotected") == ["loading the model (3 s)..."]  # never loaded
+    # Container GC keeps the newest dead instance's files (MaxPerPodContainer 1): read that
+    # one, which ran until its liveness probe killed it.
+    last_dead = container(worker.status, "unprotected").restart_count - 1
+    assert log_lines(worker, "unprotected", last_dead) == ["loading the model (3 s)..."]
 
 
 async def test_07_readiness_waits_for_the_warm_up(kubelet: Kubelet) -> None:
@@ -401,7 +404,8 @@ async def test_09_crash_loop_backs_off_longer_each_time(kubelet: Kubelet) -> Non
     exits = [e.detail for e in trace_of(worker, "app") if e.step is Step.EXITED]
     assert exits[:5] == ["code 1"] * 5
     assert "CrashLoopBackOff" in waiting
-    assert log_lines(worker, "app", 0)[-1].startswith("cannot reach the database: ")
+    last_dead = container(worker.status, "app").restart_count - 1  # GC keeps this one
+    assert log_lines(worker, "app", last_dead)[-1].startswith("cannot reach the database: ")
     backoffs = [e for e in kubelet.recorder.events(pod="crash-loop") if e.reason == "BackOff"]
     assert backoffs
     assert backoffs[0].count >= 3
