@@ -52,6 +52,7 @@ import anyio
 import anyio.abc
 import structlog
 
+from minikubelet import eventloop
 from minikubelet.config import (
     RESTART_REQUIRED,
     KubeletConfiguration,
@@ -127,10 +128,11 @@ def run_daemon(invocation: Invocation) -> int:
     try:
         try:
             endpoints = api_endpoints(config)
+            loop = eventloop.choose()
         except (ConfigError, OSError) as error:
             _error(error)
             return 2
-        return anyio.run(_daemon, invocation, config, endpoints)
+        return eventloop.run(loop, _daemon, invocation, config, endpoints)
     finally:
         lock.release()
 

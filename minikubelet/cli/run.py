@@ -39,6 +39,7 @@ import anyio.abc
 import click
 import structlog
 
+from minikubelet import eventloop
 from minikubelet.cli.options import engine_options
 from minikubelet.config import FLAGS, build_config
 from minikubelet.daemon import api_endpoints
@@ -333,6 +334,7 @@ def run(
     try:
         prepare_root_dir(config.root_dir)
         endpoints = api_endpoints(config, save_token=False)
+        loop = eventloop.choose()
     except (ConfigError, OSError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
@@ -351,4 +353,4 @@ def run(
         base_env=base_env,
         node_name=os.uname().nodename,
     )
-    sys.exit(anyio.run(_supervise, manifests, settings, api, trace, ui))
+    sys.exit(eventloop.run(loop, _supervise, manifests, settings, api, trace, ui))
