@@ -54,7 +54,8 @@ from minikubelet.model.spec import Pod
 from minikubelet.model.status import PodPhase
 from minikubelet.model.trace import TraceEntry
 from minikubelet.rootdir import prepare_root_dir
-from minikubelet.server import ApiEndpoints, Listening, SocketInUseError, serve_api
+from minikubelet.server import ApiEndpoints, Listening, SocketInUseError
+from minikubelet.server.serving import serve_api
 from minikubelet.settings import Settings
 
 if TYPE_CHECKING:
