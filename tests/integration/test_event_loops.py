@@ -1,8 +1,6 @@
-"""The engine on uvloop, the default event loop of ``serve`` and ``run``.
-
-uvloop keeps SIGCHLD for itself, so the runtime's orphan reaper waits on a pipe of its
-own there (``runtime/local.py``): orphans re-parented to us must still be reaped at once.
-"""
+"""The engine is anyio all the way down: the same lifecycle runs under trio, and on uvloop
+(the default loop of ``serve`` and ``run``), which keeps SIGCHLD for itself, so the
+runtime's orphan reaper waits on a pipe of its own there (``runtime/local.py``)."""
 
 from __future__ import annotations
 
@@ -18,23 +16,48 @@ from minikubelet.testing import container, wait_for, wait_for_file, wait_for_sta
 from tests.conftest import PYTHON
 from tests.helpers.pods import child, pod, py, start
 
-pytest.importorskip("uvloop")
-
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
-@pytest.fixture
-def anyio_backend() -> tuple[str, dict[str, object]]:
-    return "asyncio", {"use_uvloop": True}
+@pytest.fixture(
+    params=["trio", pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop")],
+)
+def anyio_backend(request: pytest.FixtureRequest) -> object:
+    if request.param != "trio":
+        pytest.importorskip("uvloop")
+    return request.param
 
 
-async def test_crash_loop_on_uvloop(kubelet: Kubelet) -> None:
-    worker = await start(kubelet, pod("uv-loop", child("app", "--exit-code", "1")))
+async def test_crash_loop(kubelet: Kubelet) -> None:
+    worker = await start(kubelet, pod("crash-loop", child("app", "--exit-code", "1")))
     status = await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 2)
     assert status.phase is PodPhase.RUNNING
 
 
-async def test_an_orphan_is_reaped_on_uvloop(kubelet: Kubelet, tmp_path: Path) -> None:
+async def test_graceful_stop_with_pre_stop(kubelet: Kubelet, tmp_path: Path) -> None:
+    ready, marker = tmp_path / "ready", tmp_path / "prestop"
+    hook = py(f"open({str(marker)!r}, 'w').write('ran')")
+    app = child(
+        "app",
+        "--forever",
+        "--ignore-sigterm",
+        "--spawn",
+        "double-fork",
+        "--ready-file",
+        str(ready),
+        lifecycle=Lifecycle(pre_stop=hook),
+    )
+    worker = await start(kubelet, pod("graceful-stop", app, grace=1, policy=RestartPolicy.NEVER))
+    await wait_for_file(ready)
+    worker.terminate()
+    await worker.wait_done()
+    state = container(worker.status, "app").state
+    assert isinstance(state, Terminated)
+    assert state.exit_code == 137
+    assert marker.read_text() == "ran"
+
+
+async def test_an_orphan_is_reaped_when_it_exits(kubelet: Kubelet, tmp_path: Path) -> None:
     """A double-forked grandchild is re-parented to us (the subreaper); its exit is reaped
     when it comes, not left a zombie."""
     record = tmp_path / "grandchild"
@@ -53,36 +76,11 @@ async def test_an_orphan_is_reaped_on_uvloop(kubelet: Kubelet, tmp_path: Path) -
         "time.sleep(60)\n"
     )
     app = Container(name="app", command=(PYTHON, "-c", script))
-    worker = await start(kubelet, pod("uv-orphan", app, grace=1))
+    worker = await start(kubelet, pod("orphan", app, grace=1))
     grandchild = int(await wait_for_file(record))
     await wait_for(lambda: not _exists(grandchild), timeout=5)  # a zombie still exists
     worker.terminate()
     await worker.wait_done()
-
-
-async def test_graceful_stop_kills_a_double_fork_on_uvloop(
-    kubelet: Kubelet, tmp_path: Path
-) -> None:
-    ready, marker = tmp_path / "ready", tmp_path / "prestop"
-    hook = py(f"open({str(marker)!r}, 'w').write('ran')")
-    app = child(
-        "app",
-        "--forever",
-        "--ignore-sigterm",
-        "--spawn",
-        "double-fork",
-        "--ready-file",
-        str(ready),
-        lifecycle=Lifecycle(pre_stop=hook),
-    )
-    worker = await start(kubelet, pod("uv-stop", app, grace=1, policy=RestartPolicy.NEVER))
-    await wait_for_file(ready)
-    worker.terminate()
-    await worker.wait_done()
-    state = container(worker.status, "app").state
-    assert isinstance(state, Terminated)
-    assert state.exit_code == 137
-    assert marker.read_text() == "ran"
 
 
 def _exists(pid: int) -> bool:
