@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import structlog.testing
 
+from minikubelet import rootdir
 from minikubelet.errors import ConfigError, RootDirInUseError
 from minikubelet.rootdir import (
     RootDirLock,
@@ -76,6 +77,36 @@ def test_private_files_are_0600_and_replace_atomically(tmp_path: Path) -> None:
     assert path.read_bytes() == b"two"
     assert mode(path) == 0o600  # a new file, not the old one rewritten
     assert [p.name for p in tmp_path.iterdir()] == ["secret"]  # no temporary left
+
+
+def test_an_existing_file_is_exchanged_whole(tmp_path: Path) -> None:
+    """The old file is swapped out, not rewritten: a reader holding it keeps the old
+    content; with no renameat2 (or where the file system refuses it) a rename does it."""
+    path = tmp_path / "checkpoint.json"
+    write_private(path, b"one")
+    with path.open("rb") as reader:
+        write_private(path, b"two")
+        assert reader.read() == b"one"
+    assert path.read_bytes() == b"two"
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.json"]
+
+
+def test_without_an_exchange_a_rename_replaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rootdir, "_renameat2", lambda: None)
+    path = tmp_path / "checkpoint.json"
+    write_private(path, b"one")
+    write_private(path, b"two")
+    assert path.read_bytes() == b"two"
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.json"]
+
+
+def test_a_directory_in_the_way_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "checkpoint.json").mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_private(tmp_path / "checkpoint.json", b"one")
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.json"]  # no temporary left
 
 
 def test_a_private_file_never_writes_through_a_link(tmp_path: Path) -> None:
