@@ -58,7 +58,7 @@ from minikubelet.config import (
     default_static_pod_path,
     load_config,
 )
-from minikubelet.errors import ConfigError, RootDirInUseError
+from minikubelet.errors import ConfigError, KeeperError, RootDirInUseError
 from minikubelet.logic.environment import CLEAN_ENV_VARIABLES
 from minikubelet.notify import Notifier, without_notify_variables
 from minikubelet.rootdir import RootDirLock, api_token, prepare_root_dir
@@ -130,7 +130,11 @@ def run_daemon(invocation: Invocation) -> int:
         except (ConfigError, OSError) as error:
             _error(error)
             return 2
-        return anyio.run(_daemon, invocation, config, endpoints)
+        try:
+            return anyio.run(_daemon, invocation, config, endpoints)
+        except KeeperError as error:
+            _error(error)
+            return 1
     finally:
         lock.release()
 
@@ -219,7 +223,7 @@ async def _daemon(
     store = ApiPodStore(config.root_dir)
     checkpoints = CheckpointStore(config.root_dir)
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-        async with Kubelet(settings, history=checkpoints) as kubelet:
+        async with Kubelet(settings, history=checkpoints, keeper=True) as kubelet:
             # Both before the API or the manifests can add the first pod.
             detach = store.attach(kubelet)
             stop_checkpoints = checkpoints.attach(kubelet)
@@ -267,6 +271,9 @@ async def _serve(
         await group.start(_within, intake, source.run)
         restored = await store.restore(kubelet)
         checkpoints.prune({pod.uid for pod in kubelet.snapshots()})
+        # Every pod that can come back is back, its running containers adopted: what
+        # the keeper still holds for no pod is killed, never left running.
+        await kubelet.adoption_done()
         _log.info(
             "daemon.ready",
             pods=len(kubelet.snapshots()),

@@ -20,22 +20,33 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
 import anyio.abc
+import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 import structlog
 
 from minikubelet.errors import CgroupError, RuntimeStartError
+from minikubelet.logic.adoption import (
+    AdoptionRefused,
+    ProcessIdentity,
+    refusal,
+    start_ticks_of,
+    unclaimed,
+)
 from minikubelet.logic.memory_limit import MemoryExceeded
 from minikubelet.logic.qos import CgroupResources
+from minikubelet.model.keeper import SpawnRequest
 from minikubelet.runtime.attached import LocalExec, start_attached
 from minikubelet.runtime.base import (
     ContainerProcess,
@@ -51,12 +62,14 @@ from minikubelet.runtime.base import (
     Usage,
 )
 from minikubelet.runtime.cgroups import ContainerCgroup, HasPid, SpawnPlan, V2Container
+from minikubelet.runtime.cgroups.v2 import spawn_through_gate
 from minikubelet.runtime.containment import (
     NOT_STARTED,
     Cgroups,
     ContainmentRequest,
     SampledLimits,
     choose,
+    clear_leftovers_except,
     container_key,
     kill_cgroup,
 )
@@ -66,6 +79,7 @@ from minikubelet.runtime.files import (
     open_for_container,
     prepare_explicit_message,
 )
+from minikubelet.runtime.keeper.client import Held, KeeperClient, KeptChild
 from minikubelet.runtime.logs import (
     CriLogWriter,
     LogRotation,
@@ -119,7 +133,12 @@ class LocalContainer:
     container's cgroup when there is one."""
 
     def __init__(
-        self, child: ChildProcess, runtime: LocalRuntime, pipes: dict[str, int], log: CriLogWriter
+        self,
+        child: ChildProcess | KeptChild,
+        runtime: LocalRuntime,
+        pipes: dict[str, int],
+        log: CriLogWriter,
+        start_ticks: int | None = None,
     ) -> None:
         self._child = child
         self._runtime = runtime
@@ -134,10 +153,15 @@ class LocalContainer:
         self.memory_limit: int | None = None
         self._sampled_oom: OomKill | None = None
         self.ended = anyio.Event()  # set once the main process has been reaped
+        self._start_ticks = start_ticks if start_ticks is not None else _start_ticks(child.pid)
 
     @property
     def pid(self) -> int:
         return self._pid
+
+    @property
+    def start_ticks(self) -> int | None:
+        return self._start_ticks
 
     @property
     def started_at(self) -> float:
@@ -229,6 +253,16 @@ class LocalContainer:
         return [self.pid] if self._child.status is None else []
 
 
+def _start_ticks(pid: int) -> int | None:
+    """When ``pid`` started (``/proc/<pid>/stat``), read right after the spawn (it is not
+    reaped yet, so it is that process); None where /proc cannot say."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return start_ticks_of(stat.read())
+    except (OSError, ValueError):
+        return None
+
+
 def _mebibytes(value: int | None) -> str:
     return "none" if value is None else f"{value / 2**20:.0f}Mi"
 
@@ -240,6 +274,10 @@ class LocalRuntime:
     none), "none" (never cgroups). ``cgroup_subtree`` names this runtime's cgroups under
     the daemon's own (``containment.subtree_for`` a root dir; by default one per runtime
     object). The choice is made when ``run`` starts; until then no cgroup is used.
+
+    ``keeper``: the root dir whose keeper spawns the containers (``runtime/keeper``:
+    ``serve``), so that they survive this process and a runtime made after its death can
+    ``adopt`` them; None (``run``, tests): spawned here, they die with us.
     """
 
     def __init__(
@@ -250,8 +288,14 @@ class LocalRuntime:
         containment: ContainmentRequest = "auto",
         cgroup_subtree: str | None = None,
         idle_timeout: float | None = 60.0,
+        keeper: Path | None = None,
     ) -> None:
         self.table = ProcessTable()
+        self._keeper_dir = keeper
+        self._keeper: KeeperClient | None = None
+        self._token: anyio.lowlevel.EventLoopToken | None = None
+        self._held: dict[int, Held] = {}  # what the keeper held when we connected, by pid
+        self._adopted: dict[int, str] = {}  # pid -> tag of the processes taken back
         self.rotation = rotation or LogRotation()
         self.is_subreaper = become_subreaper() if subreaper else False
         self._exec_ids = itertools.count(1)
@@ -324,7 +368,8 @@ class LocalRuntime:
                 started.contain(cgroup, baseline)
                 return started
 
-            container = await self.spawn_in_container(launch, start, cgroup=cgroup)
+            kept = self._keeper is not None
+            container = await self.spawn_in_container(launch, start, cgroup=cgroup, gate=kept)
         elapsed = time.monotonic() - container.spawned_monotonic  # noqa: TID251 - see above
         container._started_at = anyio.current_time() - max(elapsed, 0.0)
         container.memory_limit = self._memory_limit(launch)
@@ -346,6 +391,7 @@ class LocalRuntime:
         *,
         cgroup: ContainerCgroup | None = None,
         needs_stdin: bool = False,
+        gate: bool = False,
     ) -> T:
         """Run ``start`` so that the process it spawns starts in ``launch``'s container.
 
@@ -357,7 +403,9 @@ class LocalRuntime:
         without one, in a worker thread. ``needs_stdin``: the caller gives the process a
         stdin of its own, so the v2 gate (which takes stdin) cannot be used: the process
         is spawned, then moved into the cgroup at once (what it forks before the move is
-        not contained). Raises RuntimeStartError.
+        not contained). ``gate``: the keeper spawns the process, which cannot start in a
+        parked thread's cgroup: it waits behind the gate until it is moved (v1 too).
+        Raises RuntimeStartError.
         """
         if cgroup is None:
             cgroup = await self._cgroup_for(launch)
@@ -369,6 +417,16 @@ class LocalRuntime:
                 child = await anyio.to_thread.run_sync(start, SpawnPlan(launch.argv))
                 await anyio.to_thread.run_sync(cgroup.place, child)
                 return child
+            if gate and not isinstance(cgroup, V2Container):  # v2 always gates
+                gated = functools.partial(
+                    spawn_through_gate,
+                    cgroup.place,
+                    start,
+                    launch.argv,
+                    cwd=launch.cwd,
+                    env_path=launch.env.get("PATH"),
+                )
+                return await anyio.to_thread.run_sync(gated, limiter=self._spawner_limit())
             return await cgroup.spawn_async(
                 start, launch.argv, cwd=launch.cwd, env_path=launch.env.get("PATH")
             )
@@ -418,9 +476,21 @@ class LocalRuntime:
         log = CriLogWriter(
             launch.log_path, self.rotation, sink=sink, on_problem=on_log_problem, owner=owner
         )
+        message_fd: int | None = None
+        if self._keeper is not None:
+            try:
+                env = dict(launch.env)
+                if message is not None and not message.explicit:
+                    message_fd = open_default_message(message.path, identity, truncate=True)
+                return self._start_kept(launch, env, log, plan, message_fd)
+            except BaseException:
+                log.close()
+                raise
+            finally:
+                if message_fd is not None:
+                    os.close(message_fd)
         out_read, out_write = _pipe()
         err_read, err_write = _pipe()
-        message_fd: int | None = None
         try:
             env = dict(launch.env)
             if message is not None and not message.explicit:
@@ -449,6 +519,117 @@ class LocalRuntime:
                 if passed is not None:
                     os.close(passed)
         return LocalContainer(child, self, {"stdout": out_read, "stderr": err_read}, log)
+
+    def _start_kept(
+        self,
+        launch: Launch,
+        env: dict[str, str],
+        log: CriLogWriter,
+        plan: SpawnPlan | None,
+        message_fd: int | None,
+    ) -> LocalContainer:
+        """``_start`` through the keeper (from the spawning thread): it spawns, and hands
+        back the read ends of the pipes it made (it keeps copies of them)."""
+        assert self._keeper is not None
+        assert self._token is not None
+        identity = launch.identity
+        stdin = plan.stdin if plan is not None else None
+        request = SpawnRequest(
+            request=0,
+            argv=plan.argv if plan is not None else launch.argv,
+            cwd=launch.cwd,
+            env=env,
+            tag=launch.tag,
+            program=launch.argv[0] if launch.argv else None,
+            user=None if identity is None else (identity.uid, identity.gid, identity.groups),
+            stdin=stdin is not None,
+            message_variable=None if message_fd is None else TERMINATION_LOG_VARIABLE,
+        )
+        fds = [fd for fd in (stdin, message_fd) if fd is not None]
+        held = anyio.from_thread.run(self._keeper.spawn, request, fds, token=self._token)
+        return self._container_of(held, log)
+
+    def _container_of(self, held: Held, log: CriLogWriter) -> LocalContainer:
+        for fd in (held.stdout, held.stderr):
+            os.set_blocking(fd, False)
+        assert self._keeper is not None
+        child = KeptChild(self._keeper, held.kept)
+        pipes = {"stdout": held.stdout, "stderr": held.stderr}
+        return LocalContainer(child, self, pipes, log, start_ticks=held.kept.start_ticks)
+
+    async def adopt(
+        self,
+        launch: Launch,
+        identity: ProcessIdentity | None,
+        started_at: float,
+        sink: LineSink | None = None,
+        on_log_problem: ProblemSink | None = None,
+    ) -> LocalContainer | AdoptionRefused:
+        """Take back the instance ``launch`` describes, which ran as ``identity`` before
+        this daemon started, from the keeper: its log goes on in the same file (what the
+        pipes hold is read from where it is), its exit is the keeper's to report."""
+        if self._keeper is None:
+            await anyio.lowlevel.checkpoint()
+            return AdoptionRefused("no keeper held the containers (the daemon had stopped)")
+        held = self._held.get(identity.pid) if identity is not None else None
+        cgroup = await self._cgroup_for(launch) if held is not None else None
+        in_cgroup: bool | None = None
+        if cgroup is not None and held is not None and held.kept.wait_status is None:
+            in_cgroup = held.kept.pid in await anyio.to_thread.run_sync(cgroup.pids)
+        refused = refusal(identity, launch.tag, held.kept if held else None, in_cgroup)
+        if refused is not None:
+            return refused
+        assert held is not None
+        assert launch.log_path is not None
+        del self._held[held.kept.pid]
+        self._adopted[held.kept.pid] = launch.tag
+        owner = (launch.identity.uid, launch.identity.gid) if launch.identity else None
+        log = CriLogWriter(
+            launch.log_path, self.rotation, sink=sink, on_problem=on_log_problem, owner=owner
+        )
+        container = self._container_of(held, log)
+        container._started_at = started_at
+        if cgroup is not None:
+            try:
+                container.contain(cgroup, cgroup.oom_kills())
+            except OSError:
+                container.contain(cgroup, 0)
+        container.memory_limit = self._memory_limit(launch)
+        limit = container.memory_limit
+        if limit is not None and self._containment.samples_memory and self._group is not None:
+            self._sampled.watch(self._group, container, limit)
+        _log.info("container.adopted", container=launch.tag, pid=container.pid)
+        return container
+
+    async def kill_unadopted(self) -> list[int]:
+        """Every process the keeper held that no ``adopt`` took back is killed (with all
+        it started), and every pod cgroup of our subtree that belongs to no pod admitted
+        since we started is removed: nothing of a previous daemon is left running
+        unsupervised."""
+        if self._keeper is None:
+            await anyio.lowlevel.checkpoint()
+            return []
+        killed: list[int] = []
+        for kept in unclaimed((held.kept for held in self._held.values()), self._adopted):
+            held = self._held.pop(kept.pid)
+            for fd in (held.stdout, held.stderr):
+                os.close(fd)
+            child = KeptChild(self._keeper, kept)
+            roots = [kept.pid] if child.status is None else []
+            report = await kill_tagged(kept.tag, roots, self.table)
+            if child.status is None:
+                await child.wait()
+            killed.extend(report.killed)
+            _log.warning(
+                "container.not_adopted_killed",
+                container=kept.tag,
+                pid=kept.pid,
+                pids=list(report.killed),
+                effect="no pod claims it: killed, not left running",
+            )
+        if self._cgroups is not None:  # the pods admitted so far (all of them) keep theirs
+            await clear_leftovers_except(self._cgroups.driver, frozenset(self._resources))
+        return killed
 
     async def termination_message(self, launch: Launch, exit_code: int) -> str:
         message, log_path, identity = launch.message, launch.log_path, launch.identity
@@ -574,11 +755,16 @@ class LocalRuntime:
         """Choose the containment; then reap orphans whenever a child exits (only possible
         in the main thread; elsewhere they are reaped after each kill) and host the
         sampled memory limits, until cancelled; then remove every cgroup made."""
-        driver, self._containment = await choose(self._request, self._subtree, self._idle_timeout)
+        kept = self._keeper_dir is not None
+        driver, self._containment = await choose(
+            self._request, self._subtree, self._idle_timeout, clear_leftovers=not kept
+        )
         self._cgroups = Cgroups(driver) if driver is not None else None
         try:
             async with anyio.create_task_group() as group:
                 self._group = group
+                if self._keeper_dir is not None:
+                    await self._connect_keeper(group, self._keeper_dir)
                 with _sigchld() as signals:
                     task_status.started()
                     if signals is None:
@@ -592,6 +778,30 @@ class LocalRuntime:
             if cgroups is not None:
                 await cgroups.close()
                 self.table.reap_orphans()
+            self._release_keeper()
+
+    async def _connect_keeper(self, group: anyio.abc.TaskGroup, root_dir: Path) -> None:
+        """Reach (or start) the keeper; what it holds waits for ``adopt``."""
+        client = KeeperClient(root_dir)
+        held = await client.connect()
+        self._keeper = client
+        self._token = anyio.lowlevel.current_token()
+        self.table.foster = client.pid
+        self._held = {entry.kept.pid: entry for entry in held}
+        await group.start(client.run)
+
+    def _release_keeper(self) -> None:
+        """The runtime stops, its pods stopped: the keeper may end once nothing of ours is
+        left (``stopping``)."""
+        client, self._keeper = self._keeper, None
+        if client is None:
+            return
+        for entry in self._held.values():
+            os.close(entry.stdout)
+            os.close(entry.stderr)
+        self._held.clear()
+        client.stopping()
+        client.close()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,325 @@
+"""The daemon's side of the keeper (see the package): connect or start it, spawn through
+it, hear its exits.
+
+``KeeperClient.connect`` finds the keeper of the root dir (or starts one, detached in its
+own session, and waits for its ``ready`` line) and says ``hello``: the keeper answers with
+every process it holds, each with fresh copies of its pipes' read ends. ``run`` then reads
+the keeper's messages for the life of the runtime: spawn replies and exits. A process the
+keeper spawned is a ``KeptChild``, with ``ChildProcess``'s interface: its ``wait`` ends on
+the keeper's exit message (the keeper is the parent that reaps it), and it is signalled
+through a pidfd of its own, so a pid reused after the exit is never signalled.
+
+If the keeper goes away (killed), the daemon keeps supervising what it has: each
+process's exit is then seen on its pidfd, without a status (reported as SIGKILL, as a
+child reaped elsewhere).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import socket
+import subprocess  # noqa: TID251 - the keeper is started here, detached
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import structlog
+
+from minikubelet.errors import KeeperError, RuntimeStartError
+from minikubelet.model.keeper import (
+    FRAME_LIMIT,
+    KeptProcess,
+    SpawnRequest,
+    WireError,
+    decode_frame,
+    encode_frame,
+    kept_from_json,
+    spawn_json,
+)
+from minikubelet.model.launch import ExitStatus
+from minikubelet.runtime.keeper import KEEPER_LOG, KEEPER_SOCKET
+from minikubelet.runtime.process import exit_status
+
+__all__ = ["KEEPER_START_TIMEOUT", "Held", "KeeperClient", "KeptChild"]
+
+_log = structlog.get_logger("minikubelet.keeper")
+
+KEEPER_START_TIMEOUT = 15.0
+_LOST_STATUS = 0x0009  # a wait status of "killed by SIGKILL": the status is unknown
+_MAX_FDS = 4
+
+
+@dataclass(frozen=True)
+class Held:
+    """A process the keeper holds, with the daemon's copies of its pipes' read ends."""
+
+    kept: KeptProcess
+    stdout: int
+    stderr: int
+
+
+class KeptChild:
+    """A container's main process, spawned and reaped by the keeper."""
+
+    def __init__(self, client: KeeperClient, kept: KeptProcess) -> None:
+        self._client = client
+        self.pid = kept.pid
+        self.tag = kept.tag
+        self.start_ticks = kept.start_ticks
+        self._status: ExitStatus | None = None
+        self._pidfd: int | None = None
+        if kept.wait_status is not None:
+            self._status = exit_status(kept.wait_status)
+            client.ack(self.pid)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                self._pidfd = os.pidfd_open(self.pid)
+
+    @property
+    def status(self) -> ExitStatus | None:
+        return self._status
+
+    async def wait(self) -> ExitStatus:
+        if self._status is None:
+            wait_status = await self._client.exit_of(self.pid, self._pidfd)
+            self._status = exit_status(wait_status)
+            self._client.ack(self.pid)
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
+        return self._status
+
+    def send_signal(self, signum: int) -> bool:
+        """Signal this process only (through its pidfd); False if it has already exited."""
+        if self._status is not None or self._pidfd is None:
+            return False
+        try:
+            signal.pidfd_send_signal(self._pidfd, signum)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+class KeeperClient:
+    def __init__(self, root_dir: Path) -> None:
+        self.root_dir = root_dir
+        self.path = root_dir / KEEPER_SOCKET
+        self.pid: int | None = None
+        self._sock: socket.socket | None = None
+        self._requests = itertools.count(1)
+        self._replies: dict[int, tuple[anyio.Event, list[Any]]] = {}
+        self._exits: dict[int, int] = {}
+        self._exit_events: dict[int, anyio.Event] = {}
+        self._lost = False
+        self._started: subprocess.Popen[bytes] | None = None
+
+    # -- connecting ------------------------------------------------------------------
+
+    async def connect(self) -> list[Held]:
+        """Reach the root dir's keeper, starting it if none answers; what it holds."""
+        try:
+            self._sock = self._open()
+        except (FileNotFoundError, ConnectionRefusedError):
+            await self._start_keeper()
+            try:
+                self._sock = self._open()
+            except OSError as error:
+                raise KeeperError(f"{self.path}: cannot reach the keeper: {error}") from None
+        except OSError as error:
+            raise KeeperError(f"{self.path}: cannot reach the keeper: {error}") from None
+        self._send({"op": "hello"})
+        held: list[Held] = []
+        with anyio.fail_after(KEEPER_START_TIMEOUT):
+            while True:
+                message, fds = await self._receive()
+                if message["op"] == "welcome":
+                    self.pid = int(message["pid"])
+                    break
+                if message["op"] == "child" and len(fds) == 2:
+                    held.append(Held(kept_from_json(message), fds[0], fds[1]))
+                else:
+                    self._dispatch(message, fds)
+        _log.info("keeper.connected", pid=self.pid, holds=len(held))
+        return held
+
+    def _open(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        try:
+            sock.connect(str(self.path))
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        return sock
+
+    async def _start_keeper(self) -> None:
+        log_path = self.root_dir / KEEPER_LOG
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        env = {key: value for key, value in os.environ.items() if key != "NOTIFY_SOCKET"}
+        try:
+            # Popen returns once the keeper has exec'd: a fork, not a wait.
+            self._started = subprocess.Popen(  # noqa: ASYNC220
+                [
+                    sys.executable,
+                    "-m",
+                    "minikubelet.runtime.keeper",
+                    "--root-dir",
+                    str(self.root_dir),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,  # not in the daemon's session: a Ctrl-C is not its
+                close_fds=True,
+                env=env,
+            )
+        except OSError as error:
+            raise KeeperError(f"cannot start the keeper: {error}") from None
+        finally:
+            os.close(log)
+        assert self._started.stdout is not None
+        ready = self._started.stdout.fileno()
+        os.set_blocking(ready, False)
+        said = b""
+        try:
+            with anyio.fail_after(KEEPER_START_TIMEOUT):
+                while b"\n" not in said:
+                    await anyio.wait_readable(ready)
+                    with contextlib.suppress(BlockingIOError):
+                        chunk = os.read(ready, 64)
+                        if not chunk:
+                            raise KeeperError(f"the keeper exited at once (its log: {log_path})")
+                        said += chunk
+        except TimeoutError:
+            raise KeeperError(f"the keeper did not start in time (its log: {log_path})") from None
+        finally:
+            self._started.stdout.close()
+        _log.info("keeper.started", pid=self._started.pid, log=str(log_path))
+
+    # -- the connection's life -------------------------------------------------------
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """Read the keeper's messages until the connection ends or this is cancelled."""
+        task_status.started()
+        try:
+            while True:
+                message, fds = await self._receive()
+                self._dispatch(message, fds)
+        except (OSError, WireError, EOFError) as error:
+            if not isinstance(error, EOFError) or self._exit_events or self._replies:
+                _log.error(
+                    "keeper.lost",
+                    error=str(error) or "the keeper closed the connection",
+                    effect="exits are seen on pidfds, without their status",
+                )
+        finally:
+            self._lose()
+
+    def _lose(self) -> None:
+        self._lost = True
+        for event in self._exit_events.values():
+            event.set()
+        for event, reply in self._replies.values():
+            reply.append({"op": "spawn_failed", "error": "the keeper is gone"})
+            event.set()
+
+    def _dispatch(self, message: dict[str, Any], fds: list[int]) -> None:
+        match message["op"]:
+            case "spawned" | "spawn_failed":
+                waiting = self._replies.pop(int(message.get("request", 0)), None)
+                if waiting is None:
+                    for fd in fds:
+                        os.close(fd)
+                    return
+                event, reply = waiting
+                reply.extend((message, fds))
+                event.set()
+            case "exit":
+                pid = int(message["pid"])
+                self._exits[pid] = int(message["waitStatus"])
+                if pid in self._exit_events:
+                    self._exit_events.pop(pid).set()
+            case _:
+                for fd in fds:
+                    os.close(fd)
+
+    async def _receive(self) -> tuple[dict[str, Any], list[int]]:
+        sock = self._sock
+        if sock is None:
+            raise EOFError
+        while True:
+            await anyio.wait_readable(sock)
+            try:
+                data, fds, flags, _ = socket.recv_fds(sock, FRAME_LIMIT + 8, _MAX_FDS)
+            except BlockingIOError:
+                continue
+            if not data:
+                raise EOFError
+            if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
+                for fd in fds:
+                    os.close(fd)
+                raise WireError("a message from the keeper was cut short")
+            return decode_frame(data, len(fds)), fds
+
+    def _send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        """Send one message; a packet the socket buffer cannot take at once (it holds
+        hundreds of them) means the keeper does not read: it is taken as lost."""
+        sock = self._sock
+        if sock is None or self._lost:
+            raise OSError("the keeper is gone")
+        socket.send_fds(sock, [encode_frame(message)], fds or [])
+
+    # -- requests --------------------------------------------------------------------
+
+    async def spawn(self, request: SpawnRequest, fds: list[int]) -> Held:
+        """Have the keeper spawn ``request`` (``fds``: its stdin, then its message file);
+        raises RuntimeStartError as an in-process spawn would."""
+        request = SpawnRequest(**{**request.__dict__, "request": next(self._requests)})
+        event, reply = anyio.Event(), list[Any]()
+        self._replies[request.request] = (event, reply)
+        try:
+            self._send(spawn_json(request), fds)
+        except OSError as error:
+            self._replies.pop(request.request, None)
+            raise RuntimeStartError(f"the keeper cannot spawn: {error}") from None
+        with anyio.CancelScope(shield=True):  # once asked, the process is ours to receive
+            await event.wait()
+        message, received = reply[0], (reply[1] if len(reply) > 1 else [])
+        if message["op"] != "spawned" or len(received) != 2:
+            for fd in received:
+                os.close(fd)
+            raise RuntimeStartError(str(message.get("error", "the keeper could not spawn")))
+        return Held(kept_from_json(message), received[0], received[1])
+
+    async def exit_of(self, pid: int, pidfd: int | None) -> int:
+        """The ``waitpid`` status of ``pid`` once the keeper reaped it."""
+        while pid not in self._exits:
+            if self._lost:
+                if pidfd is not None:
+                    await anyio.wait_readable(pidfd)
+                return _LOST_STATUS
+            event = self._exit_events.setdefault(pid, anyio.Event())
+            await event.wait()
+        return self._exits[pid]
+
+    def ack(self, pid: int) -> None:
+        """The daemon has taken ``pid``'s exit: the keeper may forget it."""
+        self._exits.pop(pid, None)
+        with contextlib.suppress(OSError):
+            self._send({"op": "ack", "pid": pid})
+
+    def stopping(self) -> None:
+        """The daemon stops (gracefully): the keeper ends once its containers are gone."""
+        with contextlib.suppress(OSError):
+            self._send({"op": "stopping"})
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
