@@ -1,0 +1,207 @@
+"""``kill -9`` of ``serve``, then a restart on the same root dir: the containers were never
+interrupted, and the new daemon takes them back (adoption, through the keeper).
+
+Real daemons, real processes, real signals: silent, chatty (a line every 10 ms) and
+double-forking containers keep their pids, the API shows them unchanged, the chatty one's
+log has every line in order; an exit while no daemon ran is reported with its real code,
+an exit after the restart too (and its restart policy applies); a tagged process whose
+pod lost its checkpoint is killed; SIGTERM still stops everything, the keeper included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import CHILD, PYTHON
+from tests.serve.daemon import Daemon, wait_for
+
+pytestmark = [pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, short_tmp: Path) -> Iterator[Daemon]:
+    running = Daemon(tmp_path, short_tmp)
+    yield running
+    running.close()
+
+
+def api(daemon: Daemon) -> httpx.Client:
+    transport = httpx.HTTPTransport(uds=str(daemon.socket))
+    return httpx.Client(transport=transport, base_url="http://minikubelet", timeout=10)
+
+
+def pod_manifest(name: str, facts: Path, *flags: str, restart_policy: str = "Always") -> str:
+    """The test child, forever, its pid in ``facts/<name>.pid`` once ready."""
+    command = [
+        PYTHON,
+        CHILD,
+        "--forever",
+        "--sigterm-exit-code",
+        "0",
+        "--record",
+        str(facts / f"{name}.record"),
+        "--ready-file",
+        str(facts / f"{name}.pid"),
+        *flags,
+    ]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": restart_policy,
+            "terminationGracePeriodSeconds": 5,
+            "containers": [{"name": "app", "command": command}],
+        },
+    }
+    return json.dumps(pod)
+
+
+def status_of(client: httpx.Client, name: str) -> dict[str, Any]:
+    pod = client.get(f"/api/v1/namespaces/default/pods/{name}").json()
+    statuses = pod.get("status", {}).get("containerStatuses") or [{}]
+    return {"uid": pod["metadata"]["uid"], **statuses[0]}
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def ticks(client: httpx.Client, name: str) -> list[int]:
+    text = client.get(f"/api/v1/namespaces/default/pods/{name}/log").text
+    return [int(line.split()[1]) for line in text.splitlines() if line.startswith("tick ")]
+
+
+def keeper_pids(daemon: Daemon) -> list[int]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "minikubelet.runtime.keeper" in cmdline and str(daemon.root) in cmdline:
+            found.append(process.pid)
+    return found
+
+
+def test_a_killed_daemon_s_containers_are_adopted_by_the_next(daemon: Daemon) -> None:
+    facts = daemon.facts
+    pods = {
+        "silent": pod_manifest("silent", facts),
+        "chatty": pod_manifest("chatty", facts, "--tick", "0.01"),
+        "forker": pod_manifest(
+            "forker", facts, "--spawn", "double-fork", "--pids-file", str(facts / "forker.pids")
+        ),
+        "later": pod_manifest("later", facts, "--usr1-exit-code", "7"),
+        "meanwhile": pod_manifest(
+            "meanwhile", facts, "--usr1-exit-code", "3", restart_policy="Never"
+        ),
+        "unclaimed": pod_manifest("unclaimed", facts),
+    }
+    for name, text in pods.items():
+        (daemon.manifests / f"{name}.yaml").write_text(text)
+    daemon.start().wait_ready()
+    pids = {name: int(daemon.wait_fact(f"{name}.pid")) for name in pods}
+    forked = int(daemon.wait_fact("forker.pids"))
+    with api(daemon) as client:
+        before = {name: wait_for(lambda n=name: _running(client, n)) for name in pods}
+        wait_for(lambda: len(ticks(client, "chatty")) > 20, what="the chatty container's lines")
+
+    daemon.process.kill()  # type: ignore[union-attr]
+    daemon.process.wait()  # type: ignore[union-attr]
+    daemon.process = None
+    for name, pid in pids.items():
+        assert alive(pid), f"{name} died with the daemon"
+    assert alive(forked)
+    # While no daemon runs: one container exits, one pod loses its checkpoint.
+    os.kill(pids["meanwhile"], signal.SIGUSR1)
+    wait_for(lambda: not alive(pids["meanwhile"]), what="the exit while no daemon ran")
+    (daemon.root / "checkpoints" / f"{before['unclaimed']['uid']}.json").unlink()
+    printed = (facts / "chatty.record").read_text()
+
+    daemon.start().wait_ready()
+    adopted = {line["pod"] for line in daemon.logs("container.adopted") if "pod" in line}
+    assert adopted == {f"default/{name}" for name in pods if name != "unclaimed"}
+    with api(daemon) as client:
+        for name in ("silent", "chatty", "forker", "later"):
+            now = _running(client, name)
+            assert now is not None, f"{name}: {status_of(client, name)}"
+            for field in ("uid", "containerID", "restartCount"):
+                assert now[field] == before[name][field], (name, field)
+            assert (
+                now["state"]["running"]["startedAt"]
+                == before[name]["state"]["running"]["startedAt"]
+            )
+            assert now["restartCount"] == 0
+            assert alive(pids[name])
+            assert (facts / f"{name}.record").read_text().count("start") == 1, name
+        assert alive(forked)
+
+        # The exit while no daemon ran: its real code, then its restart policy (Never).
+        gone = status_of(client, "meanwhile")
+        assert gone["state"]["terminated"]["exitCode"] == 3, gone
+        assert gone["restartCount"] == 0
+
+        # No pod claimed the old instance: it was killed; the pod started afresh.
+        wait_for(lambda: not alive(pids["unclaimed"]), what="the unclaimed process killed")
+        assert daemon.logs("container.not_adopted_killed")
+        fresh = wait_for(lambda: _running(client, "unclaimed"), what="unclaimed started again")
+        assert fresh["containerID"] != before["unclaimed"]["containerID"]
+
+        # The chatty one lost no line and never saw SIGPIPE: every tick, in order.
+        seen = wait_for(lambda: (t := ticks(client, "chatty")) and len(t) > 300 and t)
+        assert seen == list(range(len(seen)))
+        assert (facts / "chatty.record").read_text() == printed  # still its first start
+
+        # The adopted instance's exit is seen with its real code; Always restarts it.
+        os.kill(pids["later"], signal.SIGUSR1)
+
+        def restarted() -> dict[str, Any] | None:
+            status = status_of(client, "later")
+            again = status.get("restartCount") == 1 and "running" in status["state"]
+            return status if again else None
+
+        after = wait_for(restarted, what="the adopted container's exit and restart")
+        assert after["lastState"]["terminated"]["exitCode"] == 7
+
+    keepers = keeper_pids(daemon)
+    assert len(keepers) == 1
+    assert daemon.stop() == 0
+    wait_for(lambda: not any(alive(pid) for pid in keepers), what="the keeper to exit")
+    for name, pid in pids.items():
+        assert not alive(pid), name
+    assert not alive(forked)
+
+
+def test_a_graceful_stop_leaves_nothing_and_the_next_start_restarts(daemon: Daemon) -> None:
+    (daemon.manifests / "app.yaml").write_text(pod_manifest("app", daemon.facts))
+    daemon.start().wait_ready()
+    first = int(daemon.wait_fact("app.pid"))
+    keepers = keeper_pids(daemon)
+    assert len(keepers) == 1
+    assert daemon.stop() == 0
+    wait_for(lambda: not any(alive(pid) for pid in keepers), what="the keeper to exit")
+    assert not alive(first)
+
+    daemon.start().wait_ready()
+    second = int(daemon.wait_fact("app.pid", differs_from=str(first)))
+    assert second != first
+    with api(daemon) as client:
+        status = wait_for(lambda: _running(client, "app"))
+        assert status["restartCount"] == 1
+        assert status["lastState"]["terminated"]["reason"] == "ContainerStatusUnknown"
+    assert daemon.stop() == 0
+
+
+def _running(client: httpx.Client, name: str) -> dict[str, Any] | None:
+    status = status_of(client, name)
+    return status if "running" in status.get("state", {}) else None
