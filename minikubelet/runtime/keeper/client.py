@@ -21,7 +21,6 @@ import itertools
 import os
 import signal
 import socket
-import subprocess  # noqa: TID251 - the keeper is started here, detached
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +116,6 @@ class KeeperClient:
         self._exits: dict[int, int] = {}
         self._exit_events: dict[int, anyio.Event] = {}
         self._lost = False
-        self._started: subprocess.Popen[bytes] | None = None
 
     # -- connecting ------------------------------------------------------------------
 
@@ -159,32 +157,41 @@ class KeeperClient:
         return sock
 
     async def _start_keeper(self) -> None:
+        """Start the keeper in a session of its own, stdout a pipe for its ``ready`` line.
+
+        ``posix_spawn``, not ``Popen``: it is no child to wait for (the runtime's orphan
+        reaper takes it when it exits, long after this daemon perhaps).
+        """
         log_path = self.root_dir / KEEPER_LOG
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        ready, said_ready = os.pipe2(os.O_CLOEXEC)
         env = {key: value for key, value in os.environ.items() if key != "NOTIFY_SOCKET"}
+        argv = [
+            sys.executable,
+            "-m",
+            "minikubelet.runtime.keeper",
+            "--root-dir",
+            str(self.root_dir),
+        ]
         try:
-            # Popen returns once the keeper has exec'd: a fork, not a wait.
-            self._started = subprocess.Popen(  # noqa: ASYNC220
-                [
-                    sys.executable,
-                    "-m",
-                    "minikubelet.runtime.keeper",
-                    "--root-dir",
-                    str(self.root_dir),
+            pid = os.posix_spawn(  # noqa: ASYNC221 - a fork and exec: it returns at once
+                sys.executable,
+                argv,
+                env,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, null, 0),
+                    (os.POSIX_SPAWN_DUP2, said_ready, 1),
+                    (os.POSIX_SPAWN_DUP2, log, 2),
                 ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                start_new_session=True,  # not in the daemon's session: a Ctrl-C is not its
-                close_fds=True,
-                env=env,
+                setsid=True,  # not in the daemon's session: a Ctrl-C is not its
             )
         except OSError as error:
+            os.close(ready)
             raise KeeperError(f"cannot start the keeper: {error}") from None
         finally:
-            os.close(log)
-        assert self._started.stdout is not None
-        ready = self._started.stdout.fileno()
+            for fd in (log, null, said_ready):
+                os.close(fd)
         os.set_blocking(ready, False)
         said = b""
         try:
@@ -199,8 +206,8 @@ class KeeperClient:
         except TimeoutError:
             raise KeeperError(f"the keeper did not start in time (its log: {log_path})") from None
         finally:
-            self._started.stdout.close()
-        _log.info("keeper.started", pid=self._started.pid, log=str(log_path))
+            os.close(ready)
+        _log.info("keeper.started", pid=pid, log=str(log_path))
 
     # -- the connection's life -------------------------------------------------------
 
