@@ -236,6 +236,7 @@ class Kubelet:
         assert self._group is not None, "use the Kubelet as an async context manager"
         records = empty_records(pod)
         adoptable: dict[str, Instance] = {}
+        known_uid = uid is not None
         if uid is not None and self._history is not None:
             checkpoint = self._history.load(uid, pod.namespace, pod.name)
             if checkpoint is not None:
@@ -271,6 +272,7 @@ class Kubelet:
             log_sink=self._log_sink,
             objects=self.objects,
             adoptable=adoptable,
+            known_uid=known_uid,
         )
         self._workers[key] = worker
         worker.on_status(lambda _: self._notify())

@@ -125,9 +125,12 @@ class PodWorker:
         log_sink: LogLineSink | None = None,
         objects: ObjectLookup = NO_OBJECTS,
         adoptable: Mapping[str, Instance] | None = None,
+        known_uid: bool = False,
     ) -> None:
         """``adoptable``: the instances a previous daemon left running (its checkpoint's),
-        by container name, to take back before anything starts (``logic/restore.py``)."""
+        by container name, to take back before anything starts (``logic/restore.py``).
+        ``known_uid``: the pod came back with its uid (a static pod, a saved API pod): a
+        previous daemon may have left processes of it, adopted or killed before any start."""
         self.pod = pod
         self.uid = uid
         self._runtime = runtime
@@ -146,6 +149,7 @@ class PodWorker:
         # The keeper starts from the containers' history (none, or a checkpoint's).
         self._records = dict(keeper.snapshot.records)
         self._adoptable = dict(adoptable or {})
+        self._restored = known_uid
         self._backoff: dict[str, BackoffEntry] = {}
         self._backoff_reported: dict[str, float] = {}
         self._live: dict[str, LiveInstance] = {}
@@ -523,8 +527,15 @@ class PodWorker:
         refused, recorded lost (``ContainerStatusUnknown``, with the reason) and handled
         by its restart policy, as the kubelet handles a container its runtime lost."""
         adoptable, self._adoptable = self._adoptable, {}
-        for name, instance in adoptable.items():
-            await self._adopt(self.pod.spec.container(name), instance)
+        if not self._restored:
+            return  # a new pod: no previous daemon ran it
+        spec = self.pod.spec
+        for container in spec.init_containers + spec.containers:
+            instance = adoptable.get(container.name)
+            if instance is not None:
+                await self._adopt(container, instance)
+            else:  # nothing to take back: the runtime clears what may be left of it
+                await self._runtime.adopt(self._launcher.launch_of(container), None, 0.0)
         if adoptable:
             self._report()
 
@@ -535,6 +546,7 @@ class PodWorker:
             plan = self._launcher.launch(container, instance.restart_count)
         except ContainerConfigError as error:
             plan, adopted = None, AdoptionRefused(f"its configuration cannot be made: {error}")
+            await self._runtime.adopt(self._launcher.launch_of(container), None, 0.0)
         if plan is not None:
             identity = None
             if instance.pid is not None and instance.start_ticks is not None:

@@ -225,7 +225,9 @@ class ContainerRuntime(Protocol):
         ``started_at``: a ``ContainerProcess`` as ``start`` returns, its log appended to,
         or why it cannot be (gone, another process, another container's, not in its cgroup).
         A process that exited while no daemon ran is adopted too: ``wait`` returns its
-        real exit status at once."""
+        real exit status at once. Refused (``identity`` None included: nothing to take
+        back), whatever a previous daemon left of the container is killed, so the
+        instance that starts next is the only one."""
 
     async def kill_unadopted(self) -> list[int]:
         """Adoption is over (every restored pod was added): kill whatever a previous

@@ -46,7 +46,7 @@ from minikubelet.logic.adoption import (
 )
 from minikubelet.logic.memory_limit import MemoryExceeded
 from minikubelet.logic.qos import CgroupResources
-from minikubelet.model.keeper import SpawnRequest
+from minikubelet.model.keeper import KeptProcess, SpawnRequest
 from minikubelet.runtime.attached import LocalExec, start_attached
 from minikubelet.runtime.base import (
     ContainerProcess,
@@ -578,6 +578,8 @@ class LocalRuntime:
             in_cgroup = held.kept.pid in await anyio.to_thread.run_sync(cgroup.pids)
         refused = refusal(identity, launch.tag, held.kept if held else None, in_cgroup)
         if refused is not None:
+            # Never two instances: what is left of the container goes before a new one.
+            await self._kill_leftovers(launch.tag, cgroup or await self._cgroup_for(launch))
             return refused
         assert held is not None
         assert launch.log_path is not None
@@ -601,6 +603,40 @@ class LocalRuntime:
         _log.info("container.adopted", container=launch.tag, pid=container.pid)
         return container
 
+    async def _kill_leftovers(self, tag: str, cgroup: ContainerCgroup | None) -> None:
+        """Kill what a previous daemon left of container ``tag``: the keeper's processes
+        of it (with their trees) and whatever is in its cgroup."""
+        for kept in [held.kept for held in self._held.values() if held.kept.tag == tag]:
+            await self._kill_held(kept)
+        if cgroup is not None and not await anyio.to_thread.run_sync(cgroup.is_empty):
+            report = await kill_cgroup(cgroup, self.table)
+            _log.warning(
+                "container.leftovers_killed",
+                container=tag,
+                pids=list(report.killed),
+                effect="a previous daemon's process in the container's cgroup, not adopted",
+            )
+
+    async def _kill_held(self, kept: KeptProcess) -> list[int]:
+        """Kill a process the keeper holds (and all it started) and take its exit."""
+        assert self._keeper is not None
+        held = self._held.pop(kept.pid)
+        for fd in (held.stdout, held.stderr):
+            os.close(fd)
+        child = KeptChild(self._keeper, kept)
+        roots = [kept.pid] if child.status is None else []
+        report = await kill_tagged(kept.tag, roots, self.table)
+        if child.status is None:
+            await child.wait()
+        _log.warning(
+            "container.not_adopted_killed",
+            container=kept.tag,
+            pid=kept.pid,
+            pids=list(report.killed),
+            effect="no instance claims it: killed, not left running",
+        )
+        return list(report.killed)
+
     async def kill_unadopted(self) -> list[int]:
         """Every process the keeper held that no ``adopt`` took back is killed (with all
         it started), and every pod cgroup of our subtree that belongs to no pod admitted
@@ -611,22 +647,7 @@ class LocalRuntime:
             return []
         killed: list[int] = []
         for kept in unclaimed((held.kept for held in self._held.values()), self._adopted):
-            held = self._held.pop(kept.pid)
-            for fd in (held.stdout, held.stderr):
-                os.close(fd)
-            child = KeptChild(self._keeper, kept)
-            roots = [kept.pid] if child.status is None else []
-            report = await kill_tagged(kept.tag, roots, self.table)
-            if child.status is None:
-                await child.wait()
-            killed.extend(report.killed)
-            _log.warning(
-                "container.not_adopted_killed",
-                container=kept.tag,
-                pid=kept.pid,
-                pids=list(report.killed),
-                effect="no pod claims it: killed, not left running",
-            )
+            killed += await self._kill_held(kept)
         if self._cgroups is not None:  # the pods admitted so far (all of them) keep theirs
             await clear_leftovers_except(self._cgroups.driver, frozenset(self._resources))
         return killed

@@ -151,10 +151,10 @@ def test_a_killed_daemon_s_containers_are_adopted_by_the_next(daemon: Daemon) ->
         assert gone["state"]["terminated"]["exitCode"] == 3, gone
         assert gone["restartCount"] == 0
 
-        # No pod claimed the old instance: it was killed; the pod started afresh.
-        wait_for(lambda: not alive(pids["unclaimed"]), what="the unclaimed process killed")
-        assert daemon.logs("container.not_adopted_killed")
+        # No pod claimed the old instance: it was killed before the pod started afresh.
         fresh = wait_for(lambda: _running(client, "unclaimed"), what="unclaimed started again")
+        assert not alive(pids["unclaimed"])
+        assert daemon.logs("container.not_adopted_killed")
         assert fresh["containerID"] != before["unclaimed"]["containerID"]
 
         # The chatty one lost no line and never saw SIGPIPE: every tick, in order.
@@ -205,3 +205,33 @@ def test_a_graceful_stop_leaves_nothing_and_the_next_start_restarts(daemon: Daem
 def _running(client: httpx.Client, name: str) -> dict[str, Any] | None:
     status = status_of(client, name)
     return status if "running" in status.get("state", {}) else None
+
+
+def test_a_checkpoint_whose_pid_is_another_process_now_is_not_adopted(daemon: Daemon) -> None:
+    (daemon.manifests / "app.yaml").write_text(pod_manifest("app", daemon.facts))
+    daemon.start().wait_ready()
+    first = int(daemon.wait_fact("app.pid"))
+    with api(daemon) as client:
+        uid = wait_for(lambda: _running(client, "app"))["uid"]
+    daemon.process.kill()  # type: ignore[union-attr]
+    daemon.process.wait()  # type: ignore[union-attr]
+    daemon.process = None
+    # As if the pid had been reused: the same number, another start time.
+    path = daemon.root / "checkpoints" / f"{uid}.json"
+    saved = json.loads(path.read_text())
+    saved["containers"]["app"][0]["startTicks"] += 1
+    path.write_text(json.dumps(saved))
+
+    daemon.start().wait_ready()
+    assert not alive(first)  # killed before anything else started: never two instances
+    second = int(daemon.wait_fact("app.pid", differs_from=str(first)))
+    with api(daemon) as client:
+        status = wait_for(lambda: _running(client, "app"))
+        assert status["restartCount"] == 1
+        terminated = status["lastState"]["terminated"]
+        assert terminated["reason"] == "ContainerStatusUnknown"
+        assert "another process" in terminated["message"]
+    (refused,) = daemon.logs("container.not_adopted")
+    assert refused["pid"] == first
+    assert alive(second)
+    assert daemon.stop() == 0
