@@ -435,6 +435,9 @@ class FakeRuntime:
         refused = refusal(identity, launch.tag, kept)
         if refused is not None:
             self.refused.append(refused)
+            for left in [p for p in self.kept if p.launch.tag == launch.tag]:
+                self.kept.remove(left)  # never two instances: what is left of it dies
+                await left.kill_all()
             return refused
         assert found is not None
         self.kept.remove(found)

@@ -391,16 +391,18 @@ async def test_the_fake_adopts_what_an_earlier_runtime_left_running() -> None:
 async def test_the_fake_refuses_a_reused_pid_and_another_container_s_process() -> None:
     earlier = FakeRuntime()
     launch = Launch(tag="uid/app", argv=("app",), cwd="/")
-    process = await earlier.start(launch)
+    process, other = await earlier.start(launch), await earlier.start(launch)
     later = handed_over(earlier, kept=[process])
+    web = Launch(tag="uid/web", argv=("app",), cwd="/")
+    theirs = await later.adopt(web, ProcessIdentity(process.pid, process.start_ticks), 0.0)
+    assert isinstance(theirs, AdoptionRefused)
+    assert process.status is None  # another container's: not touched
     reused = await later.adopt(launch, ProcessIdentity(process.pid, process.start_ticks + 1), 0.0)
     assert isinstance(reused, AdoptionRefused)
     assert "another process" in reused.reason
-    other = Launch(tag="uid/web", argv=("app",), cwd="/")
-    theirs = await later.adopt(other, ProcessIdentity(process.pid, process.start_ticks), 0.0)
-    assert isinstance(theirs, AdoptionRefused)
-    assert await later.kill_unadopted() == [process.pid]
-    assert process.status == ExitStatus(137, signal.SIGKILL)
+    assert process.status == ExitStatus(137, signal.SIGKILL)  # never two instances
+    later.kept.append(other)  # held, claimed by nobody
+    assert await later.kill_unadopted() == [other.pid]
     assert later.kept == []
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import structlog
 
 from minikubelet.errors import KeeperError, RuntimeStartError
@@ -73,9 +74,9 @@ class KeptChild:
         self.start_ticks = kept.start_ticks
         self._status: ExitStatus | None = None
         self._pidfd: int | None = None
-        if kept.wait_status is not None:
+        self._acknowledged = False
+        if kept.wait_status is not None:  # it exited while no daemon ran
             self._status = exit_status(kept.wait_status)
-            client.ack(self.pid)
         else:
             with contextlib.suppress(ProcessLookupError):
                 self._pidfd = os.pidfd_open(self.pid)
@@ -85,13 +86,19 @@ class KeptChild:
         return self._status
 
     async def wait(self) -> ExitStatus:
+        """The exit status, once the keeper reaped the process; only then may the keeper
+        forget it (until a ``wait`` returns, a next daemon would still hear of it)."""
         if self._status is None:
             wait_status = await self._client.exit_of(self.pid, self._pidfd)
             self._status = exit_status(wait_status)
-            self._client.ack(self.pid)
             if self._pidfd is not None:
                 os.close(self._pidfd)
                 self._pidfd = None
+        else:
+            await anyio.lowlevel.checkpoint()
+        if not self._acknowledged:
+            self._acknowledged = True
+            self._client.ack(self.pid)
         return self._status
 
     def send_signal(self, signum: int) -> bool:
