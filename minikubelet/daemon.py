@@ -132,11 +132,26 @@ def run_daemon(invocation: Invocation) -> int:
             return 2
         try:
             return anyio.run(_daemon, invocation, config, endpoints)
-        except KeeperError as error:
-            _error(error)
+        except (KeeperError, BaseExceptionGroup) as error:
+            keeper = _keeper_error(error)
+            if keeper is None:
+                raise
+            _error(keeper)  # nothing started: without a keeper nothing would survive us
             return 1
     finally:
         lock.release()
+
+
+def _keeper_error(error: BaseException) -> KeeperError | None:
+    """The KeeperError ``error`` is or holds (task groups wrap what their tasks raise)."""
+    if isinstance(error, KeeperError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _keeper_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 RESOURCE_VERSION_FILE = "resource-version"  # the reserved top of the API's versions

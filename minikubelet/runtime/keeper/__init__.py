@@ -25,7 +25,30 @@ Why a process apart, and what it does (the daemon's side is ``client.py``):
 The wire format is ``model/keeper.py``; identity checks are ``logic/adoption.py``.
 """
 
-__all__ = ["KEEPER_LOG", "KEEPER_SOCKET"]
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["KEEPER_LOG", "KEEPER_SOCKET", "socket_address"]
 
 KEEPER_SOCKET = "keeper.sock"  # under the root dir, 0600
 KEEPER_LOG = "keeper.log"  # the keeper's stderr, under the root dir
+_SUN_PATH = 100  # a Unix socket's path must fit in 108 bytes
+
+
+@contextlib.contextmanager
+def socket_address(root_dir: Path) -> Iterator[str]:
+    """The keeper socket's address to bind or connect to: its path, or, when that is too
+    long for a Unix socket, the same file through ``/proc/self/fd`` of the open root dir."""
+    path = root_dir / KEEPER_SOCKET
+    if len(os.fsencode(path)) < _SUN_PATH:
+        yield str(path)
+        return
+    directory = os.open(root_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{directory}/{KEEPER_SOCKET}"
+    finally:
+        os.close(directory)

@@ -43,7 +43,7 @@ from minikubelet.model.keeper import (
     spawn_json,
 )
 from minikubelet.model.launch import ExitStatus
-from minikubelet.runtime.keeper import KEEPER_LOG, KEEPER_SOCKET
+from minikubelet.runtime.keeper import KEEPER_LOG, KEEPER_SOCKET, socket_address
 from minikubelet.runtime.process import exit_status
 
 __all__ = ["KEEPER_START_TIMEOUT", "Held", "KeeperClient", "KeptChild"]
@@ -156,7 +156,8 @@ class KeeperClient:
     def _open(self) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
         try:
-            sock.connect(str(self.path))
+            with socket_address(self.root_dir) as address:
+                sock.connect(address)
         except OSError:
             sock.close()
             raise
@@ -226,13 +227,12 @@ class KeeperClient:
                 message, fds = await self._receive()
                 self._dispatch(message, fds)
         except (OSError, WireError, EOFError) as error:
-            if not isinstance(error, EOFError) or self._exit_events or self._replies:
-                _log.error(
-                    "keeper.lost",
-                    error=str(error) or "the keeper closed the connection",
-                    effect="exits are seen on pidfds, without their status",
-                )
-        finally:
+            _log.error(
+                "keeper.lost",
+                pid=self.pid,
+                error=str(error) or "the keeper closed the connection",
+                effect="exits are seen on pidfds, without their status",
+            )
             self._lose()
 
     def _lose(self) -> None:

@@ -34,7 +34,7 @@ from minikubelet.model.keeper import (
     spawn_from_json,
 )
 from minikubelet.model.launch import Identity
-from minikubelet.runtime.keeper import KEEPER_SOCKET
+from minikubelet.runtime.keeper import KEEPER_SOCKET, socket_address
 from minikubelet.runtime.spawning import become_subreaper, start_process
 
 __all__ = ["DEFAULT_LINGER", "FIRST_CONNECT_TIMEOUT", "Keeper"]
@@ -96,7 +96,8 @@ class Keeper:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # a dead keeper's: the daemon found nobody answering there
-        listener.bind(str(self.path))
+        with socket_address(self.path.parent) as address:
+            listener.bind(address)
         listener.listen(4)
         self._selector.register(listener, selectors.EVENT_READ, "listener")
         self._selector.register(wake_read, selectors.EVENT_READ, "signal")
