@@ -171,7 +171,11 @@ class KeeperClient:
         reaper takes it when it exits, long after this daemon perhaps).
         """
         log_path = self.root_dir / KEEPER_LOG
-        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            self.root_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        except OSError as error:
+            raise KeeperError(f"{log_path}: cannot open the keeper's log: {error}") from None
         null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         ready, said_ready = os.pipe2(os.O_CLOEXEC)
         env = {key: value for key, value in os.environ.items() if key != "NOTIFY_SOCKET"}
