@@ -18,11 +18,16 @@ Start-up, in order (a bad configuration starts nothing: exit status 2):
    (``minikubelet.checkpoints``); checkpoints of pods that did not come back are removed.
    The runtime has chosen its containment by then (``containment.mode``: a cgroup per
    container, or none and why; the mode is repeated in ``daemon.ready``), under cgroups
-   named after the root dir, which are all removed when the daemon stops;
+   named after the root dir, which are all removed when the daemon stops. Containers are
+   spawned by the root dir's keeper (``runtime/keeper``, started if none answers), so
+   they outlive a daemon that dies: each restored pod adopts the instances its checkpoint
+   says were running, when the keeper still holds them (same pid and start time, tag,
+   cgroup), and whatever the keeper holds that no pod adopted is killed before READY;
 6. ``READY=1`` to systemd (``minikubelet.notify``), then ``STATUS=`` lines as pods come
    and go, and ``WATCHDOG=1`` when the unit asks for a watchdog.
 
-Signals: SIGTERM or SIGINT stops the daemon: ``STOPPING=1``, the manifest watch and the
+``kill -9`` (or a crash) stops nothing: the containers run on under the keeper, and the
+next daemon adopts them (step 5). Signals: SIGTERM or SIGINT stops the daemon: ``STOPPING=1``, the manifest watch and the
 API stop (so nothing new can start), every pod terminates gracefully and in parallel
 (preStop hooks, each pod's own grace period, capped by ``shutdownGracePeriod`` when it is
 set), the logs are flushed, exit status 0. A second SIGTERM/SIGINT kills what is left at

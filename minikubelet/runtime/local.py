@@ -14,6 +14,16 @@ cgroup, so that is the only hop); the container's processes, its whole-container
 its usage and its OOM kills are the cgroup's. Without one, processes are found by tree and
 environment tag (``process.py``), usage is summed over the tree with psutil, and memory
 limits are enforced by sampling.
+
+With a keeper (``serve``: ``runtime/keeper``), the instances are not our children: the
+spawning thread hands the prepared spawn to the keeper and gets back the pid, the start
+ticks and the pipes' read ends; with a cgroup, the process waits behind the gate until it
+is placed (on v1 too, since the keeper is not the parked thread). Exits come from the
+keeper, signals go through pidfds, orphans are the keeper's children (``table.foster``).
+At start-up, what the keeper holds waits for ``adopt``; ``kill_unadopted`` ends the rest,
+and only then are the cgroups of pods that did not come back removed. Execs (probes,
+hooks, ``kubectl exec``) are still spawned here: they are short, and die with the
+container.
 """
 
 from __future__ import annotations

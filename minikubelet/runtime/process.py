@@ -12,7 +12,9 @@ Why it is built this way:
 * **Child subreaper.** minikubelet sets ``PR_SET_CHILD_SUBREAPER``: a container process
   whose parent dies (a double-forked daemon, ``sh -c 'sleep 1000 &'``) is re-parented to us
   instead of pid 1, so it can still be found and killed. Such orphans are reaped by pid
-  (``ProcessTable.reap_orphans``) when SIGCHLD arrives and after every kill.
+  (``ProcessTable.reap_orphans``) when SIGCHLD arrives and after every kill. Under
+  ``serve`` the keeper spawns the containers and is their subreaper (``runtime/keeper``):
+  their orphans are its children, which ``ProcessTable.children`` lists too.
 * **Membership by environment tag**, where there is no cgroup (containment ``none``; with a
   cgroup per container, membership is the cgroup's: ``containment.py``). The runtime puts
   ``MINIKUBELET_CONTAINER=<tag>`` in every container's environment. A container's
