@@ -28,8 +28,8 @@ Start-up, in order (a bad configuration starts nothing: exit status 2):
 
 ``kill -9`` (or a crash) stops nothing: the containers run on under the keeper, and the
 next daemon adopts them (step 5). Signals: SIGTERM or SIGINT stops the daemon:
-``STOPPING=1``, the manifest watch and the API stop (so nothing new can start), every pod terminates gracefully and in parallel
-(preStop hooks, each pod's own grace period, capped by ``shutdownGracePeriod`` when it is
+``STOPPING=1``, the manifest watch and the API stop (so nothing new can start), every
+pod terminates gracefully and in parallel (preStop hooks, each pod's own grace period, capped by ``shutdownGracePeriod`` when it is
 set), the logs are flushed, exit status 0. A second SIGTERM/SIGINT kills what is left at
 once. SIGHUP reloads the configuration file and rescans the manifests; settings fixed at
 start-up (socket, root dir, TLS, token, back-off, log rotation) are logged as ignored
