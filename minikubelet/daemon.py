@@ -26,16 +26,16 @@ Start-up, in order (a bad configuration starts nothing: exit status 2):
 6. ``READY=1`` to systemd (``minikubelet.notify``), then ``STATUS=`` lines as pods come
    and go, and ``WATCHDOG=1`` when the unit asks for a watchdog.
 
-``kill -9`` (or a crash) stops nothing: the containers run on under the keeper, and the
-next daemon adopts them (step 5). Signals: SIGTERM or SIGINT stops the daemon:
-``STOPPING=1``, the manifest watch and the API stop (so nothing new can start), every
-pod terminates gracefully and in parallel (preStop hooks, each pod's own grace period, capped by ``shutdownGracePeriod`` when it is
-set), the logs are flushed, exit status 0. A second SIGTERM/SIGINT kills what is left at
-once. SIGHUP reloads the configuration file and rescans the manifests; settings fixed at
-start-up (socket, root dir, TLS, token, back-off, log rotation) are logged as ignored
-until a restart. API pods are *not* forgotten by a stop, only by a deletion, so they come
-back next time, the same pods (uid, creation time, labels); the containers the stop
-terminated start again, their ``restartCount`` one higher.
+``kill -9`` (or a crash) stops nothing: the containers run on under the keeper, and the next
+daemon adopts them (step 5). Signals: SIGTERM or SIGINT stops the daemon: ``STOPPING=1``,
+the manifest watch and the API stop (so nothing new can start), every pod terminates
+gracefully and in parallel (preStop hooks, each pod's own grace period, capped by
+``shutdownGracePeriod`` when it is set), the logs are flushed, exit status 0. A second
+SIGTERM/SIGINT kills what is left at once. SIGHUP reloads the configuration file and rescans
+the manifests; settings fixed at start-up (socket, root dir, TLS, token, back-off, log
+rotation) are logged as ignored until a restart. API pods are *not* forgotten by a stop,
+only by a deletion, so they come back next time, the same pods (uid, creation time, labels);
+the containers the stop terminated start again, their ``restartCount`` one higher.
 
 Why here and not in the click command: the command parses flags, this module runs the
 daemon; tests and ``run`` share its pieces (``api_endpoints``) without a CLI in between.
