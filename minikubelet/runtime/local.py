@@ -46,7 +46,7 @@ import anyio.lowlevel
 import anyio.to_thread
 import structlog
 
-from minikubelet.errors import CgroupError, RuntimeStartError
+from minikubelet.errors import CgroupError, KeeperError, RuntimeStartError
 from minikubelet.logic.adoption import (
     AdoptionRefused,
     ProcessIdentity,
@@ -303,6 +303,7 @@ class LocalRuntime:
         self.table = ProcessTable()
         self._keeper_dir = keeper
         self._keeper: KeeperClient | None = None
+        self._ready: anyio.Event | None = None  # made in the event loop (``_keeper_ready``)
         self._token: anyio.lowlevel.EventLoopToken | None = None
         self._held: dict[int, Held] = {}  # what the keeper held when we connected, by pid
         self._adopted: dict[int, str] = {}  # pid -> tag of the processes taken back
@@ -328,6 +329,17 @@ class LocalRuntime:
     @property
     def containment(self) -> ContainmentInfo:
         return self._containment
+
+    @property
+    def _keeper_ready(self) -> anyio.Event:
+        """Set while a keeper is connected (cleared while a lost one is replaced)."""
+        if self._ready is None:
+            self._ready = anyio.Event()
+        return self._ready
+
+    @_keeper_ready.setter
+    def _keeper_ready(self, event: anyio.Event) -> None:
+        self._ready = event
 
     @property
     def cgroups(self) -> Cgroups | None:
@@ -556,14 +568,31 @@ class LocalRuntime:
             message_variable=None if message_fd is None else TERMINATION_LOG_VARIABLE,
         )
         fds = [fd for fd in (stdin, message_fd) if fd is not None]
-        held = anyio.from_thread.run(self._keeper.spawn, request, fds, token=self._token)
-        return self._container_of(held, log)
+        client, held = anyio.from_thread.run(self._spawn_kept, request, fds, token=self._token)
+        return self._container_of(held, log, client)
 
-    def _container_of(self, held: Held, log: CriLogWriter) -> LocalContainer:
+    async def _spawn_kept(self, request: SpawnRequest, fds: list[int]) -> tuple[KeeperClient, Held]:
+        """Spawn through the keeper there is, waiting for a new one while a lost one is
+        being replaced (a request that could not be sent spawned nothing: it is sent again)."""
+        while True:
+            await self._keeper_ready.wait()
+            client = self._keeper
+            assert client is not None
+            try:
+                return client, await client.spawn(request, fds)
+            except KeeperError:
+                if self._keeper is client:
+                    self._keeper_ready = anyio.Event()  # _keep_keeper sets it once replaced
+                continue
+
+    def _container_of(
+        self, held: Held, log: CriLogWriter, client: KeeperClient | None = None
+    ) -> LocalContainer:
         for fd in (held.stdout, held.stderr):
             os.set_blocking(fd, False)
-        assert self._keeper is not None
-        child = KeptChild(self._keeper, held.kept)
+        client = client or self._keeper
+        assert client is not None
+        child = KeptChild(client, held.kept)
         pipes = {"stdout": held.stdout, "stderr": held.stderr}
         return LocalContainer(child, self, pipes, log, start_ticks=held.kept.start_ticks)
 
@@ -813,13 +842,34 @@ class LocalRuntime:
 
     async def _connect_keeper(self, group: anyio.abc.TaskGroup, root_dir: Path) -> None:
         """Reach (or start) the keeper; what it holds waits for ``adopt``."""
+        client = await self._open_keeper(root_dir, adopting=True)
+        group.start_soon(self._keep_keeper, client, root_dir)
+
+    async def _open_keeper(self, root_dir: Path, *, adopting: bool) -> KeeperClient:
         client = KeeperClient(root_dir)
         held = await client.connect()
         self._keeper = client
         self._token = anyio.lowlevel.current_token()
         self.table.foster = client.pid
-        self._held = {entry.kept.pid: entry for entry in held}
-        await group.start(client.run)
+        self._keeper_ready.set()
+        if adopting:
+            self._held = {entry.kept.pid: entry for entry in held}
+        else:  # a new keeper holds nothing; a reconnected one held what we know already
+            for entry in held:
+                os.close(entry.stdout)
+                os.close(entry.stderr)
+        return client
+
+    async def _keep_keeper(self, client: KeeperClient, root_dir: Path) -> None:
+        """Hear the keeper for as long as the runtime runs; if it is lost (killed), what
+        it held goes on being supervised through pidfds and a new keeper spawns what
+        starts next."""
+        while True:
+            await client.serve()
+            self._keeper_ready = anyio.Event()  # spawns wait for the new one
+            client.close()
+            _log.warning("keeper.replacing", lost=client.pid)
+            client = await self._open_keeper(root_dir, adopting=False)
 
     def _release_keeper(self) -> None:
         """The runtime stops, its pods stopped: the keeper may end once nothing of ours is

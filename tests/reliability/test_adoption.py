@@ -235,3 +235,25 @@ def test_a_checkpoint_whose_pid_is_another_process_now_is_not_adopted(daemon: Da
     assert refused["pid"] == first
     assert alive(second)
     assert daemon.stop() == 0
+
+
+def test_a_killed_keeper_is_replaced_and_its_containers_still_supervised(daemon: Daemon) -> None:
+    (daemon.manifests / "app.yaml").write_text(
+        pod_manifest("app", daemon.facts, "--usr1-exit-code", "5")
+    )
+    daemon.start().wait_ready()
+    first = int(daemon.wait_fact("app.pid"))
+    (keeper,) = keeper_pids(daemon)
+    os.kill(keeper, signal.SIGKILL)
+    wait_for(lambda: daemon.logs("keeper.replacing"), what="a new keeper")
+    os.kill(first, signal.SIGUSR1)  # its exit is seen (without its code: nobody reaped it)
+    second = int(daemon.wait_fact("app.pid", differs_from=str(first)))
+    with api(daemon) as client:
+        status = wait_for(lambda: _running(client, "app"))
+        assert status["restartCount"] == 1
+    (replacement,) = keeper_pids(daemon)
+    assert replacement != keeper
+    assert psutil.Process(second).ppid() == replacement  # spawned by the new keeper
+    assert daemon.stop() == 0
+    wait_for(lambda: not alive(replacement), what="the new keeper to exit")
+    assert not alive(second)

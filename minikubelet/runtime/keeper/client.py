@@ -3,15 +3,15 @@ it, hear its exits.
 
 ``KeeperClient.connect`` finds the keeper of the root dir (or starts one, detached in its
 own session, and waits for its ``ready`` line) and says ``hello``: the keeper answers with
-every process it holds, each with fresh copies of its pipes' read ends. ``run`` then reads
-the keeper's messages for the life of the runtime: spawn replies and exits. A process the
+every process it holds, each with fresh copies of its pipes' read ends. ``serve`` then reads
+the keeper's messages until the connection is lost: spawn replies and exits. A process the
 keeper spawned is a ``KeptChild``, with ``ChildProcess``'s interface: its ``wait`` ends on
 the keeper's exit message (the keeper is the parent that reaps it), and it is signalled
 through a pidfd of its own, so a pid reused after the exit is never signalled.
 
 If the keeper goes away (killed), the daemon keeps supervising what it has: each
 process's exit is then seen on its pidfd, without a status (reported as SIGKILL, as a
-child reaped elsewhere).
+child reaped elsewhere); the runtime starts a new keeper for what starts next.
 """
 
 from __future__ import annotations
@@ -223,9 +223,9 @@ class KeeperClient:
 
     # -- the connection's life -------------------------------------------------------
 
-    async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        """Read the keeper's messages until the connection ends or this is cancelled."""
-        task_status.started()
+    async def serve(self) -> None:
+        """Read the keeper's messages until the connection is lost (then return) or this
+        is cancelled."""
         try:
             while True:
                 message, fds = await self._receive()
@@ -297,15 +297,16 @@ class KeeperClient:
 
     async def spawn(self, request: SpawnRequest, fds: list[int]) -> Held:
         """Have the keeper spawn ``request`` (``fds``: its stdin, then its message file);
-        raises RuntimeStartError as an in-process spawn would."""
+        raises RuntimeStartError as an in-process spawn would, and KeeperError when the
+        request could not even be sent (the keeper is gone: nothing was spawned)."""
         request = SpawnRequest(**{**request.__dict__, "request": next(self._requests)})
         event, reply = anyio.Event(), list[Any]()
         self._replies[request.request] = (event, reply)
         try:
             self._send(spawn_json(request), fds)
-        except OSError as error:
+        except OSError as error:  # not delivered: nothing was spawned
             self._replies.pop(request.request, None)
-            raise RuntimeStartError(f"the keeper cannot spawn: {error}") from None
+            raise KeeperError(f"the keeper cannot be asked to spawn: {error}") from None
         with anyio.CancelScope(shield=True):  # once asked, the process is ours to receive
             await event.wait()
         message, received = reply[0], (reply[1] if len(reply) > 1 else [])
