@@ -88,6 +88,7 @@ def main() -> None:
         "--healthy-file", help="/healthz answers 200 while this file exists, else 500"
     )
     parser.add_argument("--tick", type=float, default=None, help="print 'tick N' every TICK s")
+    parser.add_argument("--tick-bytes", type=int, default=0, help="pad each tick line to N")
     parser.add_argument("--usr1-exit-code", type=int, default=None, help="exit so on SIGUSR1")
     parser.add_argument("--safety", type=float, default=60.0)
     options = parser.parse_args()
@@ -143,7 +144,9 @@ def main() -> None:
         if options.tick is None:
             time.sleep(deadline - time.monotonic())  # a signal handler may interrupt it
             continue
-        print(f"tick {ticks}", flush=True)  # blocks while the pipe is full; EPIPE kills
+        line = f"tick {ticks} "
+        # Blocks while the pipe is full; EPIPE (no reader left) kills.
+        print(line + "x" * max(options.tick_bytes - len(line) - 1, 0), flush=True)
         ticks += 1
         time.sleep(options.tick)
     record(options.record, "exit")

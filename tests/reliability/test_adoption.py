@@ -257,3 +257,29 @@ def test_a_killed_keeper_is_replaced_and_its_containers_still_supervised(daemon:
     assert daemon.stop() == 0
     wait_for(lambda: not alive(replacement), what="the new keeper to exit")
     assert not alive(second)
+
+
+def test_a_container_blocked_on_its_full_pipe_loses_nothing(daemon: Daemon) -> None:
+    """While no daemon reads, a fast writer fills its pipe and waits there (the keeper
+    holds the read end): no SIGPIPE, and the next daemon reads on where the pipe is."""
+    (daemon.manifests / "flood.yaml").write_text(
+        pod_manifest("flood", daemon.facts, "--tick", "0.002", "--tick-bytes", "1000")
+    )
+    daemon.start().wait_ready()
+    pid = int(daemon.wait_fact("flood.pid"))
+    daemon.process.kill()  # type: ignore[union-attr]
+    daemon.process.wait()  # type: ignore[union-attr]
+    daemon.process = None
+
+    def blocked() -> bool:
+        return "pipe" in Path(f"/proc/{pid}/wchan").read_text()
+
+    wait_for(blocked, what="the writer blocked on its full pipe")
+    daemon.start().wait_ready()
+    with api(daemon) as client:
+        seen = wait_for(lambda: (t := ticks(client, "flood")) and len(t) > 1500 and t)
+        assert seen == list(range(len(seen)))
+        status = wait_for(lambda: _running(client, "flood"))
+        assert status["restartCount"] == 0
+    assert alive(pid)
+    assert daemon.stop() == 0
