@@ -102,6 +102,7 @@ from minikubelet.runtime.process import (
     become_subreaper,
     kill_tagged,
     spawn,
+    strays,
     tagged_pids,
 )
 from minikubelet.runtime.stats import cgroup_usage, sample_many, sample_node
@@ -307,6 +308,9 @@ class LocalRuntime:
         self._token: anyio.lowlevel.EventLoopToken | None = None
         self._held: dict[int, Held] = {}  # what the keeper held when we connected, by pid
         self._adopted: dict[int, str] = {}  # pid -> tag of the processes taken back
+        # Tagged processes outside the keeper's tree at start-up (orphaned to pid 1 by a
+        # dead keeper), by tag: killed when their container is not adopted.
+        self._strays: dict[str, list[int]] = {}
         self.rotation = rotation or LogRotation()
         self.is_subreaper = become_subreaper() if subreaper else False
         self._exec_ids = itertools.count(1)
@@ -647,6 +651,19 @@ class LocalRuntime:
         of it (with their trees) and whatever is in its cgroup."""
         for kept in [held.kept for held in self._held.values() if held.kept.tag == tag]:
             await self._kill_held(kept)
+        orphans = [
+            pid
+            for owner in [t for t in self._strays if t == tag or t.startswith(f"{tag}/")]
+            for pid in self._strays.pop(owner)
+        ]
+        if orphans:
+            report = await kill_tagged(tag, orphans, self.table)
+            _log.warning(
+                "container.leftovers_killed",
+                container=tag,
+                pids=list(report.killed),
+                effect="orphans of a previous daemon's container, not adopted",
+            )
         if cgroup is not None and not await anyio.to_thread.run_sync(cgroup.is_empty):
             report = await kill_cgroup(cgroup, self.table)
             _log.warning(
@@ -854,6 +871,7 @@ class LocalRuntime:
         self._keeper_ready.set()
         if adopting:
             self._held = {entry.kept.pid: entry for entry in held}
+            self._strays = await anyio.to_thread.run_sync(strays, client.pid)
         else:  # a new keeper holds nothing; a reconnected one held what we know already
             for entry in held:
                 os.close(entry.stdout)

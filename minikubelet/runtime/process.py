@@ -50,6 +50,7 @@ __all__ = [
     "kill_tagged",
     "our_children",
     "spawn",
+    "strays",
     "tagged_pids",
     "tagged_pids_many",
     "wait_gone",
@@ -268,6 +269,37 @@ def tagged_pids(tag: str, roots: Iterable[int], table: ProcessTable) -> set[int]
                     found.add(process.pid)
             except psutil.Error:
                 continue
+    return found
+
+
+def strays(keeper: int | None) -> dict[str, list[int]]:
+    """Live processes of ours that carry a container tag but are not under ``keeper``
+    (its children and their descendants): what a dead keeper or daemon left orphaned to
+    pid 1, by tag. One pass over /proc, reading the environment of our user's processes."""
+    children_of: dict[int, list[int]] = {}
+    uid = os.geteuid()
+    candidates: list[int] = []
+    for process in psutil.process_iter(["ppid", "status", "uids"]):
+        info = process.info
+        if info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        children_of.setdefault(info["ppid"], []).append(process.pid)
+        if uid == 0 or (info["uids"] is not None and info["uids"].real == uid):
+            candidates.append(process.pid)
+    kept: set[int] = set()
+    pending = [keeper] if keeper is not None else []
+    while pending:
+        pid = pending.pop()
+        if pid not in kept:
+            kept.add(pid)
+            pending.extend(children_of.get(pid, ()))
+    found: dict[str, list[int]] = {}
+    for pid in candidates:
+        if pid in kept or pid == os.getpid():
+            continue
+        tag = _environ_tag(pid)
+        if tag is not None:
+            found.setdefault(tag, []).append(pid)
     return found
 
 
