@@ -60,8 +60,9 @@ from minikubelet.events import EVENT_LIMIT, EventRecorder
 from minikubelet.kubelet import Kubelet
 from minikubelet.logic.backoff import BackoffPolicy
 from minikubelet.model.events import Event, EventType
-from minikubelet.server import ApiEndpoints, serve_api
+from minikubelet.server import ApiEndpoints
 from minikubelet.server.changes import Snapshot
+from minikubelet.server.serving import serve_api
 from minikubelet.settings import Settings
 from minikubelet.sources import ApiPodStore, StaticPodSource
 

@@ -43,6 +43,8 @@ daemon; tests and ``run`` share its pieces (``api_endpoints``) without a CLI in 
 
 from __future__ import annotations
 
+import functools
+import importlib
 import math
 import os
 import signal
@@ -57,6 +59,7 @@ import anyio
 import anyio.abc
 import structlog
 
+from minikubelet import eventloop
 from minikubelet.config import (
     RESTART_REQUIRED,
     KubeletConfiguration,
@@ -132,11 +135,12 @@ def run_daemon(invocation: Invocation) -> int:
     try:
         try:
             endpoints = api_endpoints(config)
+            loop = eventloop.choose()
         except (ConfigError, OSError) as error:
             _error(error)
             return 2
         try:
-            return anyio.run(_daemon, invocation, config, endpoints)
+            return eventloop.run(loop, _daemon, invocation, config, endpoints)
         except (KeeperError, BaseExceptionGroup) as error:
             keeper = _keeper_error(error)
             if keeper is None:
@@ -158,6 +162,8 @@ def _keeper_error(error: BaseException) -> KeeperError | None:
                 return found
     return None
 
+
+_SERVING = "minikubelet.server.serving"  # serve_api, with the web stack under it
 
 RESOURCE_VERSION_FILE = "resource-version"  # the reserved top of the API's versions
 
@@ -275,25 +281,40 @@ async def _serve(
     checkpoints: CheckpointStore,
     stop_checkpoints: Callable[[], None],
 ) -> int:
-    from minikubelet.server import serve_api
+    from minikubelet.server.listen import open_listeners
     from minikubelet.sources import StaticPodSource
 
     notifier.status("Starting")
     source = StaticPodSource(kubelet, config.static_pod_path, config.file_check_frequency)
     intake: list[anyio.CancelScope] = []  # the API and the manifest watch: what brings pods in
+    try:
+        # Bound before any pod starts: a socket that is another daemon's stops this one.
+        listeners = open_listeners(endpoints.socket, endpoints.address, endpoints.port)
+    except (OSError, ConfigError) as error:
+        _log.error("daemon.api_failed", socket=str(config.socket), error=str(error))
+        return 1
     async with anyio.create_task_group() as group:
+        # The pods, then the API: its web stack takes longer to import than the pods take
+        # to start, so it is imported in a thread while they start. A client connecting
+        # meanwhile waits in the socket's backlog, as for any daemon starting.
         try:
-            listening = await group.start(_within, intake, serve_api, kubelet, endpoints)
-        except (OSError, ConfigError) as error:
-            _log.error("daemon.api_failed", socket=str(config.socket), error=str(error))
-            group.cancel_scope.cancel()
-            return 1
-        await group.start(_within, intake, source.run)
-        restored = await store.restore(kubelet)
-        checkpoints.prune({pod.uid for pod in kubelet.snapshots()})
-        # Every pod that can come back is back, its running containers adopted: what
-        # the keeper still holds for no pod is killed, never left running.
-        await kubelet.adoption_done()
+            await group.start(_within, intake, source.run)
+            restored = await store.restore(kubelet)
+            checkpoints.prune({pod.uid for pod in kubelet.snapshots()})
+            # Every pod that can come back is back, its running containers adopted: what
+            # the keeper still holds for no pod is killed, never left running.
+            await kubelet.adoption_done()
+            serving = await anyio.to_thread.run_sync(importlib.import_module, _SERVING)
+        except BaseException:
+            listeners.close()
+            raise
+        listening = await group.start(
+            functools.partial(_within, listeners=listeners),
+            intake,
+            serving.serve_api,
+            kubelet,
+            endpoints,
+        )
         _log.info(
             "daemon.ready",
             pods=len(kubelet.snapshots()),
@@ -335,12 +356,13 @@ async def _within(
     function: Callable[..., Awaitable[None]],
     *args: Any,
     task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED,
+    **keywords: Any,
 ) -> None:
-    """Run ``function(*args, task_status=...)`` in a scope added to ``scopes``, so that it
-    can be stopped before the rest of the daemon."""
+    """Run ``function(*args, task_status=..., **keywords)`` in a scope added to ``scopes``,
+    so that it can be stopped before the rest of the daemon."""
     with anyio.CancelScope() as scope:
         scopes.append(scope)
-        await function(*args, task_status=task_status)
+        await function(*args, task_status=task_status, **keywords)
 
 
 async def _shut_down(

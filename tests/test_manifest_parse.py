@@ -8,9 +8,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+import yaml
 
 from minikubelet.errors import ManifestError
 from minikubelet.manifest import LoadResult, load_file, load_text, pod_from_dict
+from minikubelet.manifest import load as loading
 from minikubelet.model.spec import (
     ExecAction,
     GRPCAction,
@@ -625,3 +627,21 @@ def test_yaml_anchors_and_merge_keys(tmp_path: Path) -> None:
 def test_alias_bombs_are_refused(text: str) -> None:
     with pytest.raises(ManifestError, match="document too large"):
         load_text(text, None)
+
+
+def test_libyaml_reads_what_pyyaml_reads() -> None:
+    """The fast (libyaml) loader gives the same documents as the pure-Python one, with our
+    constructors: timestamps stay strings, a repeated key is refused."""
+    if not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML was built without libyaml")
+    text = (
+        "apiVersion: v1\nkind: Pod\n"
+        "metadata: {name: web, creationTimestamp: 2026-12-01T10:00:00Z}\n"
+        "spec:\n  containers:\n  - name: app\n    command: [sleep, '1']\n    env:\n"
+        "    - {name: A, value: 'yes'}\n---\nbase: &b {x: 1}\nderived: {<<: *b, y: 2}\n"
+    )
+    fast = list(yaml.load_all(text, Loader=loading._FastLoader))
+    assert fast == list(yaml.load_all(text, Loader=loading._Loader))
+    assert fast[0]["metadata"]["creationTimestamp"] == "2026-12-01T10:00:00Z"
+    with pytest.raises(yaml.constructor.ConstructorError, match='duplicate key "a"'):
+        list(yaml.load_all("a: 1\na: 2\n", Loader=loading._FastLoader))

@@ -39,6 +39,7 @@ import anyio.abc
 import click
 import structlog
 
+from minikubelet import eventloop
 from minikubelet.cli.options import engine_options
 from minikubelet.config import FLAGS, build_config
 from minikubelet.daemon import api_endpoints
@@ -53,7 +54,8 @@ from minikubelet.model.spec import Pod
 from minikubelet.model.status import PodPhase
 from minikubelet.model.trace import TraceEntry
 from minikubelet.rootdir import prepare_root_dir
-from minikubelet.server import ApiEndpoints, Listening, SocketInUseError, serve_api
+from minikubelet.server import ApiEndpoints, Listening, SocketInUseError
+from minikubelet.server.serving import serve_api
 from minikubelet.settings import Settings
 
 if TYPE_CHECKING:
@@ -333,6 +335,7 @@ def run(
     try:
         prepare_root_dir(config.root_dir)
         endpoints = api_endpoints(config, save_token=False)
+        loop = eventloop.choose()
     except (ConfigError, OSError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
@@ -351,4 +354,4 @@ def run(
         base_env=base_env,
         node_name=os.uname().nodename,
     )
-    sys.exit(anyio.run(_supervise, manifests, settings, api, trace, ui))
+    sys.exit(eventloop.run(loop, _supervise, manifests, settings, api, trace, ui))

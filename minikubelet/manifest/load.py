@@ -272,16 +272,25 @@ def _load_json(text: str) -> object:
     return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
 
 
+# What PyYAML's constructors raise on a value their tag cannot read.
+_CONSTRUCTION_ERRORS = (ValueError, KeyError, AttributeError, TypeError, IndexError, OverflowError)
+
+
 def _load_yaml(text: str) -> list[object]:
+    if _FastLoader is not _Loader:
+        try:
+            return list(yaml.load_all(text, Loader=_FastLoader))
+        except (yaml.YAMLError, *_CONSTRUCTION_ERRORS, RecursionError):
+            pass  # read again below, for PyYAML's own words
     try:
         return list(yaml.load_all(text, Loader=_Loader))  # a SafeLoader subclass: safe
-    except (ValueError, KeyError, AttributeError, TypeError, IndexError, OverflowError) as error:
+    except _CONSTRUCTION_ERRORS as error:
         # A tagged value read after its node (``!!set``, ``!!omap`` fill theirs later,
         # outside ``construct_object``): no mark, but still a YAML error.
         raise yaml.YAMLError(f"cannot read a tagged value: {error}") from None
 
 
-class _Loader(yaml.SafeLoader):
+class _Strict(yaml.constructor.SafeConstructor):
     """PyYAML's SafeLoader, closer to Kubernetes' YAML (sigs.k8s.io/yaml):
 
     - timestamps stay strings (``creationTimestamp`` is a string in the API);
@@ -295,7 +304,7 @@ class _Loader(yaml.SafeLoader):
     def construct_object(self, node: yaml.Node, deep: bool = False) -> object:
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, KeyError, AttributeError, TypeError, IndexError, OverflowError):
+        except _CONSTRUCTION_ERRORS:
             value = repr(node.value) if isinstance(node, yaml.ScalarNode) else "a collection"
             shown = value if len(value) <= 40 else value[:37] + "..."
             raise yaml.constructor.ConstructorError(
@@ -328,10 +337,27 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-_Loader.yaml_implicit_resolvers = {
+_RESOLVERS = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+class _Loader(_Strict, yaml.SafeLoader):
+    yaml_implicit_resolvers = _RESOLVERS
+
+
+# libyaml's parser where PyYAML was built with it (its wheels are): the same documents,
+# through the same constructors and resolvers, at a fraction of the pure-Python scanner's
+# cost, which is most of loading a directory of manifests. A document it refuses is read
+# again with ``_Loader``, so an error says what PyYAML says (libyaml words it otherwise).
+_FastLoader: type[yaml.SafeLoader | yaml.CSafeLoader] = _Loader
+if hasattr(yaml, "CSafeLoader"):
+
+    class _CLoader(_Strict, yaml.CSafeLoader):
+        yaml_implicit_resolvers = _RESOLVERS
+
+    _FastLoader = _CLoader
 
 
 def _check_size(document: object, i: int, count: int, path: Path | None) -> None:

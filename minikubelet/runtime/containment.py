@@ -310,8 +310,9 @@ async def kill_cgroup(
 
     The common case, an empty cgroup (the main process exited and left nothing), costs one
     read of ``cgroup.procs`` in the event loop and no thread hop. Otherwise the driver's
-    fenced kill runs in a worker thread, and the wait for the pids to die is event-driven
-    (pidfds). What is still there at the deadline (uninterruptible sleep) is reported.
+    fenced kill runs in the event loop too when it needs no wait, or in a worker thread,
+    and the wait for the pids to die is event-driven (pidfds). What is still there at the
+    deadline (uninterruptible sleep) is reported.
     """
     left = cgroup.pids()
     if not left:
@@ -319,7 +320,9 @@ async def kill_cgroup(
     killed: list[int] = []
     with anyio.move_on_after(timeout):
         while left:
-            signalled = await anyio.to_thread.run_sync(_kill_all, cgroup)
+            signalled = _kill_at_once(cgroup)
+            if signalled is None:
+                signalled = await anyio.to_thread.run_sync(_kill_all, cgroup)
             killed += [pid for pid in signalled if pid not in killed]
             if on_signal is not None and killed:
                 on_signal(sorted(killed))
@@ -329,6 +332,16 @@ async def kill_cgroup(
             left = cgroup.pids()
     left = cgroup.pids()
     return KillReport(tuple(killed), tuple(sorted(left)))
+
+
+def _kill_at_once(cgroup: ContainerCgroup) -> list[int] | None:
+    """The fenced kill in the event loop, when it needs no wait (``cgroup.kill``, or the
+    pids fence): the SIGKILL lands on time, not after a thread hop on a busy machine.
+    None: it must wait, or it failed (the worker thread's path retries and reports)."""
+    try:
+        return cgroup.try_kill_all()
+    except (CgroupError, OSError):
+        return None
 
 
 def _kill_all(cgroup: ContainerCgroup) -> list[int]:

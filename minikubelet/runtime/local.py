@@ -165,6 +165,7 @@ class LocalContainer:
         self._sampled_oom: OomKill | None = None
         self.ended = anyio.Event()  # set once the main process has been reaped
         self._start_ticks = start_ticks if start_ticks is not None else _start_ticks(child.pid)
+        self._kill_reported: anyio.Event | None = None  # a kill_all's signals are told
 
     @property
     def pid(self) -> int:
@@ -195,18 +196,33 @@ class LocalContainer:
 
     async def wait(self) -> ExitStatus:
         try:
-            return await self._child.wait()
+            status = await self._child.wait()
         finally:
             if self._child.status is not None:
                 self.ended.set()
+        # An exit caused by a kill_all comes after that kill's signals are told (its
+        # pidfd can wake the loop before the killing thread's return does).
+        if self._kill_reported is not None:
+            await self._kill_reported.wait()
+        return status
 
     def signal_main(self, signum: int) -> bool:
         return self._child.send_signal(signum)
 
     async def kill_all(self, on_signal: Callable[[list[int]], None] | None = None) -> KillReport:
-        if self.cgroup is not None:
-            return await kill_cgroup(self.cgroup, self._runtime.table, on_signal)
-        return await kill_tagged(self._child.tag, self.roots(), self._runtime.table, on_signal)
+        reported = self._kill_reported = anyio.Event()
+
+        def signalled(pids: list[int]) -> None:
+            if on_signal is not None:
+                on_signal(pids)
+            reported.set()
+
+        try:
+            if self.cgroup is not None:
+                return await kill_cgroup(self.cgroup, self._runtime.table, signalled)
+            return await kill_tagged(self._child.tag, self.roots(), self._runtime.table, signalled)
+        finally:
+            reported.set()
 
     async def processes(self) -> set[int]:
         if self.cgroup is not None:
@@ -904,14 +920,54 @@ class LocalRuntime:
 
 
 @contextlib.contextmanager
-def _sigchld() -> Iterator[AsyncIterator[int] | None]:
+def _sigchld() -> Iterator[AsyncIterator[None] | None]:
+    """Each SIGCHLD, as an async iterator; None off the main thread (no signals there).
+
+    The event loop's own signal API where it allows SIGCHLD (asyncio, trio); uvloop keeps
+    SIGCHLD for libuv's process watcher, so there a handler of ours writes to a pipe the
+    loop waits on (uvloop wakes for every signal and runs Python's handlers at once).
+    """
     receiver = anyio.open_signal_receiver(signal.SIGCHLD)
     try:
         signals = receiver.__enter__()
     except ValueError:  # not the main thread
         yield None
         return
+    except RuntimeError:  # uvloop: "cannot add a signal handler for SIGCHLD"
+        with _sigchld_pipe() as piped:
+            yield piped
+        return
     try:
-        yield signals
+        yield _each(signals)
     finally:
         receiver.__exit__(None, None, None)
+
+
+async def _each(signals: AsyncIterator[int]) -> AsyncIterator[None]:
+    async for _ in signals:
+        yield
+
+
+@contextlib.contextmanager
+def _sigchld_pipe() -> Iterator[AsyncIterator[None]]:
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def handler(signum: int, frame: object) -> None:
+        with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
+            os.write(write_end, b"\0")
+
+    async def each() -> AsyncIterator[None]:
+        while True:
+            await anyio.wait_readable(read_end)
+            with contextlib.suppress(BlockingIOError):
+                while os.read(read_end, 4096):
+                    pass
+            yield
+
+    previous = signal.signal(signal.SIGCHLD, handler)
+    try:
+        yield each()
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+        os.close(read_end)
+        os.close(write_end)

@@ -27,7 +27,8 @@ import anyio.abc
 
 from minikubelet.cli.client.connection import Server
 from minikubelet.kubelet import Kubelet
-from minikubelet.server import ApiEndpoints, Listening, serve_api
+from minikubelet.server import ApiEndpoints, Listening
+from minikubelet.server.serving import serve_api
 from minikubelet.ui.app import Dashboard
 
 __all__ = ["EmbeddedDashboard"]

@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 from minikubelet.kubelet import Kubelet
-from minikubelet.server import ApiEndpoints, Listening, serve_api
+from minikubelet.server import ApiEndpoints, Listening
+from minikubelet.server.serving import serve_api
 from minikubelet.server.tls import listener_names, self_signed
 
 

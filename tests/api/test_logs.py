@@ -20,7 +20,8 @@ from minikubelet.logfiles import rotated_files
 from minikubelet.model.spec import Container, RestartPolicy
 from minikubelet.model.status import PodPhase, PodStatus
 from minikubelet.runtime.logs import LogRotation
-from minikubelet.server import ApiEndpoints, serve_api
+from minikubelet.server import ApiEndpoints
+from minikubelet.server.serving import serve_api
 from minikubelet.settings import Settings
 from minikubelet.testing import container, wait_for_status
 from tests.api.conftest import Server, unix_client

@@ -16,7 +16,8 @@ import pytest
 
 from minikubelet.cli.run import ApiOptions, start_api
 from minikubelet.kubelet import Kubelet
-from minikubelet.server import ApiEndpoints, SocketInUseError, serve_api
+from minikubelet.server import ApiEndpoints, SocketInUseError
+from minikubelet.server.serving import serve_api
 from tests.conftest import CHILD, PYTHON
 
 MINIKUBELET = [sys.executable, "-m", "minikubelet"]

@@ -28,8 +28,9 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from minikubelet.kubelet import Kubelet
-from minikubelet.server import ApiEndpoints, Listening, TlsFiles, serve_api
+from minikubelet.server import ApiEndpoints, Listening, TlsFiles
 from minikubelet.server.auth import MAX_FAILURES
+from minikubelet.server.serving import serve_api
 from minikubelet.testing import wait_for_file
 from tests.api.conftest import TOKEN, Server, unix_client
 from tests.conftest import CHILD, PYTHON

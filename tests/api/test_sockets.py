@@ -13,7 +13,8 @@ import pytest
 
 from minikubelet.errors import ConfigError
 from minikubelet.kubelet import Kubelet
-from minikubelet.server import ApiEndpoints, SocketInUseError, serve_api
+from minikubelet.server import ApiEndpoints, SocketInUseError
+from minikubelet.server.serving import serve_api
 from tests.api.conftest import unix_client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

@@ -292,6 +292,33 @@ def test_kill_all_stops_a_fork_storm(v1: V1Driver, pod_v1: str) -> None:
     v1.remove_pod(pod_v1)
 
 
+def test_a_kill_at_once_stops_a_fork_storm_unless_a_spawn_holds_the_cgroup(
+    v1: V1Driver, pod_v1: str
+) -> None:
+    """The event loop's kill (pids fence, no thread): everything at once; it declines,
+    rather than waits, while the cgroup's lock is held (a spawn under way)."""
+    cgroup = v1.container(pod_v1, "storm")
+    cgroup.create()
+    storm = "i=0; while [ $i -lt 300 ]; do sleep 30 & i=$((i+1)); done; wait"
+    main = spawn(cgroup, ["sh", "-c", storm])
+    wait_for(lambda: len(cgroup.pids()) > 20, 10.0, "the storm to start")
+    if v1.fence == "freezer":
+        assert cgroup.try_kill_all() is None  # the freezer must settle: a thread's job
+        kill_and_remove(cgroup, main)
+        v1.remove_pod(pod_v1)
+        return
+    with cgroup._lock:
+        assert cgroup.try_kill_all() is None
+    killed = cgroup.try_kill_all()
+    assert killed is not None
+    assert main.pid in killed
+    main.wait(timeout=5)
+    wait_for(cgroup.is_empty, 5.0, "every process of the storm to die")
+    reap(killed)
+    kill_and_remove(cgroup, main)
+    v1.remove_pod(pod_v1)
+
+
 def test_our_parked_thread_is_in_the_cgroup_but_never_listed(v1: V1Driver, pod_v1: str) -> None:
     cgroup = v1.container(pod_v1, "app")
     cgroup.create(CgroupResources(cpu_shares=512, cpu_quota_us=50_000))

@@ -385,7 +385,8 @@ async def test_memory_is_sampled_only_for_a_limit_no_cgroup_enforces(
 async def test_top_pods_agrees_with_the_kernel_counters(
     contained: Kubelet, short_tmp: Path, tmp_path: Path
 ) -> None:
-    from minikubelet.server import ApiEndpoints, serve_api
+    from minikubelet.server import ApiEndpoints
+    from minikubelet.server.serving import serve_api
 
     ready = tmp_path / "ready"
     program = (

@@ -255,6 +255,21 @@ class V2Container:
             finally:
                 write_value(self.dir / "cgroup.freeze", 0)
 
+    def try_kill_all(self) -> list[int] | None:
+        if not self._lock.acquire(blocking=False):
+            return None  # a spawn is under way
+        try:
+            if not self.dir.is_dir():
+                return []
+            kill = self.dir / "cgroup.kill"
+            if not kill.exists():
+                return None  # before Linux 5.14: freezing takes a while to settle
+            pids = self.pids()
+            write_value(kill, 1)
+            return sorted(pids)
+        finally:
+            self._lock.release()
+
     def oom_kills(self) -> int:
         events = self.dir / "memory.events"
         if "memory" not in self._driver.controllers:
