@@ -638,7 +638,10 @@ class LocalRuntime:
         refused = refusal(identity, launch.tag, held.kept if held else None, in_cgroup)
         if refused is not None:
             # Never two instances: what is left of the container goes before a new one.
-            await self._kill_leftovers(launch.tag, cgroup or await self._cgroup_for(launch))
+            if cgroup is None:
+                with contextlib.suppress(RuntimeStartError):  # none can be made: none to clear
+                    cgroup = await self._cgroup_for(launch)
+            await self._kill_leftovers(launch.tag, cgroup)
             return refused
         assert held is not None
         assert launch.log_path is not None
@@ -698,8 +701,7 @@ class LocalRuntime:
         child = KeptChild(self._keeper, kept)
         roots = [kept.pid] if child.status is None else []
         report = await kill_tagged(kept.tag, roots, self.table)
-        if child.status is None:
-            await child.wait()
+        await child.wait()  # its exit taken: the keeper forgets it
         _log.warning(
             "container.not_adopted_killed",
             container=kept.tag,
