@@ -127,31 +127,54 @@ class KeeperClient:
     # -- connecting ------------------------------------------------------------------
 
     async def connect(self) -> list[Held]:
-        """Reach the root dir's keeper, starting it if none answers; what it holds."""
-        try:
-            self._sock = self._open()
-        except (FileNotFoundError, ConnectionRefusedError):
-            await self._start_keeper()
+        """Reach the root dir's keeper, starting it if none answers; what it holds.
+
+        A keeper that dies as we connect (its socket still took the connection) is taken
+        as none: a new one is started, once."""
+        started = False
+        while True:
             try:
                 self._sock = self._open()
+            except (FileNotFoundError, ConnectionRefusedError) as error:
+                if started:
+                    raise KeeperError(f"{self.path}: cannot reach the keeper: {error}") from None
+                await self._start_keeper()
+                started = True
+                continue
             except OSError as error:
                 raise KeeperError(f"{self.path}: cannot reach the keeper: {error}") from None
-        except OSError as error:
-            raise KeeperError(f"{self.path}: cannot reach the keeper: {error}") from None
+            try:
+                held = await self._greet()
+            except (OSError, EOFError, WireError) as error:
+                self.close()
+                if started:
+                    raise KeeperError(f"{self.path}: the keeper did not answer: {error}") from None
+                await self._start_keeper()
+                started = True
+                continue
+            _log.info("keeper.connected", pid=self.pid, holds=len(held))
+            return held
+
+    async def _greet(self) -> list[Held]:
+        """``hello``, and what the keeper answers: a ``child`` per process, ``welcome``."""
         self._send({"op": "hello"})
         held: list[Held] = []
-        with anyio.fail_after(KEEPER_START_TIMEOUT):
-            while True:
-                message, fds = await self._receive()
-                if message["op"] == "welcome":
-                    self.pid = int(message["pid"])
-                    break
-                if message["op"] == "child" and len(fds) == 2:
-                    held.append(Held(kept_from_json(message), fds[0], fds[1]))
-                else:
-                    self._dispatch(message, fds)
-        _log.info("keeper.connected", pid=self.pid, holds=len(held))
-        return held
+        try:
+            with anyio.fail_after(KEEPER_START_TIMEOUT):
+                while True:
+                    message, fds = await self._receive()
+                    if message["op"] == "welcome":
+                        self.pid = int(message["pid"])
+                        return held
+                    if message["op"] == "child" and len(fds) == 2:
+                        held.append(Held(kept_from_json(message), fds[0], fds[1]))
+                    else:
+                        self._dispatch(message, fds)
+        except BaseException:
+            for entry in held:
+                os.close(entry.stdout)
+                os.close(entry.stderr)
+            raise
 
     def _open(self) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
