@@ -1,13 +1,13 @@
 """Whether a process the keeper holds is the container instance a checkpoint says ran.
 
 After the daemon's death and restart, a checkpoint says "instance N of container C ran as
-pid P, started at tick T"; the keeper says which processes it holds (pid, tag, start
-ticks). The instance is adopted only when all of it matches: the pid alone may have been
-reused by an unrelated process (the kubelet, restarted, trusts the runtime's container
-IDs for the same reason: ``pkg/kubelet/kuberuntime/kuberuntime_manager.go GetPodStatus``),
-and the tag says which container a process belongs to. With a cgroup per container, the process must also be in that
-container's cgroup. Anything else is refused, with the reason the user reads in the
-container's ``lastState`` (``ContainerStatusUnknown``).
+pid P, started at tick T"; the keeper says which processes it holds (pid, tag, start ticks).
+The instance is adopted only when all of it matches: the pid alone may have been reused by
+an unrelated process (the kubelet, restarted, trusts the runtime's container IDs for the
+same reason: ``pkg/kubelet/kuberuntime/kuberuntime_manager.go GetPodStatus``), and the tag
+says which container a process belongs to. With a cgroup per container, the process must
+also be in that container's cgroup. Anything else is refused, with the reason the user reads
+in the container's ``lastState`` (``ContainerStatusUnknown``).
 """
 
 from __future__ import annotations
