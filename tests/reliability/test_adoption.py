@@ -21,6 +21,7 @@ import httpx
 import psutil
 import pytest
 
+from minikubelet.runtime.spawning import TAG_VARIABLE
 from tests.conftest import CHILD, PYTHON
 from tests.serve.daemon import Daemon, wait_for
 
@@ -84,6 +85,18 @@ def ticks(client: httpx.Client, name: str) -> list[int]:
     return [int(line.split()[1]) for line in text.splitlines() if line.startswith("tick ")]
 
 
+def tagged(tag: str) -> list[int]:
+    """Every live process carrying container tag ``tag``."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get(TAG_VARIABLE) == tag and alive(process.pid):
+                found.append(process.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
 def keeper_pids(daemon: Daemon) -> list[int]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
@@ -143,6 +156,9 @@ def test_a_killed_daemon_s_containers_are_adopted_by_the_next(daemon: Daemon) ->
             )
             assert now["restartCount"] == 0
             assert alive(pids[name])
+            # Exactly once: the main process (and the forker's double-forked child).
+            expected = {pids[name], forked} if name == "forker" else {pids[name]}
+            assert set(tagged(f"{now['uid']}/app")) == expected, name
             assert (facts / f"{name}.record").read_text().count("start") == 1, name
         assert alive(forked)
 
