@@ -14,6 +14,7 @@ import os
 import selectors
 import signal
 import socket
+import struct
 import subprocess  # noqa: TID251 - Popen objects of the processes spawned here
 import sys
 import time
@@ -163,6 +164,14 @@ class Keeper:
 
     def _accept(self, listener: socket.socket) -> None:
         conn, _ = listener.accept()
+        # The socket is 0600 in a 0700 directory; the peer's credentials are checked too,
+        # since whoever talks here can spawn anything as anyone we may become.
+        credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _, peer_uid, _ = struct.unpack("3i", credentials)
+        if peer_uid not in (os.geteuid(), 0):
+            _log("keeper.peer_refused", uid=peer_uid)
+            conn.close()
+            return
         if self.conn is not None:  # only one daemon per root dir: the new one is it
             _log("keeper.daemon_replaced")
             self._drop_connection()
