@@ -27,12 +27,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "FRAME_LIMIT",
     "KeptProcess",
     "SpawnRequest",
+    "SpawnUser",
     "WireError",
     "decode_frame",
     "encode_frame",
@@ -116,6 +117,14 @@ def kept_from_json(message: Mapping[str, Any]) -> KeptProcess:
     )
 
 
+class SpawnUser(NamedTuple):
+    """Who the process runs as: uid, gid and supplementary groups."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...] = ()
+
+
 @dataclass(frozen=True)
 class SpawnRequest:
     """One container instance to spawn, prepared to the last argument by the daemon.
@@ -131,7 +140,7 @@ class SpawnRequest:
     env: Mapping[str, str]
     tag: str
     program: str | None = None
-    user: tuple[int, int, tuple[int, ...]] | None = None  # uid, gid, supplementary groups
+    user: SpawnUser | None = None
     stdin: bool = False
     message_variable: str | None = None
 
@@ -150,7 +159,9 @@ def spawn_json(spawn: SpawnRequest) -> dict[str, Any]:
         "env": dict(spawn.env),
         "tag": spawn.tag,
         "program": spawn.program,
-        "user": None if spawn.user is None else [*spawn.user[:2], list(spawn.user[2])],
+        "user": None
+        if spawn.user is None
+        else [spawn.user.uid, spawn.user.gid, list(spawn.user.groups)],
         "stdin": spawn.stdin,
         "messageVariable": spawn.message_variable,
     }
@@ -163,11 +174,11 @@ def spawn_from_json(message: Mapping[str, Any]) -> SpawnRequest:
     ):
         raise WireError("env is not an object of strings")
     user = message.get("user")
-    identity: tuple[int, int, tuple[int, ...]] | None = None
+    identity: SpawnUser | None = None
     if user is not None:
         if not (isinstance(user, list) and len(user) == 3 and isinstance(user[2], list)):
             raise WireError("user is not [uid, gid, [groups]]")
-        identity = (_number(user[0]), _number(user[1]), tuple(map(_number, user[2])))
+        identity = SpawnUser(_number(user[0]), _number(user[1]), tuple(map(_number, user[2])))
     program = message.get("program")
     variable = message.get("messageVariable")
     return SpawnRequest(

@@ -56,7 +56,7 @@ from minikubelet.logic.adoption import (
 )
 from minikubelet.logic.memory_limit import MemoryExceeded
 from minikubelet.logic.qos import CgroupResources
-from minikubelet.model.keeper import KeptProcess, SpawnRequest
+from minikubelet.model.keeper import KeptProcess, SpawnRequest, SpawnUser
 from minikubelet.runtime.attached import LocalExec, start_attached
 from minikubelet.runtime.base import (
     ContainerProcess,
@@ -583,7 +583,9 @@ class LocalRuntime:
             env=env,
             tag=launch.tag,
             program=launch.argv[0] if launch.argv else None,
-            user=None if identity is None else (identity.uid, identity.gid, identity.groups),
+            user=None
+            if identity is None
+            else SpawnUser(identity.uid, identity.gid, identity.groups),
             stdin=stdin is not None,
             message_variable=None if message_fd is None else TERMINATION_LOG_VARIABLE,
         )

@@ -13,8 +13,7 @@ import subprocess  # noqa: TID251 - the one module that spawns processes
 from collections.abc import Mapping, Sequence
 
 from minikubelet.errors import RuntimeStartError
-from minikubelet.model.launch import Identity
-from minikubelet.runtime.files import check_working_dir
+from minikubelet.runtime.files import UserIds, check_working_dir
 
 __all__ = ["TAG_VARIABLE", "become_subreaper", "start_process"]
 
@@ -39,7 +38,7 @@ def start_process(
     tag: str,
     stdout: int,
     stderr: int,
-    identity: Identity | None = None,
+    identity: UserIds | None = None,
     pass_fds: Sequence[int] = (),
     stdin: int | None = None,
     program: str | None = None,

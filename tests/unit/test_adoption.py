@@ -23,6 +23,7 @@ from minikubelet.model.keeper import (
     FRAME_LIMIT,
     KeptProcess,
     SpawnRequest,
+    SpawnUser,
     WireError,
     decode_frame,
     encode_frame,
@@ -81,7 +82,7 @@ def test_a_spawn_request_goes_through_the_wire_unchanged() -> None:
         env={"PATH": "/usr/bin", "É": "ü"},
         tag="uid/app",
         program="app",
-        user=(1000, 1000, (10, 20)),
+        user=SpawnUser(1000, 1000, (10, 20)),
         stdin=True,
         message_variable="MINIKUBELET_TERMINATION_LOG",
     )

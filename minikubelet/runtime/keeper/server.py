@@ -34,7 +34,6 @@ from minikubelet.model.keeper import (
     kept_json,
     spawn_from_json,
 )
-from minikubelet.model.launch import Identity
 from minikubelet.runtime.keeper import KEEPER_SOCKET, socket_address
 from minikubelet.runtime.spawning import become_subreaper, start_process
 
@@ -251,9 +250,7 @@ class Keeper:
         env = dict(request.env)
         if request.message_variable is not None:
             env[request.message_variable] = f"/dev/fd/{message_fd}"
-        identity = None
-        if request.user is not None:
-            identity = Identity(request.user[0], request.user[1], request.user[2])
+        identity = request.user
         out_read, out_write = os.pipe2(os.O_CLOEXEC)
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
         try:
