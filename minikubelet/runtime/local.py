@@ -647,6 +647,7 @@ class LocalRuntime:
             return refused
         assert held is not None
         assert launch.log_path is not None
+        await self._kill_strays(launch.tag, execs_only=True)  # the dead daemon's probes
         del self._held[held.kept.pid]
         self._adopted[held.kept.pid] = launch.tag
         owner = (launch.identity.uid, launch.identity.gid) if launch.identity else None
@@ -672,19 +673,7 @@ class LocalRuntime:
         of it (with their trees) and whatever is in its cgroup."""
         for kept in [held.kept for held in self._held.values() if held.kept.tag == tag]:
             await self._kill_held(kept)
-        orphans = [
-            pid
-            for owner in [t for t in self._strays if t == tag or t.startswith(f"{tag}/")]
-            for pid in self._strays.pop(owner)
-        ]
-        if orphans:
-            report = await kill_tagged(tag, orphans, self.table)
-            _log.warning(
-                "container.leftovers_killed",
-                container=tag,
-                pids=list(report.killed),
-                effect="orphans of a previous daemon's container, not adopted",
-            )
+        await self._kill_strays(tag)
         if cgroup is not None and not await anyio.to_thread.run_sync(cgroup.is_empty):
             report = await kill_cgroup(cgroup, self.table)
             _log.warning(
@@ -692,6 +681,22 @@ class LocalRuntime:
                 container=tag,
                 pids=list(report.killed),
                 effect="a previous daemon's process in the container's cgroup, not adopted",
+            )
+
+    async def _kill_strays(self, tag: str, *, execs_only: bool = False) -> None:
+        """Kill the orphans carrying container ``tag`` (or, ``execs_only``, only its execs:
+        a dead daemon's probes and hooks, whose own daemon is gone) found at start-up."""
+        prefix = f"{tag}/"
+        owners = [t for t in self._strays if t.startswith(prefix) or (t == tag and not execs_only)]
+        for owner in owners:
+            # By the orphan's own tag: an exec's kill must not reach the container's
+            # processes (which carry the container's tag, not the exec's).
+            report = await kill_tagged(owner, self._strays.pop(owner), self.table)
+            _log.warning(
+                "container.leftovers_killed",
+                container=owner,
+                pids=list(report.killed),
+                effect="orphans of a previous daemon's container, not adopted",
             )
 
     async def _kill_held(self, kept: KeptProcess) -> list[int]:
@@ -702,7 +707,10 @@ class LocalRuntime:
             os.close(fd)
         child = KeptChild(self._keeper, kept)
         roots = [kept.pid] if child.status is None else []
-        report = await kill_tagged(kept.tag, roots, self.table)
+        tag = kept.tag
+        if tag in self._adopted.values():  # a second process of an adopted container:
+            tag = f"{tag}/unclaimed/{kept.pid}"  # its own tree only, never the adopted one
+        report = await kill_tagged(tag, roots, self.table)
         await child.wait()  # its exit taken: the keeper forgets it
         _log.warning(
             "container.not_adopted_killed",

@@ -80,3 +80,37 @@ async def test_nothing_held_means_nothing_adopted_and_nothing_killed(
         refused = await runtime.adopt(launch, me, 0.0)
         assert isinstance(refused, AdoptionRefused)
         assert await runtime.kill_unadopted() == []
+
+
+async def test_an_adopted_container_goes_on_and_its_dead_daemon_s_execs_are_killed(
+    short_tmp: Path, tmp_path: Path
+) -> None:
+    """Without cgroups a runtime can hand over in-process: stopped, it leaves its keeper
+    running the container; the next one adopts it (and kills an orphaned probe)."""
+    sleeper = (sys.executable, "-c", "import time; time.sleep(60)")
+    launch = Launch(tag="uid/app", argv=sleeper, cwd="/", env={}, log_path=tmp_path / "0.log")
+    earlier = LocalRuntime(keeper=short_tmp, containment="none")
+    async with anyio.create_task_group() as group:
+        await group.start(earlier.run)
+        process = await earlier.start(launch)
+        group.cancel_scope.cancel()
+    env = dict(os.environ, **{TAG_VARIABLE: "uid/app/exec/7"})
+    probe = subprocess.Popen(sleeper, env=env, start_new_session=True)  # noqa: ASYNC220
+    try:
+        later = LocalRuntime(keeper=short_tmp, containment="none")
+        async with running(later):
+            identity = ProcessIdentity(process.pid, ticks_of(process.pid))
+            adopted = await later.adopt(launch, identity, anyio.current_time())
+            assert not isinstance(adopted, AdoptionRefused)
+            assert adopted.pid == process.pid
+            assert probe.poll() is not None  # the orphaned probe: killed
+            assert await later.kill_unadopted() == []
+            assert adopted.signal_main(15)
+            with anyio.fail_after(10):
+                status = await adopted.wait()
+            assert status.signal == 15
+            await adopted.kill_all()
+    finally:
+        if probe.poll() is None:
+            probe.kill()
+            probe.wait()
