@@ -10,6 +10,7 @@ pod lost its checkpoint is killed; SIGTERM still stops everything, the keeper in
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -275,9 +276,13 @@ def test_a_killed_keeper_is_replaced_and_its_containers_still_supervised(daemon:
     assert not alive(second)
 
 
-def test_a_container_blocked_on_its_full_pipe_loses_nothing(daemon: Daemon) -> None:
+def test_a_container_blocked_on_its_full_pipe_goes_on_where_the_pipe_is(daemon: Daemon) -> None:
     """While no daemon reads, a fast writer fills its pipe and waits there (the keeper
-    holds the read end): no SIGPIPE, and the next daemon reads on where the pipe is."""
+    holds the read end): no SIGPIPE, and the next daemon reads on where the pipe is.
+
+    What the killed daemon had read from the pipe but not yet written to the file (one
+    read, at most 64 KiB) is lost with it: at full speed the daemon is often between the
+    two, so one gap of at most that much is allowed, at the kill, and nowhere else."""
     (daemon.manifests / "flood.yaml").write_text(
         pod_manifest("flood", daemon.facts, "--tick", "0.002", "--tick-bytes", "1000")
     )
@@ -294,7 +299,12 @@ def test_a_container_blocked_on_its_full_pipe_loses_nothing(daemon: Daemon) -> N
     daemon.start().wait_ready()
     with api(daemon) as client:
         seen = wait_for(lambda: (t := ticks(client, "flood")) and len(t) > 1500 and t)
-        assert seen == list(range(len(seen)))
+        assert seen[0] == 0
+        steps = [after - before for before, after in itertools.pairwise(seen)]
+        assert all(step >= 1 for step in steps)  # in order, nothing twice
+        gaps = [step - 1 for step in steps if step > 1]
+        assert len(gaps) <= 1
+        assert sum(gaps) <= 64 * 1024 // 1000 + 1
         status = wait_for(lambda: _running(client, "flood"))
         assert status["restartCount"] == 0
     assert alive(pid)

@@ -10,7 +10,8 @@ Why a process apart, and what it does (the daemon's side is ``client.py``):
 * **It holds the pipes.** It makes each container's stdout and stderr pipes, keeps its own
   copy of their read ends and hands the daemon another (``SCM_RIGHTS``). While no daemon
   runs, a chatty container fills its pipe (64 KiB) and blocks: it never gets SIGPIPE, and
-  the next daemon reads on from where the pipe is, so no byte is lost.
+  the next daemon reads on from where the pipe is. (What the dying daemon had read but
+  not yet written, one read at most, is lost with it.)
 * **It reaps,** on SIGCHLD (``signal.set_wakeup_fd``: no polling), and tells the daemon
   each container's ``waitpid`` status; a status nobody acknowledged is kept and told to
   the next daemon, with the pipes, so an exit while no daemon ran has its real code and
