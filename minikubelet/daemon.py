@@ -18,19 +18,24 @@ Start-up, in order (a bad configuration starts nothing: exit status 2):
    (``minikubelet.checkpoints``); checkpoints of pods that did not come back are removed.
    The runtime has chosen its containment by then (``containment.mode``: a cgroup per
    container, or none and why; the mode is repeated in ``daemon.ready``), under cgroups
-   named after the root dir, which are all removed when the daemon stops;
+   named after the root dir, which are all removed when the daemon stops. Containers are
+   spawned by the root dir's keeper (``runtime/keeper``, started if none answers), so
+   they outlive a daemon that dies: each restored pod adopts the instances its checkpoint
+   says were running, when the keeper still holds them (same pid and start time, tag,
+   cgroup), and whatever the keeper holds that no pod adopted is killed before READY;
 6. ``READY=1`` to systemd (``minikubelet.notify``), then ``STATUS=`` lines as pods come
    and go, and ``WATCHDOG=1`` when the unit asks for a watchdog.
 
-Signals: SIGTERM or SIGINT stops the daemon: ``STOPPING=1``, the manifest watch and the
-API stop (so nothing new can start), every pod terminates gracefully and in parallel
-(preStop hooks, each pod's own grace period, capped by ``shutdownGracePeriod`` when it is
-set), the logs are flushed, exit status 0. A second SIGTERM/SIGINT kills what is left at
-once. SIGHUP reloads the configuration file and rescans the manifests; settings fixed at
-start-up (socket, root dir, TLS, token, back-off, log rotation) are logged as ignored
-until a restart. API pods are *not* forgotten by a stop, only by a deletion, so they come
-back next time, the same pods (uid, creation time, labels); the containers the stop
-terminated start again, their ``restartCount`` one higher.
+``kill -9`` (or a crash) stops nothing: the containers run on under the keeper, and the next
+daemon adopts them (step 5). Signals: SIGTERM or SIGINT stops the daemon: ``STOPPING=1``,
+the manifest watch and the API stop (so nothing new can start), every pod terminates
+gracefully and in parallel (preStop hooks, each pod's own grace period, capped by
+``shutdownGracePeriod`` when it is set), the logs are flushed, exit status 0. A second
+SIGTERM/SIGINT kills what is left at once. SIGHUP reloads the configuration file and rescans
+the manifests; settings fixed at start-up (socket, root dir, TLS, token, back-off, log
+rotation) are logged as ignored until a restart. API pods are *not* forgotten by a stop,
+only by a deletion, so they come back next time, the same pods (uid, creation time, labels);
+the containers the stop terminated start again, their ``restartCount`` one higher.
 
 Why here and not in the click command: the command parses flags, this module runs the
 daemon; tests and ``run`` share its pieces (``api_endpoints``) without a CLI in between.
@@ -61,7 +66,7 @@ from minikubelet.config import (
     default_static_pod_path,
     load_config,
 )
-from minikubelet.errors import ConfigError, RootDirInUseError
+from minikubelet.errors import ConfigError, KeeperError, RootDirInUseError
 from minikubelet.logic.environment import CLEAN_ENV_VARIABLES
 from minikubelet.notify import Notifier, without_notify_variables
 from minikubelet.rootdir import RootDirLock, api_token, prepare_root_dir
@@ -134,9 +139,28 @@ def run_daemon(invocation: Invocation) -> int:
         except (ConfigError, OSError) as error:
             _error(error)
             return 2
-        return eventloop.run(loop, _daemon, invocation, config, endpoints)
+        try:
+            return eventloop.run(loop, _daemon, invocation, config, endpoints)
+        except (KeeperError, BaseExceptionGroup) as error:
+            keeper = _keeper_error(error)
+            if keeper is None:
+                raise
+            _error(keeper)  # nothing started: without a keeper nothing would survive us
+            return 1
     finally:
         lock.release()
+
+
+def _keeper_error(error: BaseException) -> KeeperError | None:
+    """The KeeperError ``error`` is or holds (task groups wrap what their tasks raise)."""
+    if isinstance(error, KeeperError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _keeper_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 _SERVING = "minikubelet.server.serving"  # serve_api, with the web stack under it
@@ -225,7 +249,7 @@ async def _daemon(
     store = ApiPodStore(config.root_dir)
     checkpoints = CheckpointStore(config.root_dir)
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-        async with Kubelet(settings, history=checkpoints) as kubelet:
+        async with Kubelet(settings, history=checkpoints, keeper=True) as kubelet:
             # Both before the API or the manifests can add the first pod.
             detach = store.attach(kubelet)
             stop_checkpoints = checkpoints.attach(kubelet)
@@ -277,6 +301,9 @@ async def _serve(
             await group.start(_within, intake, source.run)
             restored = await store.restore(kubelet)
             checkpoints.prune({pod.uid for pod in kubelet.snapshots()})
+            # Every pod that can come back is back, its running containers adopted: what
+            # the keeper still holds for no pod is killed, never left running.
+            await kubelet.adoption_done()
             serving = await anyio.to_thread.run_sync(importlib.import_module, _SERVING)
         except BaseException:
             listeners.close()

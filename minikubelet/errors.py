@@ -13,6 +13,9 @@
     ├── CgroupError                  a cgroup file could not be written, or a cgroup could
     │                                not be created or removed; names the file
     ├── RootDirInUseError            another daemon holds the root dir's lock
+    ├── KeeperError                  the keeper (the process that holds serve's
+    │                                containers) cannot be started or reached; the
+    │                                daemon does not start
     ├── ContainerConfigError         a container's configuration cannot be made (runAsNonRoot
     │                                with a root user, a user minikubelet cannot switch to);
     │                                the container waits: CreateContainerConfigError
@@ -42,6 +45,7 @@ __all__ = [
     "DuplicateObjectError",
     "DuplicatePodError",
     "FieldError",
+    "KeeperError",
     "ManifestError",
     "ManifestWarning",
     "MinikubeletError",
@@ -275,6 +279,15 @@ class SocketInUseError(MinikubeletError, OSError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class KeeperError(MinikubeletError):
+    """Raised when ``serve`` cannot start or reach its keeper (``runtime/keeper``).
+
+    The message says what failed (the socket, the start, the greeting) and where the
+    keeper's own log is; nothing is started without a keeper, since nothing would
+    survive the daemon.
+    """
 
 
 class RootDirInUseError(MinikubeletError):

@@ -62,6 +62,7 @@ __all__ = [
     "InstanceOwner",
     "LiveInstance",
     "run_instance",
+    "run_to_end",
     "supervise",
 ]
 
@@ -85,6 +86,7 @@ class LiveInstance:
     exited: anyio.Event = field(default_factory=anyio.Event)
     stopping: bool = False
     sigkilled: bool = False  # the stop sequence SIGKILLed it (so nothing was "left behind")
+    adopted: bool = False  # started by a previous daemon: its postStart is not run again
     # Cancelled when the stop policy gives up on a process that cannot be killed.
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
@@ -232,7 +234,13 @@ async def run_instance(
     report.event(container, EventType.NORMAL, "Started", f"Started container {container.name}")
     live = LiveInstance(container, process, launch, restart_count)
     owner.started(live, context.clock())
+    await run_to_end(context, owner, live)
 
+
+async def run_to_end(context: InstanceContext, owner: InstanceOwner, live: LiveInstance) -> None:
+    """Supervise an instance that runs (just started, or adopted after the daemon's
+    restart) to its end, and tell ``owner`` how it ended."""
+    report, container, process = context.report, live.container, live.process
     exited_at = 0.0
 
     def on_exit(status: ExitStatus) -> None:

@@ -32,12 +32,13 @@ from minikubelet.errors import DuplicatePodError
 from minikubelet.events import EventRecorder
 from minikubelet.gc import ContainerGC
 from minikubelet.logic.environment import referenced_objects
-from minikubelet.logic.restore import restored_records
+from minikubelet.logic.restore import restored_records, running_instances
 from minikubelet.manifest.capabilities import limit_warnings
 from minikubelet.model.checkpoint import PodCheckpoint
 from minikubelet.model.containment import ContainmentInfo
 from minikubelet.model.snapshot import PodSnapshot, WatchEventType
 from minikubelet.model.spec import Pod
+from minikubelet.model.status import Instance
 from minikubelet.model.trace import TraceEntry
 from minikubelet.objects import ObjectStore, StoredObject
 from minikubelet.pod_worker import LogLineSink, PodWorker
@@ -94,15 +95,20 @@ class Kubelet:
         objects: ObjectStore | None = None,
         history: PodHistory | None = None,
         cgroup_subtree: str | None = None,
+        keeper: bool = False,
     ) -> None:
         """``cgroup_subtree``: the default runtime's cgroups (by default named after the
-        root dir; ``run``, which shares the daemon's root dir, gives one per process)."""
+        root dir; ``run``, which shares the daemon's root dir, gives one per process).
+        ``keeper``: the default runtime spawns through the root dir's keeper, so the
+        containers survive this process (``serve``)."""
         self.settings = settings
         # Where a pod added with a known uid finds its containers' past (the daemon's
         # checkpoints); None: every pod starts with none.
         self._history = history
         self.runtime: ContainerRuntime = runtime or LocalRuntime(
-            settings.log_rotation, cgroup_subtree=cgroup_subtree or subtree_for(settings.root_dir)
+            settings.log_rotation,
+            cgroup_subtree=cgroup_subtree or subtree_for(settings.root_dir),
+            keeper=settings.root_dir if keeper else None,
         )
         self.clock = clock
         self.recorder = EventRecorder(clock)
@@ -229,10 +235,15 @@ class Kubelet:
             raise DuplicatePodError(f'pod "{pod.namespace}/{pod.name}" already exists')
         assert self._group is not None, "use the Kubelet as an async context manager"
         records = empty_records(pod)
+        adoptable: dict[str, Instance] = {}
+        known_uid = uid is not None
         if uid is not None and self._history is not None:
             checkpoint = self._history.load(uid, pod.namespace, pod.name)
             if checkpoint is not None:
-                records = restored_records(pod.spec, checkpoint, self.clock())
+                # What was running may still be (the daemon died, its keeper did not):
+                # the worker adopts it or records it lost.
+                adoptable = running_instances(pod.spec, checkpoint)
+                records = restored_records(pod.spec, checkpoint, self.clock(), adoptable)
                 created_at = created_at or checkpoint.created_at
                 _log.info(
                     "pod.history_restored",
@@ -260,6 +271,8 @@ class Kubelet:
             probes=self.probes,
             log_sink=self._log_sink,
             objects=self.objects,
+            adoptable=adoptable,
+            known_uid=known_uid,
         )
         self._workers[key] = worker
         worker.on_status(lambda _: self._notify())
@@ -358,6 +371,11 @@ class Kubelet:
         worker = self._workers.get((namespace, name))
         if worker is not None:
             worker.terminate(grace)
+
+    async def adoption_done(self) -> list[int]:
+        """Every pod that was running before the daemon's restart is back: kill what the
+        previous daemon left that none of them adopted (``ContainerRuntime.kill_unadopted``)."""
+        return await self.runtime.kill_unadopted()
 
     def kill_all(self) -> None:
         """SIGKILL every container of every pod at once."""

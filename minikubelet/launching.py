@@ -18,6 +18,7 @@ from minikubelet.errors import ContainerConfigError
 from minikubelet.logic.environment import NO_OBJECTS, ConfigFailure, FieldContext, ObjectLookup
 from minikubelet.logic.identity import UserEntry, resolve_identity
 from minikubelet.logic.launch import LaunchPlan, build_launch
+from minikubelet.model.launch import Launch
 from minikubelet.model.spec import Container, Pod
 from minikubelet.settings import Settings
 
@@ -40,6 +41,11 @@ class Launcher:
         self._settings = settings
         self._log_dir = log_dir
         self._objects = objects
+
+    def launch_of(self, container: Container) -> Launch:
+        """Which container this is, and no more (its tag): what the runtime needs to
+        clear what a previous daemon left of it (``ContainerRuntime.adopt``)."""
+        return Launch(tag=f"{self._uid}/{container.name}", argv=container.command, cwd="/")
 
     def launch(self, container: Container, restart_count: int) -> LaunchPlan:
         """The instance's launch, with the ConfigMaps and Secrets as they are now. Raises

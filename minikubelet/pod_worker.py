@@ -34,14 +34,16 @@ import structlog
 
 from minikubelet.errors import ContainerConfigError
 from minikubelet.events import EventRecorder
-from minikubelet.instance import InstanceContext, LiveInstance, run_instance
+from minikubelet.instance import InstanceContext, LiveInstance, run_instance, run_to_end
 from minikubelet.launching import Launcher
 from minikubelet.lifecycle import run_hook
 from minikubelet.logic.actions import PodView, StartContainer, compute_pod_actions
+from minikubelet.logic.adoption import AdoptionRefused, ProcessIdentity
 from minikubelet.logic.backoff import BackoffEntry, crash_loop_message
 from minikubelet.logic.environment import NO_OBJECTS, ObjectLookup
 from minikubelet.logic.probing import apply_verdict, is_started
 from minikubelet.logic.qos import container_resources
+from minikubelet.logic.restore import lost
 from minikubelet.logic.termination import (
     DEADLINE_EXCEEDED_MESSAGE,
     active_deadline,
@@ -122,7 +124,13 @@ class PodWorker:
         probes: ProbeManager | None = None,
         log_sink: LogLineSink | None = None,
         objects: ObjectLookup = NO_OBJECTS,
+        adoptable: Mapping[str, Instance] | None = None,
+        known_uid: bool = False,
     ) -> None:
+        """``adoptable``: the instances a previous daemon left running (its checkpoint's),
+        by container name, to take back before anything starts (``logic/restore.py``).
+        ``known_uid``: the pod came back with its uid (a static pod, a saved API pod): a
+        previous daemon may have left processes of it, adopted or killed before any start."""
         self.pod = pod
         self.uid = uid
         self._runtime = runtime
@@ -140,6 +148,8 @@ class PodWorker:
         self._log_sink = log_sink
         # The keeper starts from the containers' history (none, or a checkpoint's).
         self._records = dict(keeper.snapshot.records)
+        self._adoptable = dict(adoptable or {})
+        self._restored = known_uid
         self._backoff: dict[str, BackoffEntry] = {}
         self._backoff_reported: dict[str, float] = {}
         self._live: dict[str, LiveInstance] = {}
@@ -331,6 +341,7 @@ class PodWorker:
         await self._runtime.prepare_pod(self.uid, resources)
         try:
             async with self.tasks():
+                await self._adopt_all()
                 task_status.started()
                 await self._sync_loop()
                 await self._terminate()
@@ -508,6 +519,78 @@ class PodWorker:
             self._held.clear()
             self._notify()
 
+    # -- adoption --------------------------------------------------------------------
+
+    async def _adopt_all(self) -> None:
+        """Take back the instances a previous daemon left running, before the first sync:
+        each is supervised again as it is (same restart count, containerID, startedAt), or,
+        refused, recorded lost (``ContainerStatusUnknown``, with the reason) and handled
+        by its restart policy, as the kubelet handles a container its runtime lost."""
+        adoptable, self._adoptable = self._adoptable, {}
+        if not self._restored:
+            return  # a new pod: no previous daemon ran it
+        spec = self.pod.spec
+        for container in spec.init_containers + spec.containers:
+            instance = adoptable.get(container.name)
+            if instance is not None:
+                await self._adopt(container, instance)
+            else:  # nothing to take back: the runtime clears what may be left of it
+                await self._runtime.adopt(self._launcher.launch_of(container), None, 0.0)
+        if adoptable:
+            self._report()
+
+    async def _adopt(self, container: Container, instance: Instance) -> None:
+        name = container.name
+        adopted: ContainerProcess | AdoptionRefused
+        try:
+            plan = self._launcher.launch(container, instance.restart_count)
+        except ContainerConfigError as error:
+            plan, adopted = None, AdoptionRefused(f"its configuration cannot be made: {error}")
+            await self._runtime.adopt(self._launcher.launch_of(container), None, 0.0)
+        if plan is not None:
+            identity = None
+            if instance.pid is not None and instance.start_ticks is not None:
+                identity = ProcessIdentity(instance.pid, instance.start_ticks)
+            ran_for = 0.0
+            if instance.started_at is not None:
+                ran_for = max((self._clock() - instance.started_at).total_seconds(), 0.0)
+            adopted = await self._runtime.adopt(
+                plan.launch,
+                identity,
+                anyio.current_time() - ran_for,
+                self._sink_for(name),
+                self._log_problems(container),
+            )
+        if isinstance(adopted, AdoptionRefused):
+            _log.warning(
+                "container.not_adopted",
+                pod=self.report.label,
+                container=name,
+                pid=instance.pid,
+                reason=adopted.reason,
+            )
+            self._records[name] = self._records[name].with_latest(
+                lost(instance, self._clock(), adopted.reason)
+            )
+            return
+        assert plan is not None
+        live = LiveInstance(container, adopted, plan.launch, instance.restart_count, adopted=True)
+        _log.info(
+            "container.adopted",
+            pod=self.report.label,
+            container=name,
+            pid=adopted.pid,
+            restart_count=instance.restart_count,
+        )
+        self.report.step(
+            name, Step.SPAWNED, f"pid {adopted.pid}: adopted after the daemon's restart"
+        )
+        self._update_instance(name, instance.restart_count, post_start_done=True)
+        self._live[name] = live
+        if container in self.pod.spec.containers:
+            self._has_initialized = True
+        self._spawn(run_to_end, self._instances, self, live)
+
     # -- what one instance tells (instance.InstanceOwner) ----------------------------
 
     def start_failed(self, container: Container, restart_count: int, exit_: Exit) -> None:
@@ -525,6 +608,7 @@ class PodWorker:
             container_id=f"process://{pid}",
             pid=pid,
             started_at=started_at,
+            start_ticks=live.process.start_ticks,
         )
         self._live[live.name] = live
         if live.container.lifecycle.post_start is None:
@@ -532,7 +616,7 @@ class PodWorker:
         self._notify()  # a start is a change: the next init container may now be due
 
     def running(self, live: LiveInstance, group: anyio.abc.TaskGroup) -> None:
-        if live.container.lifecycle.post_start is not None:
+        if live.container.lifecycle.post_start is not None and not live.adopted:
             group.start_soon(self._post_start, live)
         else:
             self._start_probes(live)

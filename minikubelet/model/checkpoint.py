@@ -4,8 +4,8 @@ The kubelet keeps nothing of the kind: after its restart it finds the pod's cont
 running or dead, in the container runtime (``kuberuntime_manager.go GetPodStatus``), and
 derives ``restartCount`` and ``lastState`` from them. minikubelet's processes are its own
 children, so it writes down, at every start and exit, the newest two instances of each
-container (``Instance``: restart count, pid, start and exit) and reads them back when the
-pod is added again with the same uid.
+container (``Instance``: restart count, pid and process start ticks, start and exit) and
+reads them back when the pod is added again with the same uid.
 
 This module is the data and its JSON form; ``minikubelet.checkpoints`` writes the files.
 """
@@ -21,7 +21,10 @@ from minikubelet.model.status import Exit, Instance
 
 __all__ = ["CHECKPOINT_VERSION", "PodCheckpoint", "checkpoint_from_json", "checkpoint_json"]
 
-CHECKPOINT_VERSION = 1
+# 2 added ``startTicks`` (a running instance's process identity, for adoption); a
+# version 1 file reads as one whose instances have none (they cannot be adopted).
+CHECKPOINT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ def checkpoint_json(checkpoint: PodCheckpoint) -> dict[str, Any]:
 def checkpoint_from_json(data: object) -> PodCheckpoint:
     """The checkpoint ``data`` describes; raises ValueError saying what is wrong with it."""
     document = _mapping(data, "the checkpoint")
-    if document.get("version") != CHECKPOINT_VERSION:
+    if document.get("version") not in _READABLE_VERSIONS:
         raise ValueError(f"unknown checkpoint version {document.get('version')!r}")
     containers = _mapping(document.get("containers"), "containers")
     return PodCheckpoint(
@@ -74,6 +77,7 @@ def _instance_json(instance: Instance) -> dict[str, Any]:
         "pid": instance.pid,
         "startedAt": instance.started_at.isoformat() if instance.started_at else None,
         "postStartDone": instance.post_start_done,
+        "startTicks": instance.start_ticks,
     }
     if instance.exit is not None:
         data["exit"] = {
@@ -90,6 +94,7 @@ def _instance(data: object, container: str) -> Instance:
     item = _mapping(data, f"an instance of {container}")
     started = item.get("startedAt")
     pid = item.get("pid")
+    ticks = item.get("startTicks")
     exit_data = item.get("exit")
     exit_: Exit | None = None
     if exit_data is not None:
@@ -111,6 +116,7 @@ def _instance(data: object, container: str) -> Instance:
         started_at=_time(started, "startedAt") if started is not None else None,
         exit=exit_,
         post_start_done=item.get("postStartDone") is not False,
+        start_ticks=ticks if isinstance(ticks, int) and not isinstance(ticks, bool) else None,
     )
 
 

@@ -91,6 +91,9 @@ class Instance:
     exit: Exit | None = None
     # False while postStart runs: the kubelet reports the container only after the hook.
     post_start_done: bool = True
+    # The main process's start time (clock ticks after boot): with ``pid``, its identity
+    # when a restarted daemon takes the instance back (``logic/adoption.py``).
+    start_ticks: int | None = None
 
     @property
     def is_running(self) -> bool:

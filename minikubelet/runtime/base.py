@@ -12,7 +12,8 @@ under trio's ``MockClock`` must be able to supply every one of them.
 
 A pod's life at this seam, as the kubelet's at the CRI (``RunPodSandbox``,
 ``CreateContainer``/``StartContainer``, ``StopPodSandbox``/``RemovePodSandbox``):
-``prepare_pod`` when the pod is admitted (the runtime may make its containers' cgroups
+``adopt`` for an instance a previous daemon started (``kill_unadopted`` once every pod is
+back), ``prepare_pod`` when the pod is admitted (the runtime may make its containers' cgroups
 ahead of their first start), ``start`` for every instance, and ``remove_pod`` once every
 instance has ended: the pod's termination is complete when that returns. ``containment``
 says which containment is in force, and why (``model/containment.py``).
@@ -27,6 +28,7 @@ from typing import Protocol
 
 import anyio.abc
 
+from minikubelet.logic.adoption import AdoptionRefused, ProcessIdentity
 from minikubelet.logic.qos import CgroupResources
 from minikubelet.model.containment import ContainmentInfo
 from minikubelet.model.launch import ExecResult, ExitStatus, Launch
@@ -34,6 +36,7 @@ from minikubelet.model.usage import NodeUsage, Usage
 
 __all__ = [
     "KILL_TIMEOUT",
+    "AdoptionRefused",
     "CgroupResources",
     "ContainerProcess",
     "ContainerRuntime",
@@ -48,6 +51,7 @@ __all__ = [
     "OomKill",
     "OutputSink",
     "ProblemSink",
+    "ProcessIdentity",
     "StreamingExec",
     "Usage",
 ]
@@ -108,6 +112,12 @@ class ContainerProcess(Protocol):
     @property
     def started_at(self) -> float:
         """anyio time at which the process was spawned (not when the caller resumed)."""
+        ...
+
+    @property
+    def start_ticks(self) -> int | None:
+        """When the main process started, in the kernel's clock ticks after boot: with the
+        pid, its identity across the daemon's restart (checkpointed; ``adopt``)."""
         ...
 
     async def pump_logs(self) -> None:
@@ -201,6 +211,27 @@ class ContainerRuntime(Protocol):
         An explicit termination-message file is created fresh first, as the container's
         user; ``on_log_problem`` hears of trouble writing the log (a full disk).
         """
+
+    async def adopt(
+        self,
+        launch: Launch,
+        identity: ProcessIdentity | None,
+        started_at: float,
+        sink: LineSink | None = None,
+        on_log_problem: ProblemSink | None = None,
+    ) -> ContainerProcess | AdoptionRefused:
+        """Take back the instance ``launch`` describes, which a previous daemon started as
+        ``identity`` (pid and start ticks, from its checkpoint) at anyio time
+        ``started_at``: a ``ContainerProcess`` as ``start`` returns, its log appended to,
+        or why it cannot be (gone, another process, another container's, not in its cgroup).
+        A process that exited while no daemon ran is adopted too: ``wait`` returns its
+        real exit status at once. Refused (``identity`` None included: nothing to take
+        back), whatever a previous daemon left of the container is killed, so the
+        instance that starts next is the only one."""
+
+    async def kill_unadopted(self) -> list[int]:
+        """Adoption is over (every restored pod was added): kill whatever a previous
+        daemon left running that no ``adopt`` took back; the pids killed."""
 
     async def termination_message(self, launch: Launch, exit_code: int) -> str:
         """The termination message of the instance ``launch`` started, now that it exited."""

@@ -70,6 +70,7 @@ __all__ = [
     "Sampled",
     "SampledLimits",
     "choose",
+    "clear_leftovers_except",
     "container_key",
     "info_of",
     "kill_cgroup",
@@ -126,9 +127,15 @@ def info_of(containment: Containment) -> ContainmentInfo:
 
 
 async def choose(
-    request: ContainmentRequest, subtree: str, idle_timeout: float | None
+    request: ContainmentRequest,
+    subtree: str,
+    idle_timeout: float | None,
+    *,
+    clear_leftovers: bool = True,
 ) -> tuple[CgroupDriver | None, ContainmentInfo]:
-    """Detect the containment (in a worker thread), log it, and clear a crash's leftovers."""
+    """Detect the containment (in a worker thread), log it, and clear a crash's leftovers
+    (unless ``clear_leftovers`` is False: a daemon with a keeper adopts what it can first,
+    then calls ``clear_leftovers_except``)."""
     if request == "none":
         containment: Containment = NoCgroups(
             "cgroups were not asked for (containment none): limits.memory is enforced by "
@@ -149,7 +156,15 @@ async def choose(
         )
         return None, info
     _log.info("containment.mode", mode=info.mode.value, reason=info.reason, cgroups=info.location)
-    leftovers = await anyio.to_thread.run_sync(_clear_leftovers, containment)
+    if clear_leftovers:
+        await clear_leftovers_except(containment, frozenset())
+    return containment, info
+
+
+async def clear_leftovers_except(driver: CgroupDriver, keep: frozenset[str]) -> None:
+    """Kill and remove every pod cgroup of our subtree but those of the pods in ``keep``
+    (whose containers were adopted)."""
+    leftovers = await anyio.to_thread.run_sync(_clear_leftovers, driver, keep)
     if leftovers:
         _log.warning(
             "containment.leftovers_removed",
@@ -157,13 +172,17 @@ async def choose(
             pids=sorted(pid for pids in leftovers.values() for pid in pids),
             effect="processes a previous run of this daemon left in its cgroups were killed",
         )
-    return containment, info
 
 
-def _clear_leftovers(driver: CgroupDriver) -> dict[str, list[int]]:
-    """Kill and remove every pod cgroup already in our subtree (a crashed daemon's)."""
+def _clear_leftovers(
+    driver: CgroupDriver, keep: frozenset[str] = frozenset()
+) -> dict[str, list[int]]:
+    """Kill and remove every pod cgroup already in our subtree (a crashed daemon's), but
+    those of the pods in ``keep``."""
     found: dict[str, list[int]] = {}
     for uid in driver.pods():
+        if uid in keep:
+            continue
         found[uid] = _kill_pod(driver, uid)
         try:
             driver.remove_pod(uid, timeout=KILL_TIMEOUT)

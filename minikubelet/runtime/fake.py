@@ -17,7 +17,9 @@ minutes of pod life in milliseconds and can assert exact times with ``==``::
 A container's script is found by its name (the tag's last part), then by ``argv[0]``;
 with neither, it runs until signalled and exits 0 on SIGTERM. Everything that happens is
 recorded with its time: ``starts``, ``signals``, ``kills`` and ``execs``; pods as they are
-prepared and removed (``prepared``, ``removed``). Its containment is ``fake``: nothing is
+prepared and removed (``prepared``, ``removed``). ``kept`` plays the keeper after a
+daemon's death: processes of an earlier runtime that ``adopt`` may take back (``adopted``,
+``refused``), and ``kill_unadopted`` kills. Its containment is ``fake``: nothing is
 contained, and a memory limit is only what a script says (``oom_killed``).
 """
 
@@ -35,8 +37,10 @@ import anyio.abc
 import anyio.lowlevel
 
 from minikubelet.errors import RuntimeStartError
+from minikubelet.logic.adoption import AdoptionRefused, ProcessIdentity, refusal
 from minikubelet.logic.qos import CgroupResources
 from minikubelet.model.containment import ContainmentInfo, ContainmentMode
+from minikubelet.model.keeper import KeptProcess
 from minikubelet.runtime.base import (
     ContainerProcess,
     ExecResult,
@@ -156,6 +160,15 @@ class FakeProcess:
     @property
     def pid(self) -> int:
         return self._pid
+
+    @property
+    def start_ticks(self) -> int:
+        """A fake kernel start time: distinct per process, so a reused pid shows."""
+        return 1_000_000 + self._pid
+
+    def handed_to(self, runtime: FakeRuntime, launch: Launch, sink: LineSink | None) -> None:
+        """Adopted by ``runtime`` (``FakeRuntime.adopt``): its signals are recorded there."""
+        self._runtime, self.launch, self._sink = runtime, launch, sink
 
     @property
     def started_at(self) -> float:
@@ -351,6 +364,11 @@ class FakeRuntime:
     prepared: dict[str, dict[str, CgroupResources]] = field(default_factory=dict)
     removed: list[tuple[float, str]] = field(default_factory=list)
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000, 10))
+    # Processes a previous runtime left running (what a keeper held), for ``adopt``; the
+    # ones adopted, and the pids ``kill_unadopted`` killed.
+    kept: list[FakeProcess] = field(default_factory=list)
+    adopted: list[FakeProcess] = field(default_factory=list)
+    refused: list[AdoptionRefused] = field(default_factory=list)
 
     @property
     def containment(self) -> ContainmentInfo:
@@ -397,6 +415,42 @@ class FakeRuntime:
         process = FakeProcess(self, launch, script, next(self._pids), sink)
         self.starts.append(process)
         return process
+
+    async def adopt(
+        self,
+        launch: Launch,
+        identity: ProcessIdentity | None,
+        started_at: float,
+        sink: LineSink | None = None,
+        on_log_problem: ProblemSink | None = None,
+    ) -> FakeProcess | AdoptionRefused:
+        """One of ``kept`` whose pid, start ticks and tag match (``logic.adoption``)."""
+        await anyio.lowlevel.checkpoint()
+        found = next((p for p in self.kept if identity and p.pid == identity.pid), None)
+        kept = None
+        if found is not None:
+            status = found.status
+            wait_status = None if status is None else (status.signal or status.exit_code << 8)
+            kept = KeptProcess(found.pid, found.launch.tag, found.start_ticks, wait_status)
+        refused = refusal(identity, launch.tag, kept)
+        if refused is not None:
+            self.refused.append(refused)
+            for left in [p for p in self.kept if p.launch.tag == launch.tag]:
+                self.kept.remove(left)  # never two instances: what is left of it dies
+                await left.kill_all()
+            return refused
+        assert found is not None
+        self.kept.remove(found)
+        found.handed_to(self, launch, sink)
+        self.adopted.append(found)
+        return found
+
+    async def kill_unadopted(self) -> list[int]:
+        killed: list[int] = []
+        for process in self.kept:
+            killed += (await process.kill_all()).killed
+        self.kept.clear()
+        return killed
 
     async def termination_message(self, launch: Launch, exit_code: int) -> str:
         await anyio.lowlevel.checkpoint()

@@ -28,13 +28,30 @@ import contextlib
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from minikubelet.errors import RuntimeStartError
-from minikubelet.model.launch import Identity
+
+if TYPE_CHECKING:  # the keeper imports this module: it stays light
+    from minikubelet.model.launch import Identity
+
+
+class UserIds(Protocol):
+    """Who a process runs as, as far as a file check goes (an ``Identity``, or the
+    keeper's ``SpawnUser``)."""
+
+    @property
+    def uid(self) -> int: ...
+    @property
+    def gid(self) -> int: ...
+    @property
+    def groups(self) -> tuple[int, ...]: ...
+
 
 __all__ = [
     "TERMINATION_LOG_VARIABLE",
     "FileRefused",
+    "UserIds",
     "check_working_dir",
     "open_default_message",
     "open_for_container",
@@ -51,7 +68,7 @@ class FileRefused(RuntimeStartError):
     directory its user cannot search, a file its user cannot write, not a regular file)."""
 
 
-def _may(info: os.stat_result, identity: Identity | None, bit: int) -> bool:
+def _may(info: os.stat_result, identity: UserIds | None, bit: int) -> bool:
     """Whether ``identity`` has permission ``bit`` (4 read, 2 write, 1 search) on ``info``."""
     if identity is None or identity.uid == 0:
         return True  # minikubelet's own user, or root: as the process itself would be
@@ -63,7 +80,7 @@ def _may(info: os.stat_result, identity: Identity | None, bit: int) -> bool:
     return bool(mode & bit)
 
 
-def _walk_to_parent(path: Path, identity: Identity | None) -> int:
+def _walk_to_parent(path: Path, identity: UserIds | None) -> int:
     """An open descriptor of ``path``'s directory, reached without following any symlink,
     every directory on the way searchable by ``identity``."""
     if not path.is_absolute():
@@ -159,7 +176,7 @@ def open_default_message(path: Path, identity: Identity | None, *, truncate: boo
     return fd
 
 
-def check_working_dir(path: str, identity: Identity) -> None:
+def check_working_dir(path: str, identity: UserIds) -> None:
     """Refuse a working directory the container's user could not enter.
 
     ``subprocess`` changes directory before it drops privileges (as root, in the child),

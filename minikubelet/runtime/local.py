@@ -14,28 +14,49 @@ cgroup, so that is the only hop); the container's processes, its whole-container
 its usage and its OOM kills are the cgroup's. Without one, processes are found by tree and
 environment tag (``process.py``), usage is summed over the tree with psutil, and memory
 limits are enforced by sampling.
+
+With a keeper (``serve``: ``runtime/keeper``), the instances are not our children: the
+spawning thread hands the prepared spawn to the keeper and gets back the pid, the start
+ticks and the pipes' read ends; with a cgroup, the process waits behind the gate until it
+is placed (on v1 too, since the keeper is not the parked thread). Exits come from the
+keeper, signals go through pidfds, orphans are the keeper's children (``table.foster``).
+At start-up, what the keeper holds waits for ``adopt``; ``kill_unadopted`` ends the rest,
+and only then are the cgroups of pods that did not come back removed. Execs (probes,
+hooks, ``kubectl exec``) are still spawned here: they are short, and die with the
+container.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
 import anyio.abc
+import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 import structlog
 
-from minikubelet.errors import CgroupError, RuntimeStartError
+from minikubelet.errors import CgroupError, KeeperError, RuntimeStartError
+from minikubelet.logic.adoption import (
+    AdoptionRefused,
+    ProcessIdentity,
+    refusal,
+    start_ticks_of,
+    unclaimed,
+)
 from minikubelet.logic.memory_limit import MemoryExceeded
 from minikubelet.logic.qos import CgroupResources
+from minikubelet.model.keeper import KeptProcess, SpawnRequest, SpawnUser
 from minikubelet.runtime.attached import LocalExec, start_attached
 from minikubelet.runtime.base import (
     ContainerProcess,
@@ -51,12 +72,14 @@ from minikubelet.runtime.base import (
     Usage,
 )
 from minikubelet.runtime.cgroups import ContainerCgroup, HasPid, SpawnPlan, V2Container
+from minikubelet.runtime.cgroups.v2 import spawn_through_gate
 from minikubelet.runtime.containment import (
     NOT_STARTED,
     Cgroups,
     ContainmentRequest,
     SampledLimits,
     choose,
+    clear_leftovers_except,
     container_key,
     kill_cgroup,
 )
@@ -66,6 +89,7 @@ from minikubelet.runtime.files import (
     open_for_container,
     prepare_explicit_message,
 )
+from minikubelet.runtime.keeper.client import Held, KeeperClient, KeptChild
 from minikubelet.runtime.logs import (
     CriLogWriter,
     LogRotation,
@@ -78,6 +102,7 @@ from minikubelet.runtime.process import (
     become_subreaper,
     kill_tagged,
     spawn,
+    strays,
     tagged_pids,
 )
 from minikubelet.runtime.stats import cgroup_usage, sample_many, sample_node
@@ -119,7 +144,12 @@ class LocalContainer:
     container's cgroup when there is one."""
 
     def __init__(
-        self, child: ChildProcess, runtime: LocalRuntime, pipes: dict[str, int], log: CriLogWriter
+        self,
+        child: ChildProcess | KeptChild,
+        runtime: LocalRuntime,
+        pipes: dict[str, int],
+        log: CriLogWriter,
+        start_ticks: int | None = None,
     ) -> None:
         self._child = child
         self._runtime = runtime
@@ -134,11 +164,16 @@ class LocalContainer:
         self.memory_limit: int | None = None
         self._sampled_oom: OomKill | None = None
         self.ended = anyio.Event()  # set once the main process has been reaped
+        self._start_ticks = start_ticks if start_ticks is not None else _start_ticks(child.pid)
         self._kill_reported: anyio.Event | None = None  # a kill_all's signals are told
 
     @property
     def pid(self) -> int:
         return self._pid
+
+    @property
+    def start_ticks(self) -> int | None:
+        return self._start_ticks
 
     @property
     def started_at(self) -> float:
@@ -245,6 +280,16 @@ class LocalContainer:
         return [self.pid] if self._child.status is None else []
 
 
+def _start_ticks(pid: int) -> int | None:
+    """When ``pid`` started (``/proc/<pid>/stat``), read right after the spawn (it is not
+    reaped yet, so it is that process); None where /proc cannot say."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return start_ticks_of(stat.read())
+    except (OSError, ValueError):
+        return None
+
+
 def _mebibytes(value: int | None) -> str:
     return "none" if value is None else f"{value / 2**20:.0f}Mi"
 
@@ -256,6 +301,10 @@ class LocalRuntime:
     none), "none" (never cgroups). ``cgroup_subtree`` names this runtime's cgroups under
     the daemon's own (``containment.subtree_for`` a root dir; by default one per runtime
     object). The choice is made when ``run`` starts; until then no cgroup is used.
+
+    ``keeper``: the root dir whose keeper spawns the containers (``runtime/keeper``:
+    ``serve``), so that they survive this process and a runtime made after its death can
+    ``adopt`` them; None (``run``, tests): spawned here, they die with us.
     """
 
     def __init__(
@@ -266,8 +315,18 @@ class LocalRuntime:
         containment: ContainmentRequest = "auto",
         cgroup_subtree: str | None = None,
         idle_timeout: float | None = 60.0,
+        keeper: Path | None = None,
     ) -> None:
         self.table = ProcessTable()
+        self._keeper_dir = keeper
+        self._keeper: KeeperClient | None = None
+        self._ready: anyio.Event | None = None  # made in the event loop (``_keeper_ready``)
+        self._token: anyio.lowlevel.EventLoopToken | None = None
+        self._held: dict[int, Held] = {}  # what the keeper held when we connected, by pid
+        self._adopted: dict[int, str] = {}  # pid -> tag of the processes taken back
+        # Tagged processes outside the keeper's tree at start-up (orphaned to pid 1 by a
+        # dead keeper), by tag: killed when their container is not adopted.
+        self._strays: dict[str, list[int]] = {}
         self.rotation = rotation or LogRotation()
         self.is_subreaper = become_subreaper() if subreaper else False
         self._exec_ids = itertools.count(1)
@@ -290,6 +349,17 @@ class LocalRuntime:
     @property
     def containment(self) -> ContainmentInfo:
         return self._containment
+
+    @property
+    def _keeper_ready(self) -> anyio.Event:
+        """Set while a keeper is connected (cleared while a lost one is replaced)."""
+        if self._ready is None:
+            self._ready = anyio.Event()
+        return self._ready
+
+    @_keeper_ready.setter
+    def _keeper_ready(self, event: anyio.Event) -> None:
+        self._ready = event
 
     @property
     def cgroups(self) -> Cgroups | None:
@@ -340,7 +410,8 @@ class LocalRuntime:
                 started.contain(cgroup, baseline)
                 return started
 
-            container = await self.spawn_in_container(launch, start, cgroup=cgroup)
+            kept = self._keeper is not None
+            container = await self.spawn_in_container(launch, start, cgroup=cgroup, gate=kept)
         elapsed = time.monotonic() - container.spawned_monotonic  # noqa: TID251 - see above
         container._started_at = anyio.current_time() - max(elapsed, 0.0)
         container.memory_limit = self._memory_limit(launch)
@@ -362,6 +433,7 @@ class LocalRuntime:
         *,
         cgroup: ContainerCgroup | None = None,
         needs_stdin: bool = False,
+        gate: bool = False,
     ) -> T:
         """Run ``start`` so that the process it spawns starts in ``launch``'s container.
 
@@ -373,7 +445,9 @@ class LocalRuntime:
         without one, in a worker thread. ``needs_stdin``: the caller gives the process a
         stdin of its own, so the v2 gate (which takes stdin) cannot be used: the process
         is spawned, then moved into the cgroup at once (what it forks before the move is
-        not contained). Raises RuntimeStartError.
+        not contained). ``gate``: the keeper spawns the process, which cannot start in a
+        parked thread's cgroup: it waits behind the gate until it is moved (v1 too).
+        Raises RuntimeStartError.
         """
         if cgroup is None:
             cgroup = await self._cgroup_for(launch)
@@ -385,6 +459,16 @@ class LocalRuntime:
                 child = await anyio.to_thread.run_sync(start, SpawnPlan(launch.argv))
                 await anyio.to_thread.run_sync(cgroup.place, child)
                 return child
+            if gate and not isinstance(cgroup, V2Container):  # v2 always gates
+                gated = functools.partial(
+                    spawn_through_gate,
+                    cgroup.place,
+                    start,
+                    launch.argv,
+                    cwd=launch.cwd,
+                    env_path=launch.env.get("PATH"),
+                )
+                return await anyio.to_thread.run_sync(gated, limiter=self._spawner_limit())
             return await cgroup.spawn_async(
                 start, launch.argv, cwd=launch.cwd, env_path=launch.env.get("PATH")
             )
@@ -434,9 +518,21 @@ class LocalRuntime:
         log = CriLogWriter(
             launch.log_path, self.rotation, sink=sink, on_problem=on_log_problem, owner=owner
         )
+        message_fd: int | None = None
+        if self._keeper is not None:
+            try:
+                env = dict(launch.env)
+                if message is not None and not message.explicit:
+                    message_fd = open_default_message(message.path, identity, truncate=True)
+                return self._start_kept(launch, env, log, plan, message_fd)
+            except BaseException:
+                log.close()
+                raise
+            finally:
+                if message_fd is not None:
+                    os.close(message_fd)
         out_read, out_write = _pipe()
         err_read, err_write = _pipe()
-        message_fd: int | None = None
         try:
             env = dict(launch.env)
             if message is not None and not message.explicit:
@@ -465,6 +561,180 @@ class LocalRuntime:
                 if passed is not None:
                     os.close(passed)
         return LocalContainer(child, self, {"stdout": out_read, "stderr": err_read}, log)
+
+    def _start_kept(
+        self,
+        launch: Launch,
+        env: dict[str, str],
+        log: CriLogWriter,
+        plan: SpawnPlan | None,
+        message_fd: int | None,
+    ) -> LocalContainer:
+        """``_start`` through the keeper (from the spawning thread): it spawns, and hands
+        back the read ends of the pipes it made (it keeps copies of them)."""
+        assert self._keeper is not None
+        assert self._token is not None
+        identity = launch.identity
+        stdin = plan.stdin if plan is not None else None
+        request = SpawnRequest(
+            request=0,
+            argv=plan.argv if plan is not None else launch.argv,
+            cwd=launch.cwd,
+            env=env,
+            tag=launch.tag,
+            program=launch.argv[0] if launch.argv else None,
+            user=None
+            if identity is None
+            else SpawnUser(identity.uid, identity.gid, identity.groups),
+            stdin=stdin is not None,
+            message_variable=None if message_fd is None else TERMINATION_LOG_VARIABLE,
+        )
+        fds = [fd for fd in (stdin, message_fd) if fd is not None]
+        client, held = anyio.from_thread.run(self._spawn_kept, request, fds, token=self._token)
+        return self._container_of(held, log, client)
+
+    async def _spawn_kept(self, request: SpawnRequest, fds: list[int]) -> tuple[KeeperClient, Held]:
+        """Spawn through the keeper there is, waiting for a new one while a lost one is
+        being replaced (a request that could not be sent spawned nothing: it is sent again)."""
+        while True:
+            await self._keeper_ready.wait()
+            client = self._keeper
+            assert client is not None
+            try:
+                return client, await client.spawn(request, fds)
+            except KeeperError:
+                if self._keeper is client:
+                    self._keeper_ready = anyio.Event()  # _keep_keeper sets it once replaced
+                continue
+
+    def _container_of(
+        self, held: Held, log: CriLogWriter, client: KeeperClient | None = None
+    ) -> LocalContainer:
+        for fd in (held.stdout, held.stderr):
+            os.set_blocking(fd, False)
+        client = client or self._keeper
+        assert client is not None
+        child = KeptChild(client, held.kept)
+        pipes = {"stdout": held.stdout, "stderr": held.stderr}
+        return LocalContainer(child, self, pipes, log, start_ticks=held.kept.start_ticks)
+
+    async def adopt(
+        self,
+        launch: Launch,
+        identity: ProcessIdentity | None,
+        started_at: float,
+        sink: LineSink | None = None,
+        on_log_problem: ProblemSink | None = None,
+    ) -> LocalContainer | AdoptionRefused:
+        """Take back the instance ``launch`` describes, which ran as ``identity`` before
+        this daemon started, from the keeper: its log goes on in the same file (what the
+        pipes hold is read from where it is), its exit is the keeper's to report."""
+        if self._keeper is None:
+            await anyio.lowlevel.checkpoint()
+            return AdoptionRefused("no keeper held the containers (the daemon had stopped)")
+        held = self._held.get(identity.pid) if identity is not None else None
+        cgroup = await self._cgroup_for(launch) if held is not None else None
+        in_cgroup: bool | None = None
+        if cgroup is not None and held is not None and held.kept.wait_status is None:
+            in_cgroup = held.kept.pid in await anyio.to_thread.run_sync(cgroup.pids)
+        refused = refusal(identity, launch.tag, held.kept if held else None, in_cgroup)
+        if refused is not None:
+            # Never two instances: what is left of the container goes before a new one.
+            if cgroup is None:
+                with contextlib.suppress(RuntimeStartError):  # none can be made: none to clear
+                    cgroup = await self._cgroup_for(launch)
+            await self._kill_leftovers(launch.tag, cgroup)
+            return refused
+        assert held is not None
+        assert launch.log_path is not None
+        await self._kill_strays(launch.tag, execs_only=True)  # the dead daemon's probes
+        del self._held[held.kept.pid]
+        self._adopted[held.kept.pid] = launch.tag
+        owner = (launch.identity.uid, launch.identity.gid) if launch.identity else None
+        log = CriLogWriter(
+            launch.log_path, self.rotation, sink=sink, on_problem=on_log_problem, owner=owner
+        )
+        container = self._container_of(held, log)
+        container._started_at = started_at
+        if cgroup is not None:
+            try:
+                container.contain(cgroup, cgroup.oom_kills())
+            except OSError:
+                container.contain(cgroup, 0)
+        container.memory_limit = self._memory_limit(launch)
+        limit = container.memory_limit
+        if limit is not None and self._containment.samples_memory and self._group is not None:
+            self._sampled.watch(self._group, container, limit)
+        _log.info("container.adopted", container=launch.tag, pid=container.pid)
+        return container
+
+    async def _kill_leftovers(self, tag: str, cgroup: ContainerCgroup | None) -> None:
+        """Kill what a previous daemon left of container ``tag``: the keeper's processes
+        of it (with their trees) and whatever is in its cgroup."""
+        for kept in [held.kept for held in self._held.values() if held.kept.tag == tag]:
+            await self._kill_held(kept)
+        await self._kill_strays(tag)
+        if cgroup is not None and not await anyio.to_thread.run_sync(cgroup.is_empty):
+            report = await kill_cgroup(cgroup, self.table)
+            _log.warning(
+                "container.leftovers_killed",
+                container=tag,
+                pids=list(report.killed),
+                effect="a previous daemon's process in the container's cgroup, not adopted",
+            )
+
+    async def _kill_strays(self, tag: str, *, execs_only: bool = False) -> None:
+        """Kill the orphans carrying container ``tag`` (or, ``execs_only``, only its execs:
+        a dead daemon's probes and hooks, whose own daemon is gone) found at start-up."""
+        prefix = f"{tag}/"
+        owners = [t for t in self._strays if t.startswith(prefix) or (t == tag and not execs_only)]
+        for owner in owners:
+            # By the orphan's own tag: an exec's kill must not reach the container's
+            # processes (which carry the container's tag, not the exec's).
+            report = await kill_tagged(owner, self._strays.pop(owner), self.table)
+            _log.warning(
+                "container.leftovers_killed",
+                container=owner,
+                pids=list(report.killed),
+                effect="orphans of a previous daemon's container, not adopted",
+            )
+
+    async def _kill_held(self, kept: KeptProcess) -> list[int]:
+        """Kill a process the keeper holds (and all it started) and take its exit."""
+        assert self._keeper is not None
+        held = self._held.pop(kept.pid)
+        for fd in (held.stdout, held.stderr):
+            os.close(fd)
+        child = KeptChild(self._keeper, kept)
+        roots = [kept.pid] if child.status is None else []
+        tag = kept.tag
+        if tag in self._adopted.values():  # a second process of an adopted container:
+            tag = f"{tag}/unclaimed/{kept.pid}"  # its own tree only, never the adopted one
+        report = await kill_tagged(tag, roots, self.table)
+        await child.wait()  # its exit taken: the keeper forgets it
+        _log.warning(
+            "container.not_adopted_killed",
+            container=kept.tag,
+            pid=kept.pid,
+            pids=list(report.killed),
+            effect="no instance claims it: killed, not left running",
+        )
+        return list(report.killed)
+
+    async def kill_unadopted(self) -> list[int]:
+        """Every process the keeper held that no ``adopt`` took back is killed (with all
+        it started), and every pod cgroup of our subtree that belongs to no pod admitted
+        since we started is removed: nothing of a previous daemon is left running
+        unsupervised."""
+        if self._keeper is None:
+            await anyio.lowlevel.checkpoint()
+            return []
+        killed: list[int] = []
+        for kept in unclaimed((held.kept for held in self._held.values()), self._adopted):
+            killed += await self._kill_held(kept)
+        if self._cgroups is not None:  # the pods admitted so far (all of them) keep theirs
+            await clear_leftovers_except(self._cgroups.driver, frozenset(self._resources))
+        return killed
 
     async def termination_message(self, launch: Launch, exit_code: int) -> str:
         message, log_path, identity = launch.message, launch.log_path, launch.identity
@@ -590,11 +860,16 @@ class LocalRuntime:
         """Choose the containment; then reap orphans whenever a child exits (only possible
         in the main thread; elsewhere they are reaped after each kill) and host the
         sampled memory limits, until cancelled; then remove every cgroup made."""
-        driver, self._containment = await choose(self._request, self._subtree, self._idle_timeout)
+        kept = self._keeper_dir is not None
+        driver, self._containment = await choose(
+            self._request, self._subtree, self._idle_timeout, clear_leftovers=not kept
+        )
         self._cgroups = Cgroups(driver) if driver is not None else None
         try:
             async with anyio.create_task_group() as group:
                 self._group = group
+                if self._keeper_dir is not None:
+                    await self._connect_keeper(group, self._keeper_dir)
                 with _sigchld() as signals:
                     task_status.started()
                     if signals is None:
@@ -608,6 +883,52 @@ class LocalRuntime:
             if cgroups is not None:
                 await cgroups.close()
                 self.table.reap_orphans()
+            self._release_keeper()
+
+    async def _connect_keeper(self, group: anyio.abc.TaskGroup, root_dir: Path) -> None:
+        """Reach (or start) the keeper; what it holds waits for ``adopt``."""
+        client = await self._open_keeper(root_dir, adopting=True)
+        group.start_soon(self._keep_keeper, client, root_dir)
+
+    async def _open_keeper(self, root_dir: Path, *, adopting: bool) -> KeeperClient:
+        client = KeeperClient(root_dir)
+        held = await client.connect()
+        self._keeper = client
+        self._token = anyio.lowlevel.current_token()
+        self.table.foster = client.pid
+        self._keeper_ready.set()
+        if adopting:
+            self._held = {entry.kept.pid: entry for entry in held}
+            self._strays = await anyio.to_thread.run_sync(strays, client.pid)
+        else:  # a new keeper holds nothing; a reconnected one held what we know already
+            for entry in held:
+                os.close(entry.stdout)
+                os.close(entry.stderr)
+        return client
+
+    async def _keep_keeper(self, client: KeeperClient, root_dir: Path) -> None:
+        """Hear the keeper for as long as the runtime runs; if it is lost (killed), what
+        it held goes on being supervised through pidfds and a new keeper spawns what
+        starts next."""
+        while True:
+            await client.serve()
+            self._keeper_ready = anyio.Event()  # spawns wait for the new one
+            client.close()
+            _log.warning("keeper.replacing", lost=client.pid)
+            client = await self._open_keeper(root_dir, adopting=False)
+
+    def _release_keeper(self) -> None:
+        """The runtime stops, its pods stopped: the keeper may end once nothing of ours is
+        left (``stopping``)."""
+        client, self._keeper = self._keeper, None
+        if client is None:
+            return
+        for entry in self._held.values():
+            os.close(entry.stdout)
+            os.close(entry.stderr)
+        self._held.clear()
+        client.stopping()
+        client.close()
 
 
 @contextlib.contextmanager

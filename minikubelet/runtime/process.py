@@ -12,7 +12,9 @@ Why it is built this way:
 * **Child subreaper.** minikubelet sets ``PR_SET_CHILD_SUBREAPER``: a container process
   whose parent dies (a double-forked daemon, ``sh -c 'sleep 1000 &'``) is re-parented to us
   instead of pid 1, so it can still be found and killed. Such orphans are reaped by pid
-  (``ProcessTable.reap_orphans``) when SIGCHLD arrives and after every kill.
+  (``ProcessTable.reap_orphans``) when SIGCHLD arrives and after every kill. Under
+  ``serve`` the keeper spawns the containers and is their subreaper (``runtime/keeper``):
+  their orphans are its children, which ``ProcessTable.children`` lists too.
 * **Membership by environment tag**, where there is no cgroup (containment ``none``; with a
   cgroup per container, membership is the cgroup's: ``containment.py``). The runtime puts
   ``MINIKUBELET_CONTAINER=<tag>`` in every container's environment. A container's
@@ -24,10 +26,9 @@ Why it is built this way:
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
-import subprocess  # noqa: TID251 - the one module that spawns processes
+import subprocess  # noqa: TID251 - Popen objects, made in spawning.py
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -36,10 +37,9 @@ import anyio
 import anyio.to_thread
 import psutil
 
-from minikubelet.errors import RuntimeStartError
 from minikubelet.model.launch import ExitStatus, Identity
 from minikubelet.runtime.base import KILL_TIMEOUT, KillReport
-from minikubelet.runtime.files import check_working_dir
+from minikubelet.runtime.spawning import TAG_VARIABLE, become_subreaper, start_process
 
 __all__ = [
     "TAG_VARIABLE",
@@ -50,22 +50,11 @@ __all__ = [
     "kill_tagged",
     "our_children",
     "spawn",
+    "strays",
     "tagged_pids",
     "tagged_pids_many",
     "wait_gone",
 ]
-
-TAG_VARIABLE = "MINIKUBELET_CONTAINER"
-_PR_SET_CHILD_SUBREAPER = 36
-
-
-def become_subreaper() -> bool:
-    """Make this process the child subreaper; False where the kernel refuses."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
-    except (OSError, AttributeError):
-        return False
 
 
 def exit_status(wait_status: int) -> ExitStatus:
@@ -93,15 +82,20 @@ def adopted_children() -> list[int] | None:
         return None
 
 
-def our_children() -> list[int]:
-    """Direct children of this process, from /proc (cheap: no scan of every process).
+def our_children(parent: int | str = "self") -> list[int]:
+    """Direct children of this process (or of ``parent``), from /proc (cheap: no scan of
+    every process).
 
     Children are listed per thread (the one that forked them), so every task is read.
     """
     children: list[int] = []
-    for tid in os.listdir("/proc/self/task"):
+    try:
+        tasks = os.listdir(f"/proc/{parent}/task")
+    except OSError:  # ``parent`` is gone
+        return children
+    for tid in tasks:
         try:
-            with open(f"/proc/self/task/{tid}/children", "rb") as handle:
+            with open(f"/proc/{parent}/task/{tid}/children", "rb") as handle:
                 children.extend(map(int, handle.read().split()))
         except OSError:
             continue
@@ -125,6 +119,9 @@ class ProcessTable:
 
     def __init__(self) -> None:
         self._owned: dict[int, str] = {}
+        # The keeper's pid, when it spawns the containers (``runtime/keeper``): it is
+        # their parent and the subreaper of their orphans, so their orphans are its children.
+        self.foster: int | None = None
         # Spawns run in worker threads: a new child must be owned before the reaper may
         # look at it, or an instance that fails at once could be reaped as an orphan.
         self.lock = threading.Lock()
@@ -137,6 +134,14 @@ class ProcessTable:
 
     def tag_of(self, pid: int) -> str | None:
         return self._owned.get(pid) or _environ_tag(pid)
+
+    def children(self) -> list[int]:
+        """Where a container's processes outside its main process's tree are found: our
+        children, and the keeper's when it spawns the containers."""
+        children = our_children()
+        if self.foster is not None:
+            children.extend(our_children(self.foster))
+        return children
 
     def reap_orphans(self) -> list[int]:
         """Reap every exited child that no waiter owns; return their pids."""
@@ -219,45 +224,25 @@ def spawn(
     stdin: int | None = None,
     program: str | None = None,
 ) -> ChildProcess:
-    """Start ``argv`` directly (no shell) in a new session; raise RuntimeStartError.
+    """Start ``argv`` directly (no shell) in a new session (``spawning.start_process``);
+    raise RuntimeStartError.
 
-    ``pass_fds`` stay open in the child (the termination-message file). ``stdin`` is the
-    child's stdin (None: /dev/null); a cgroup driver's ``SpawnPlan`` may ask for one (the
-    v2 gate's pipe), with ``argv`` prefixed, and ``program`` then names the container's
-    own program in error messages. Safe to call from a worker thread (or a cgroup
-    driver's parked thread): the child is owned by ``table`` before the reaper can see it.
+    Safe to call from a worker thread (or a cgroup driver's parked thread): the child is
+    owned by ``table`` before the reaper can see it.
     """
-    if not argv:
-        raise RuntimeStartError("no command to run")
-    program = program or argv[0]
-    if identity is not None:
-        check_working_dir(cwd, identity)
     with table.lock:
-        try:
-            popen = subprocess.Popen(
-                list(argv),
-                cwd=cwd,
-                env={**env, TAG_VARIABLE: tag},
-                stdin=subprocess.DEVNULL if stdin is None else stdin,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,
-                close_fds=True,
-                pass_fds=tuple(pass_fds),
-                user=identity.uid if identity is not None else None,
-                group=identity.gid if identity is not None else None,
-                extra_groups=list(identity.groups) if identity is not None else None,
-            )
-        except FileNotFoundError as error:
-            if (error.filename or argv[0]) == cwd:
-                message = f'chdir to working directory "{cwd}": no such directory'
-            else:
-                message = f'exec: "{program}": executable file not found in $PATH'
-            raise RuntimeStartError(message) from None
-        except PermissionError:
-            raise RuntimeStartError(f'exec: "{program}": permission denied') from None
-        except (OSError, ValueError, subprocess.SubprocessError) as error:
-            raise RuntimeStartError(f'exec: "{program}": {error}') from None
+        popen = start_process(
+            argv,
+            cwd=cwd,
+            env=env,
+            tag=tag,
+            stdout=stdout,
+            stderr=stderr,
+            identity=identity,
+            pass_fds=pass_fds,
+            stdin=stdin,
+            program=program,
+        )
         return ChildProcess(popen, table, tag)
 
 
@@ -267,7 +252,7 @@ def tagged_pids(tag: str, roots: Iterable[int], table: ProcessTable) -> set[int]
     Tags nest (``<container>/exec/3``): a container owns its hooks' and probes' processes.
     """
     starts = set(roots)
-    for pid in our_children():
+    for pid in table.children():
         owner = table.tag_of(pid)
         if owner is not None and (owner == tag or owner.startswith(tag + "/")):
             starts.add(pid)
@@ -287,6 +272,37 @@ def tagged_pids(tag: str, roots: Iterable[int], table: ProcessTable) -> set[int]
     return found
 
 
+def strays(keeper: int | None) -> dict[str, list[int]]:
+    """Live processes of ours that carry a container tag but are not under ``keeper``
+    (its children and their descendants): what a dead keeper or daemon left orphaned to
+    pid 1, by tag. One pass over /proc, reading the environment of our user's processes."""
+    children_of: dict[int, list[int]] = {}
+    uid = os.geteuid()
+    candidates: list[int] = []
+    for process in psutil.process_iter(["ppid", "status", "uids"]):
+        info = process.info
+        if info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        children_of.setdefault(info["ppid"], []).append(process.pid)
+        if uid == 0 or (info["uids"] is not None and info["uids"].real == uid):
+            candidates.append(process.pid)
+    kept: set[int] = set()
+    pending = [keeper] if keeper is not None else []
+    while pending:
+        pid = pending.pop()
+        if pid not in kept:
+            kept.add(pid)
+            pending.extend(children_of.get(pid, ()))
+    found: dict[str, list[int]] = {}
+    for pid in candidates:
+        if pid in kept or pid == os.getpid():
+            continue
+        tag = _environ_tag(pid)
+        if tag is not None:
+            found.setdefault(tag, []).append(pid)
+    return found
+
+
 def tagged_pids_many(
     containers: Mapping[str, Iterable[int]], table: ProcessTable
 ) -> dict[str, set[int]]:
@@ -299,7 +315,7 @@ def tagged_pids_many(
         if process.info["status"] != psutil.STATUS_ZOMBIE:
             children_of.setdefault(process.info["ppid"], []).append(process.pid)
     alive = {pid for pids in children_of.values() for pid in pids}
-    owners = [(pid, table.tag_of(pid)) for pid in our_children()]
+    owners = [(pid, table.tag_of(pid)) for pid in table.children()]
     found: dict[str, set[int]] = {}
     for tag, roots in containers.items():
         starts = [pid for pid in roots if pid in alive]

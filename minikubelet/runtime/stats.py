@@ -27,7 +27,7 @@ import psutil
 
 from minikubelet.runtime.base import NodeUsage, Usage
 from minikubelet.runtime.cgroups import ContainerCgroup
-from minikubelet.runtime.process import ProcessTable, our_children, tagged_pids, tagged_pids_many
+from minikubelet.runtime.process import ProcessTable, tagged_pids, tagged_pids_many
 
 __all__ = ["cgroup_usage", "sample_many", "sample_memory", "sample_memory_many", "sample_node"]
 
@@ -114,7 +114,7 @@ def sample_memory_many(
     carrying the container's tag) through ``/proc/<pid>/task/<tid>/children``: the cost
     follows the processes watched, not every process of the machine.
     """
-    owners = [(pid, table.tag_of(pid)) for pid in our_children()]
+    owners = [(pid, table.tag_of(pid)) for pid in table.children()]
     found: dict[K, int] = {}
     for key, (tag, roots) in containers.items():
         starts = list(roots)

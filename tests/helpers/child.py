@@ -87,6 +87,9 @@ def main() -> None:
     parser.add_argument(
         "--healthy-file", help="/healthz answers 200 while this file exists, else 500"
     )
+    parser.add_argument("--tick", type=float, default=None, help="print 'tick N' every TICK s")
+    parser.add_argument("--tick-bytes", type=int, default=0, help="pad each tick line to N")
+    parser.add_argument("--usr1-exit-code", type=int, default=None, help="exit so on SIGUSR1")
     parser.add_argument("--safety", type=float, default=60.0)
     options = parser.parse_args()
 
@@ -102,6 +105,13 @@ def main() -> None:
             os._exit(options.sigterm_exit_code)
 
         signal.signal(signal.SIGTERM, on_sigterm)
+    if options.usr1_exit_code is not None:
+
+        def on_usr1(signum: int, frame: object) -> None:
+            record(options.record, "exit")
+            os._exit(options.usr1_exit_code)
+
+        signal.signal(signal.SIGUSR1, on_usr1)
     if options.http_port is not None:
         serve_health(options.http_port, options.healthy_file)
     pids = [spawn(kind) for kind in options.spawn]
@@ -129,8 +139,16 @@ def main() -> None:
     deadline = time.monotonic() + (
         options.safety if options.forever else min(options.sleep, options.safety)
     )
+    ticks = 0
     while time.monotonic() < deadline:
-        time.sleep(deadline - time.monotonic())  # a signal handler may interrupt it
+        if options.tick is None:
+            time.sleep(deadline - time.monotonic())  # a signal handler may interrupt it
+            continue
+        line = f"tick {ticks} "
+        # Blocks while the pipe is full; EPIPE (no reader left) kills.
+        print(line + "x" * max(options.tick_bytes - len(line) - 1, 0), flush=True)
+        ticks += 1
+        time.sleep(options.tick)
     record(options.record, "exit")
     sys.exit(options.exit_code)
 

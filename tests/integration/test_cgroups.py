@@ -310,7 +310,8 @@ def test_a_kill_at_once_stops_a_fork_storm_unless_a_spawn_holds_the_cgroup(
     with cgroup._lock:
         assert cgroup.try_kill_all() is None
     killed = cgroup.try_kill_all()
-    assert killed is not None and main.pid in killed
+    assert killed is not None
+    assert main.pid in killed
     main.wait(timeout=5)
     wait_for(cgroup.is_empty, 5.0, "every process of the storm to die")
     reap(killed)

@@ -4,14 +4,17 @@ runtime's orphan reaper waits on a pipe of its own there (``runtime/local.py``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import anyio
 import psutil
 import pytest
 
 from minikubelet.kubelet import Kubelet
 from minikubelet.model.spec import Container, Lifecycle, RestartPolicy
 from minikubelet.model.status import PodPhase, Terminated
+from minikubelet.settings import Settings
 from minikubelet.testing import container, wait_for, wait_for_file, wait_for_status
 from tests.conftest import PYTHON
 from tests.helpers.pods import child, pod, py, start
@@ -89,3 +92,21 @@ def _exists(pid: int) -> bool:
     except psutil.NoSuchProcess:
         return False
     return True
+
+
+async def test_containers_spawned_through_the_keeper(settings: Settings) -> None:
+    """``serve``'s runtime: the keeper spawns and reaps, exits come over its socket."""
+    async with Kubelet(settings, keeper=True) as kubelet:
+        worker = await start(kubelet, pod("kept", child("app", "--exit-code", "3")))
+        status = await wait_for_status(worker, lambda s: container(s, "app").restart_count >= 2)
+        last = container(status, "app").last_state
+        assert isinstance(last, Terminated)
+        assert last.exit_code == 3
+        keeper = kubelet.runtime.table.foster  # type: ignore[attr-defined]
+    assert keeper is not None
+    pidfd = os.pidfd_open(keeper)  # it is our child: a zombie until reaped, never gone
+    try:
+        with anyio.fail_after(10):
+            await anyio.wait_readable(pidfd)  # it exits once told the pods are stopped
+    finally:
+        os.close(pidfd)

@@ -12,6 +12,8 @@ program on the local runtime, and as a ``Script`` on the fake.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,10 +24,12 @@ import anyio
 import pytest
 
 from minikubelet.errors import RuntimeStartError
+from minikubelet.logic.adoption import AdoptionRefused, ProcessIdentity
 from minikubelet.logic.qos import CgroupResources
 from minikubelet.model.containment import ContainmentMode
 from minikubelet.model.launch import ExitStatus, Launch
 from minikubelet.runtime.base import ContainerProcess, ContainerRuntime
+from minikubelet.runtime.fake import FakeProcess
 from minikubelet.runtime.local import LocalRuntime
 from minikubelet.testing import ExecScript, FakeRuntime, Script, wait_for_file
 from tests.conftest import CHILD, PYTHON
@@ -116,6 +120,15 @@ class Local:
         return str(self._directory / f"{name}.ready")
 
 
+class Kept(Local):
+    """The local runtime as ``serve`` runs it: the root dir's keeper spawns and reaps."""
+
+    def __init__(self, directory: Path, root: Path) -> None:
+        super().__init__(directory)
+        self.runtime = LocalRuntime(keeper=root)
+        self.keeper_pid: int | None = None
+
+
 class Fake:
     def __init__(self) -> None:
         self.runtime = self._fake = FakeRuntime()
@@ -148,8 +161,10 @@ class Fake:
         return Launch(tag="contract/exec", argv=("echo",), cwd="/")
 
 
-@pytest.fixture(params=["local", "fake"])
-def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Subject:
+@pytest.fixture(params=["local", "kept", "fake"])
+def subject(request: pytest.FixtureRequest, tmp_path: Path, short_tmp: Path) -> Subject:
+    if request.param == "kept":
+        return Kept(tmp_path, short_tmp)
     return Local(tmp_path) if request.param == "local" else Fake()
 
 
@@ -157,8 +172,17 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Subject:
 async def running(subject: Subject) -> AsyncIterator[Subject]:
     async with anyio.create_task_group() as group:
         await group.start(subject.runtime.run)
+        keeper = subject.runtime.table.foster if isinstance(subject, Kept) else None
         yield subject
         group.cancel_scope.cancel()
+    if keeper is not None:  # told the runtime stopped, it exits once nothing is left
+        with contextlib.suppress(ProcessLookupError):
+            pidfd = os.pidfd_open(keeper)
+            try:
+                with anyio.fail_after(10):
+                    await anyio.wait_readable(pidfd)
+            finally:
+                os.close(pidfd)
 
 
 async def started(subject: Subject, name: str, behaviour: Behaviour) -> ContainerProcess:
@@ -327,3 +351,68 @@ async def test_a_removed_pod_has_nothing_left(running: Subject) -> None:
     await process.kill_all()
     await running.runtime.remove_pod("contract")
     assert await process.processes() == set()
+
+
+# -- adoption: an instance a previous runtime (daemon) started -------------------------
+
+
+async def test_a_process_nobody_holds_is_not_adopted(running: Subject) -> None:
+    launch = running.launch("app", Behaviour(forever=True))
+    refused = await running.runtime.adopt(launch, ProcessIdentity(2**22 + 1, 1), 0.0)
+    assert isinstance(refused, AdoptionRefused)
+    assert refused.reason
+    missing = await running.runtime.adopt(launch, None, 0.0)
+    assert isinstance(missing, AdoptionRefused)
+    assert await running.runtime.kill_unadopted() == []
+
+
+def handed_over(earlier: FakeRuntime, *, kept: list[FakeProcess]) -> FakeRuntime:
+    """The runtime of the daemon after ``earlier``'s death: its keeper held ``kept``."""
+    later = FakeRuntime(kept=kept)
+    later._pids = earlier._pids  # the kernel's pids go on
+    return later
+
+
+async def test_the_fake_adopts_what_an_earlier_runtime_left_running() -> None:
+    earlier = FakeRuntime()
+    earlier.script("app", Script(exit_code_on_signal=0))
+    launch = Launch(tag="uid/app", argv=("app",), cwd="/")
+    process = await earlier.start(launch)
+    later = handed_over(earlier, kept=[process])
+    identity = ProcessIdentity(process.pid, process.start_ticks)
+    adopted = await later.adopt(launch, identity, process.started_at)
+    assert adopted is process
+    assert later.adopted == [process]
+    assert adopted.signal_main(signal.SIGTERM)
+    assert later.signalled(process.pid)  # the later runtime's now
+    assert await adopted.wait() == ExitStatus(0)
+
+
+async def test_the_fake_refuses_a_reused_pid_and_another_container_s_process() -> None:
+    earlier = FakeRuntime()
+    launch = Launch(tag="uid/app", argv=("app",), cwd="/")
+    process, other = await earlier.start(launch), await earlier.start(launch)
+    later = handed_over(earlier, kept=[process])
+    web = Launch(tag="uid/web", argv=("app",), cwd="/")
+    theirs = await later.adopt(web, ProcessIdentity(process.pid, process.start_ticks), 0.0)
+    assert isinstance(theirs, AdoptionRefused)
+    assert process.status is None  # another container's: not touched
+    reused = await later.adopt(launch, ProcessIdentity(process.pid, process.start_ticks + 1), 0.0)
+    assert isinstance(reused, AdoptionRefused)
+    assert "another process" in reused.reason
+    assert process.status == ExitStatus(137, signal.SIGKILL)  # never two instances
+    later.kept.append(other)  # held, claimed by nobody
+    assert await later.kill_unadopted() == [other.pid]
+    assert later.kept == []
+
+
+async def test_the_fake_adopts_an_exit_that_happened_while_no_runtime_ran() -> None:
+    earlier = FakeRuntime()
+    earlier.script("app", Script(exit_code=3, runs_for=1.0))
+    launch = Launch(tag="uid/app", argv=("app",), cwd="/")
+    process = await earlier.start(launch)
+    assert await process.wait() == ExitStatus(3)
+    later = handed_over(earlier, kept=[process])
+    adopted = await later.adopt(launch, ProcessIdentity(process.pid, process.start_ticks), 0.0)
+    assert adopted is process
+    assert await adopted.wait() == ExitStatus(3)  # at once, its real code

@@ -45,7 +45,9 @@ def test_the_unit_runs_serve_as_a_notify_service_that_stops_its_own_pods() -> No
     assert unit["ExecStart"] == [f"{BINARY} serve --config /etc/minikubelet/config.yaml"]
     assert unit["Type"] == ["notify"]
     assert unit["NotifyAccess"] == ["main"]
-    assert unit["KillMode"] == ["mixed"]
+    # SIGTERM to the daemon alone (it stops its pods itself), and a crash-restart that
+    # kills nothing: the containers live on under the keeper and are adopted.
+    assert unit["KillMode"] == ["process"]
     assert unit["Delegate"] == ["yes"]
     assert unit["Restart"] == ["on-failure"]
     assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"]

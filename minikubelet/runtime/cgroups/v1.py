@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -281,6 +282,19 @@ class V1Container:
         """What the parked thread runs for one spawn."""
         with self._lock, self._cpu_limits_lifted():
             return start(plan)
+
+    def place(self, child: HasPid) -> None:
+        """Move a running process into the cgroup, in every hierarchy (SIGKILL and
+        CgroupError if it fails): for a process another one spawned (the keeper's), which
+        cannot start on the parked thread; it waits at a gate meanwhile
+        (``v2.spawn_through_gate``)."""
+        try:
+            for directory in self._unique_dirs:
+                write_value(directory / "cgroup.procs", child.pid)
+        except CgroupError as error:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGKILL)
+            raise CgroupError(str(error), process=child) from error
 
     def delegate(self, uid: int, gid: int) -> None:
         """Nothing to hand over on v1: placement is ours (the parked thread), and v1 has no

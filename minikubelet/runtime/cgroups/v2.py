@@ -57,7 +57,7 @@ from minikubelet.runtime.cgroups.files import (
     write_value,
 )
 
-__all__ = ["GATE_SCRIPT", "V2Container", "V2Driver"]
+__all__ = ["GATE_SCRIPT", "V2Container", "V2Driver", "spawn_through_gate"]
 
 T = TypeVar("T", bound=HasPid)
 
@@ -179,25 +179,9 @@ class V2Container:
         ``cwd`` and ``env_path`` (the child's working directory and PATH) let the
         executable be checked first. Blocks for the migration (an RCU grace period).
         """
-        if not _can_exec(argv[0] if argv else "", cwd, env_path):
-            # let Popen report it exactly as it always has (not found, permission denied)
-            child = start(SpawnPlan(tuple(argv)))
-            # it appeared in between: place it now, late but better than never
-            self.place(child)
-            return child
-        read_end, write_end = os.pipe2(os.O_CLOEXEC)
-        try:
-            plan = SpawnPlan((_SHELL, "-c", GATE_SCRIPT, GATE_LABEL, *argv), stdin=read_end)
-            with self._lock:
-                try:
-                    child = start(plan)
-                finally:
-                    os.close(read_end)
-                self.place(child)
-            os.write(write_end, b"\n")
-        finally:
-            os.close(write_end)
-        return child
+        return spawn_through_gate(
+            self.place, start, argv, cwd=cwd, env_path=env_path, lock=self._lock
+        )
 
     async def spawn_async(
         self,
@@ -340,6 +324,44 @@ def _wait_empty(pids: Callable[[], set[int]], directory: Path, timeout: float) -
             raise CgroupError(f"cannot remove {directory}: it still has processes {sorted(left)}")
         time.sleep(delay)  # noqa: TID251 - blocking by design: the driver runs in a worker thread
         delay = min(delay * 2, 0.02)
+
+
+def spawn_through_gate(
+    place: Callable[[T], None],
+    start: Callable[[SpawnPlan], T],
+    argv: Sequence[str],
+    *,
+    cwd: str | None,
+    env_path: str | None,
+    lock: contextlib.AbstractContextManager[object] | None = None,
+) -> T:
+    """Spawn ``argv`` through the gate (see the module docstring), ``place`` it, open the
+    gate; ``lock`` is held around the spawn and the placement.
+
+    Shared by both drivers' containers when the keeper spawns (``runtime/keeper``): a
+    process spawned by another process cannot start in a parked thread's cgroup (v1), so
+    it waits at the gate until the daemon has moved it.
+    """
+    held = lock if lock is not None else contextlib.nullcontext()
+    if not _can_exec(argv[0] if argv else "", cwd, env_path):
+        # let Popen report it exactly as it always has (not found, permission denied)
+        child = start(SpawnPlan(tuple(argv)))
+        # it appeared in between: place it now, late but better than never
+        place(child)
+        return child
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    try:
+        plan = SpawnPlan((_SHELL, "-c", GATE_SCRIPT, GATE_LABEL, *argv), stdin=read_end)
+        with held:
+            try:
+                child = start(plan)
+            finally:
+                os.close(read_end)
+            place(child)
+        os.write(write_end, b"\n")
+    finally:
+        os.close(write_end)
+    return child
 
 
 def _can_exec(program: str, cwd: str | None, env_path: str | None) -> bool:
