@@ -174,7 +174,10 @@ def _headers(action: HTTPGetAction, user_agent: str) -> tuple[tuple[tuple[str, s
     return tuple(headers), host
 
 
-@lru_cache(maxsize=1024)
+# Room for every httpGet probe of a large kubelet (1000 containers x 3 probes, with
+# restarts' new ports): an LRU smaller than the probes in use misses on every probe, as
+# each probe's period evicts the next one's request.
+@lru_cache(maxsize=8192)
 def _request(action: HTTPGetAction, port: int, user_agent: str = PROBE_USER_AGENT) -> _Request:
     """The first request of a probe; cached, as a probe sends the same one every period."""
     scheme = (action.scheme or "HTTP").lower()
@@ -216,11 +219,10 @@ class _Exchange:
         self.reading_body = False  # Go words a timeout by this: headers or body
 
     async def run(self) -> Response:
-        url = go_quote(self.request.url)
         try:
             raw = await dial(self.request.host, self.request.port)
         except DialError as error:
-            raise _failure(f"Get {url}: {error}") from None
+            raise _failure(f"Get {go_quote(self.request.url)}: {error}") from None
         connection: Connection | TLSConnection = raw
         try:
             if self.request.scheme == "https":
@@ -231,7 +233,7 @@ class _Exchange:
             if self.reading_body:
                 # http.go: a failed body read is returned as an error, not a failure.
                 raise _ProbeError(ProbeOutcome(ProbeResult.UNKNOWN, str(error))) from None
-            raise _failure(f"Get {url}: {error}") from None
+            raise _failure(f"Get {go_quote(self.request.url)}: {error}") from None
         finally:
             connection.close()
 

@@ -5,8 +5,11 @@ Why not one sleeping task per worker (as the kubelet has one goroutine per worke
 ``pkg/kubelet/prober/worker.go run``): a Python task that sleeps, wakes, re-arms a timer
 and a cancel scope per period costs more than a goroutine, and a kubelet with 1000
 containers x 2 probes holds 2000 of them. Here the scheduler holds one heap entry per
-worker and one timer for the earliest; when probes fall due it starts each one in its own
-task of the scheduler's task group, so a slow probe never delays another, nor the timer.
+worker and one timer for the earliest; when probes fall due it hands each one to a task
+of its own in the scheduler's task group, so a slow probe never delays another, nor the
+timer. Those tasks ("runners") are kept for the next probe rather than spawned per probe
+(a spawn costs about as much as the probe's Python work); a runner with nothing to do
+waits on an event, without a deadline, and at most ``_IDLE_RUNNERS`` of them wait.
 
 The rules each worker keeps (``ProbeWorker.tick``) stay the kubelet's: a worker is never
 run twice at once; its next due time is asked from it when a run ends, so missed ticks
@@ -34,6 +37,7 @@ import anyio.abc
 __all__ = ["ProbeScheduler", "Scheduled"]
 
 _COMPACT_AT = 64  # dropped heap entries tolerated before the heap is rebuilt
+_IDLE_RUNNERS = 32  # runners kept waiting for work; more probes at once spawn more
 
 
 class Scheduled(Protocol):
@@ -58,6 +62,16 @@ class _Entry:
         self.gone = False
 
 
+class _Runner:
+    """A task that runs one entry at a time, handed to it while it waits."""
+
+    __slots__ = ("entry", "handed")
+
+    def __init__(self) -> None:
+        self.entry: _Entry | None = None
+        self.handed = anyio.Event()
+
+
 _Item = tuple[float, int, _Entry]  # (due, order, entry): order breaks ties, unique
 
 
@@ -68,6 +82,7 @@ class ProbeScheduler:
         self._dropped = 0  # heap items whose entry was re-timed or removed
         self._orders = itertools.count()
         self._group: anyio.abc.TaskGroup | None = None
+        self._idle: list[_Runner] = []  # runners waiting for an entry
         self._alarm: anyio.CancelScope | None = None  # the sleep, while it sleeps
         self._until = -math.inf  # when that sleep ends; -inf: not sleeping
 
@@ -92,7 +107,7 @@ class ProbeScheduler:
                     await self._sleep()
                     self._start_due(group, anyio.current_time())
             finally:
-                self._group = None
+                self._group, self._idle = None, []
                 group.cancel_scope.cancel()
 
     def add(self, job: Scheduled, due: float, on_done: Callable[[], None]) -> None:
@@ -157,7 +172,25 @@ class ProbeScheduler:
                 continue
             entry.order = None
             entry.scope = anyio.CancelScope()
-            group.start_soon(self._run, entry)
+            if self._idle:
+                runner = self._idle.pop()
+                runner.entry = entry
+                runner.handed.set()
+            else:
+                group.start_soon(self._runner, entry)
+
+    async def _runner(self, entry: _Entry) -> None:
+        """Run ``entry``, then each entry handed over, while at most _IDLE_RUNNERS wait."""
+        runner = _Runner()
+        while True:
+            await self._run(entry)
+            if len(self._idle) >= _IDLE_RUNNERS:
+                return
+            runner.handed = anyio.Event()
+            self._idle.append(runner)
+            await runner.handed.wait()
+            assert runner.entry is not None
+            entry, runner.entry = runner.entry, None
 
     async def _run(self, entry: _Entry) -> None:
         assert entry.scope is not None
