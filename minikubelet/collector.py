@@ -9,14 +9,15 @@ every 2-10 s: ``bench/probes.py --pods 1000`` saw probes up to 1.4 s late and 15
 missed in 30 s.
 
 The collector counts allocations minus deallocations of tracked objects, so the
-short-lived objects of a probe cancel out; a young collection comes after 50 000 more
-survivors instead of 700, the middle one after 20 of those, a full one after 100 middle
-ones (and CPython's own rule still wants a quarter of the long-lived objects new since
-the last, ``gc_collect_generations``). Measured with 1000 pods: no full collection over
-the window, every probe on time (0 missed ticks), one young pass of 15-40 ms every
-10-25 s, and one middle pass of ~350 ms some 50 s after start-up, when it first sorts
-the start-up's objects into the old generation. Garbage in cycles waits longer (at most
-50 000 objects' worth), which costs a few MB, not a leak.
+short-lived objects of a probe cancel out. A young collection comes after 50 000 more
+survivors instead of 700, and every other one is also a middle one, so that what survives (the
+pods' state, during start-up) moves on to the old generation at once, in passes of
+about 100 000 objects at most. With the default middle threshold (10, or 20) the first
+middle pass came ~50 s after a 1000-pod start-up and walked all of it: 350 ms. A full
+collection needs 100 of those passes (and CPython's own rule still wants a quarter of the
+long-lived objects new since the last one, ``gc_collect_generations``): under probe load,
+one every few tens of minutes instead of every few seconds. Garbage in cycles waits
+longer to be reclaimed (at most 50 000 objects' worth): a few MB, not a leak.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import gc
 
 __all__ = ["THRESHOLDS", "tune_collector"]
 
-THRESHOLDS = (50_000, 20, 100)  # (young, middle, full); CPython's default is (700, 10, 10)
+THRESHOLDS = (50_000, 1, 100)  # (young, middle, full); CPython's default is (700, 10, 10)
 
 
 def tune_collector() -> None:
