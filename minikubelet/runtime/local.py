@@ -426,10 +426,6 @@ class LocalRuntime:
             if message is not None and not message.explicit:
                 message_fd = open_default_message(message.path, identity, truncate=True)
                 env[TERMINATION_LOG_VARIABLE] = f"/dev/fd/{message_fd}"
-            # The instance's start, the origin of its probe schedule: taken before the fork,
-            # as the container runs from then on while this thread may wait tens of ms for
-            # the GIL once the exec is done (measured under a 200-pod start-up burst).
-            forked = time.monotonic()  # noqa: TID251 - a worker thread's clock
             child = spawn(
                 plan.argv if plan is not None else launch.argv,
                 cwd=launch.cwd,
@@ -452,9 +448,7 @@ class LocalRuntime:
             for passed in (out_write, err_write, message_fd):
                 if passed is not None:
                     os.close(passed)
-        container = LocalContainer(child, self, {"stdout": out_read, "stderr": err_read}, log)
-        container.spawned_monotonic = forked
-        return container
+        return LocalContainer(child, self, {"stdout": out_read, "stderr": err_read}, log)
 
     async def termination_message(self, launch: Launch, exit_code: int) -> str:
         message, log_path, identity = launch.message, launch.log_path, launch.identity
