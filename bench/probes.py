@@ -27,7 +27,8 @@ Measured over ``--seconds`` (default 30), after every container listens and ``--
 seconds (default 5):
 
 * minikubelet's own CPU time (psutil user+system of the minikubelet process only, not its
-  children) as a % of one core (target <= 25 %), plus the containers' CPU and the machine;
+  children) as a % of one core (target <= 15 % at 200 pods, within one core above), plus
+  the containers' CPU and the machine;
 * probe lateness. minikubelet schedules each probe at ``start + k * period``, where
   ``start`` is when it started the container instance (``prober/worker.py``), and skips
   missed ticks; both probes of a container share the schedule. Here the schedule's origin
@@ -54,6 +55,11 @@ seconds (default 5):
 * container starts: each container must have started exactly once (restartCount 0), and
   no container may have got SIGTERM before minikubelet did. Every probe must have hit
   ``/healthz`` or ``/ready``.
+
+``--ports-per-server K`` (K > 1, for ``--pods 1000``: 1000 servers of ~10 MiB would take
+~10 GiB): the benchmark starts ceil(pods / K) servers itself, before minikubelet, each
+listening on K of the pods' ports and recording into each pod's record file; each
+container only records its start and sleeps. The servers' CPU and RSS are shown apart.
 
 Then SIGTERM to minikubelet, the time until it has exited, and a check that no container
 process is left (by the recorded pids and by the environment marker), as in restart.py.
@@ -91,7 +97,16 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import restart as rb
 
-TARGET_CPU_PCT = 25.0  # of one core, minikubelet's own process
+# Issue 14, of one core, minikubelet's own process: <= 15 % with 200 pods (400 probes/s),
+# and 1000 pods (2000 probes/s) within one core.
+TARGET_CPU_PCT = 15.0
+TARGET_CPU_PCT_LARGE = 100.0  # above 200 pods
+
+
+def cpu_target(pods: int) -> float:
+    return TARGET_CPU_PCT if pods <= 200 else TARGET_CPU_PCT_LARGE
+
+
 TARGET_LATENESS_P99_MS = 50.0
 
 PERIOD_S = 1  # periodSeconds of both probes
@@ -342,10 +357,15 @@ def phase(times: list[float], start: float, period: float) -> float:
     return residues[(arcs.index(max(arcs)) + 1) % len(residues)]
 
 
-def schedule(record: Record, period: float, w0: float, w1: float) -> Schedule:
+def schedule(
+    record: Record, period: float, w0: float, w1: float, until: float = math.inf
+) -> Schedule:
     start = record.starts[-1][0]
     near = {
-        p: [t for t in ts if w0 - 2 * period <= t <= w1 + 2 * period]
+        # Not after ``until`` (minikubelet's SIGTERM): probes during its shutdown run late
+        # by design and, folded in, could move the series' phase (as 2000 readiness probes
+        # a second during a 1000-pod shutdown did).
+        p: [t for t in ts if w0 - 2 * period <= t <= min(w1 + 2 * period, until)]
         for p, ts in record.arrivals.items()
     }
     every = [t for ts in near.values() for t in ts]
@@ -733,6 +753,8 @@ class ProbeBench(rb.Bench):
         common = set(children0) & set(children1)
         result["window"] = {
             "seconds": round(elapsed, 2),
+            "start_unix": round(w0, 3),
+            "end_unix": round(w1, 3),
             "warmup_s": args.warmup,
             "minikubelet_cpu_s": round(cpu, 3),
             "minikubelet_cpu_pct_of_core": round(cpu / elapsed * 100, 2),
@@ -821,7 +843,7 @@ class ProbeBench(rb.Bench):
                 signalled.append(path.name)
             if not record.starts:
                 continue
-            s = schedule(record, PERIOD_S, w0, w1)
+            s = schedule(record, PERIOD_S, w0, w1, self.sigterm_at)
             for p, values in s.lateness.items():
                 lateness[p].extend(values)
             jitter.extend(x for values in s.jitter.values() for x in values)
@@ -996,8 +1018,8 @@ def print_report(bench: ProbeBench) -> None:
             (
                 f"minikubelet CPU, {w['seconds']:.0f} s window",
                 f"{w['minikubelet_cpu_pct_of_core']:.1f} % of a core",
-                f"<= {TARGET_CPU_PCT:g} %",
-                rb.verdict(w["minikubelet_cpu_pct_of_core"] <= TARGET_CPU_PCT),
+                f"<= {cpu_target(n):g} %",
+                rb.verdict(w["minikubelet_cpu_pct_of_core"] <= cpu_target(n)),
             )
         )
         rows.append(
@@ -1289,7 +1311,7 @@ def main(argv: list[str] | None = None) -> int:
             "results": bench.results,
             "problems": bench.problems,
             "targets": {
-                "minikubelet_cpu_pct_of_core": TARGET_CPU_PCT,
+                "minikubelet_cpu_pct_of_core": cpu_target(args.pods),
                 "lateness_p99_ms": TARGET_LATENESS_P99_MS,
             },
             "probe": {
