@@ -10,9 +10,9 @@ missed in 30 s.
 
 The collector counts allocations minus deallocations of tracked objects, so the
 short-lived objects of a probe cancel out. A young collection comes after 50 000 more
-survivors instead of 700, and every other one is also a middle one, so that what survives (the
-pods' state, during start-up) moves on to the old generation at once, in passes of
-about 100 000 objects at most. With the default middle threshold (10, or 20) the first
+survivors instead of 700, and every other one is also a middle one, so that what
+survives (the pods' state, during start-up) moves on to the old generation soon, in
+passes of about 150 000 objects at most. With the default middle threshold (10, or 20) the first
 middle pass came ~50 s after a 1000-pod start-up and walked all of it: 350 ms. A full
 collection needs 100 of those passes (and CPython's own rule still wants a quarter of the
 long-lived objects new since the last one, ``gc_collect_generations``): under probe load,
