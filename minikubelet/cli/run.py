@@ -41,6 +41,7 @@ import structlog
 
 from minikubelet import eventloop
 from minikubelet.cli.options import engine_options
+from minikubelet.collector import tune_collector
 from minikubelet.config import FLAGS, build_config
 from minikubelet.daemon import api_endpoints
 from minikubelet.errors import ConfigError, ManifestError, MinikubeletError
@@ -321,6 +322,7 @@ def run(
             click.echo(missing, err=True)
             sys.exit(2)
     configure_logging(log_level, "json" if ui else log_format)
+    tune_collector()
     try:
         config = build_config({}, {name: value for name, value in flags.items() if name in FLAGS})
     except ConfigError as error:

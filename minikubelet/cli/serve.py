@@ -15,6 +15,7 @@ import click
 from click.core import ParameterSource
 
 from minikubelet.cli.options import DURATION, engine_options
+from minikubelet.collector import tune_collector
 from minikubelet.config import FLAGS
 from minikubelet.daemon import Invocation, run_daemon
 from minikubelet.log import LogFormat, configure_logging
@@ -69,6 +70,7 @@ def serve(
     and rescans the manifests. Speaks sd_notify when started by systemd (Type=notify).
     """
     configure_logging(log_level, log_format)
+    tune_collector()
     given = {
         name: ctx.params[name]
         for name in FLAGS

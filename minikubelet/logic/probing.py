@@ -26,6 +26,7 @@ __all__ = [
     "next_tick",
     "record_result",
     "should_probe",
+    "tick_after_run",
 ]
 
 
@@ -88,6 +89,14 @@ def next_tick(previous: float, period: float, now: float) -> float:
     """The next tick of a fixed-rate schedule strictly after ``now``: late runs never drift it."""
     missed = max(math.floor((now - previous) / period), 0)
     return previous + (missed + 1) * period
+
+
+def tick_after_run(tick: float, period: float, now: float) -> float:
+    """The tick a worker waits for once a run ends at ``now``, ``tick`` being the one it
+    waited for before. A run on schedule (``tick <= now``) moves to the next tick after
+    ``now``; a run out of schedule (a manual trigger) keeps the tick still ahead, as the
+    kubelet's ticker keeps ticking whatever ``manualTriggerCh`` does (``worker.go run``)."""
+    return tick if tick > now else next_tick(tick, period, now)
 
 
 def apply_verdict(record: ContainerRecord, kind: ProbeKind, result: ProbeResult) -> ContainerRecord:

@@ -7,9 +7,10 @@ starts being probed (after its postStart hook: the kubelet sees the container on
 and when it stops (it exited, or termination began for liveness and startup); a new
 instance always starts from the kubelet's initial results.
 
-The workers run in the manager's own task group (``run``, a long-lived service of the
-kubelet), so a slow probe never delays a pod worker, and cancelling the manager stops
-every probe at once.
+Every worker runs on the manager's one ``ProbeScheduler`` (``run``, a long-lived service
+of the kubelet): one timer for all of them, each probe in its own task of the scheduler's
+task group, so a slow probe never delays another probe nor a pod worker, and cancelling
+the manager stops every probe at once.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import anyio
 import anyio.abc
 
 from minikubelet.model.launch import Launch
 from minikubelet.model.probe import ProbeKind, ProbeResult
 from minikubelet.model.spec import Container
+from minikubelet.prober.scheduler import ProbeScheduler
 from minikubelet.prober.stats import ProbeLabels, ProbeStats
 from minikubelet.prober.worker import ProbeRunner, ProbeWorker, WorkerHooks
 
@@ -57,22 +58,14 @@ class ProbeManager:
         self.runner = runner
         self.stats = stats or ProbeStats()
         self._workers: dict[ProbeKey, ProbeWorker] = {}
-        self._group: anyio.abc.TaskGroup | None = None
+        self.scheduler = ProbeScheduler()
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        """Host the probe workers until cancelled."""
-        async with anyio.create_task_group() as group:
-            self._group = group
-            task_status.started()
-            try:
-                await anyio.sleep_forever()
-            finally:
-                self._group = None
-                group.cancel_scope.cancel()
+        """Run the probe workers until cancelled."""
+        await self.scheduler.run(task_status=task_status)
 
     def add(self, target: ProbeTarget, listener: ProbeListener) -> None:
         """Start probing an instance that now runs; replaces any workers of an older one."""
-        assert self._group is not None, "the probe manager is not running"
         container = target.container
         self.remove(target.uid, container.name)
         probes = {
@@ -102,7 +95,7 @@ class ProbeManager:
                 started_at=target.started_at,
             )
             self._workers[key] = worker
-            self._group.start_soon(worker.run)
+            worker.schedule(self.scheduler)
 
     def _verdict_for(
         self, key: ProbeKey, listener: ProbeListener

@@ -23,6 +23,7 @@ loop on a slow peer.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import socket
 import ssl
@@ -233,8 +234,9 @@ def _tls_text(error: ssl.SSLError) -> str:
     return f"tls: {reason.lower().replace('_', ' ')}"
 
 
+@functools.lru_cache(maxsize=256)
 def _literal_family(host: str) -> int:
-    """The address family of an IP literal; ValueError for a host name."""
+    """The address family of an IP literal; ValueError for a host name (not cached)."""
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, host)

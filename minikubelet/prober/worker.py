@@ -5,6 +5,10 @@ the instance runs (after postStart) and cancels it when the instance exits, so a
 always begins from the kubelet's initial results. It probes on a fixed-rate schedule that
 starts when the instance starts; a slow probe delays only its own next run, never the
 schedule (missed ticks are skipped, not queued) and never another container.
+
+The worker does not sleep itself: a ``ProbeScheduler`` (the manager's, shared by every
+worker) calls ``tick`` when it is due and asks it when it is due next. ``run`` probes one
+worker alone, on a scheduler of its own.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ import structlog
 from minikubelet.logic.probing import (
     ProbeState,
     initial_state,
-    next_tick,
     record_result,
     should_probe,
+    tick_after_run,
 )
 from minikubelet.model.probe import ProbeKind, ProbeOutcome, ProbeResult
 from minikubelet.model.spec import Container, Probe, ProbeHandler
+from minikubelet.prober.scheduler import ProbeScheduler
 from minikubelet.prober.stats import ProbeLabels, ProbeStats
 from minikubelet.runtime.base import Launch
 
@@ -76,29 +81,53 @@ class ProbeWorker:
         self._stats = stats
         self._started_at = started_at  # monotonic time the instance started
         self.state: ProbeState = initial_state(kind)
-        self._trigger = anyio.Event()
-        self._scope = anyio.CancelScope()
+        self._tick = started_at  # the tick it waits for: the first is at the start
+        self._scheduler: ProbeScheduler | None = None
+
+    def schedule(
+        self, scheduler: ProbeScheduler, on_done: Callable[[], None] = lambda: None
+    ) -> None:
+        """Probe on ``scheduler`` from the next tick on, until on hold (then ``on_done``)
+        or stopped."""
+        self._scheduler = scheduler
+        scheduler.add(self, self._tick, on_done=lambda: self._finished(on_done))
 
     def trigger(self) -> None:
         """Probe now instead of at the next tick (the kubelet's manual readiness trigger)."""
-        self._trigger.set()
+        if self._scheduler is not None:
+            self._scheduler.trigger(self)
 
     def stop(self) -> None:
-        self._scope.cancel()
+        """Probe no more; a probe in progress is cancelled."""
+        if self._scheduler is not None:
+            self._scheduler.remove(self)
+            self._finished(lambda: None)
+
+    def _finished(self, then: Callable[[], None]) -> None:
+        self._scheduler = None
+        self._stats.forget(self._labels)
+        then()
+
+    async def tick(self) -> float | None:
+        """One due tick (``do_probe``); when the next one is due, or None once on hold."""
+        await self.do_probe()
+        if self.state.on_hold:
+            return None
+        self._tick = tick_after_run(self._tick, self.probe.period_seconds, anyio.current_time())
+        return self._tick
 
     async def run(self) -> None:
-        tick = self._started_at
+        """Probe until on hold, alone on a scheduler of its own (or until cancelled)."""
+        held = anyio.Event()
         try:
-            with self._scope:
-                while not self.state.on_hold:
-                    with anyio.move_on_after(tick - anyio.current_time()):
-                        await self._trigger.wait()
-                    if self._trigger.is_set():
-                        self._trigger = anyio.Event()
-                    await self.do_probe()
-                    tick = next_tick(tick, self.probe.period_seconds, anyio.current_time())
+            async with anyio.create_task_group() as group:
+                scheduler = ProbeScheduler()
+                await group.start(scheduler.run)
+                self.schedule(scheduler, on_done=held.set)
+                await held.wait()
+                group.cancel_scope.cancel()
         finally:
-            self._stats.forget(self._labels)
+            self.stop()
 
     async def do_probe(self) -> None:
         """One iteration: decide, probe, count, report."""

@@ -5,6 +5,7 @@ runtime's orphan reaper waits on a pipe of its own there (``runtime/local.py``).
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import anyio
@@ -12,7 +13,14 @@ import psutil
 import pytest
 
 from minikubelet.kubelet import Kubelet
-from minikubelet.model.spec import Container, Lifecycle, RestartPolicy
+from minikubelet.model.spec import (
+    Container,
+    HTTPGetAction,
+    Lifecycle,
+    Probe,
+    RestartPolicy,
+    TCPSocketAction,
+)
 from minikubelet.model.status import PodPhase, Terminated
 from minikubelet.settings import Settings
 from minikubelet.testing import container, wait_for, wait_for_file, wait_for_status
@@ -110,3 +118,29 @@ async def test_containers_spawned_through_the_keeper(settings: Settings) -> None
             await anyio.wait_readable(pidfd)  # it exits once told the pods are stopped
     finally:
         os.close(pidfd)
+
+
+async def test_http_and_tcp_probes(kubelet: Kubelet, tmp_path: Path) -> None:
+    """The probe scheduler and the HTTP fast path, on real sockets."""
+    health = tmp_path / "health"
+    health.write_text("ok")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    app = child(
+        "app",
+        "--forever",
+        "--http-port",
+        str(port),
+        "--healthy-file",
+        str(health),
+        readiness_probe=Probe(HTTPGetAction(port=port, path="/healthz"), period_seconds=1),
+        liveness_probe=Probe(TCPSocketAction(port=port), period_seconds=1, failure_threshold=30),
+    )
+    worker = await start(kubelet, pod("probed", app, grace=1))
+    await wait_for_status(worker, lambda s: container(s, "app").ready, timeout=30)
+    health.unlink()  # /healthz answers 500 from now on
+    await wait_for_status(worker, lambda s: not container(s, "app").ready, timeout=30)
+    messages = [e.message for e in kubelet.recorder.events(pod="probed")]
+    assert "Readiness probe failed: HTTP probe failed with statuscode: 500" in messages
+    assert container(worker.status, "app").restart_count == 0
