@@ -398,7 +398,10 @@ def scripted_server(reply: Reply) -> Iterator[Scripted]:
                 continue
             with connection, contextlib.suppress(OSError, h2.exceptions.ProtocolError):
                 connection.settimeout(5)
-                one(connection)
+                try:
+                    one(connection)
+                except OSError:
+                    _hang_up_cleanly(connection)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -408,6 +411,16 @@ def scripted_server(reply: Reply) -> Iterator[Scripted]:
         stop.set()
         thread.join()
         listener.close()
+
+
+def _hang_up_cleanly(connection: socket.socket) -> None:
+    """Close as a server that hangs up does: FIN first, then read what the client still
+    sends until it closes too. Closing with its data unread would make the kernel send a
+    reset, which the client reads as "connection reset by peer" instead of EOF."""
+    connection.shutdown(socket.SHUT_WR)
+    connection.settimeout(2)
+    while connection.recv(65536):
+        pass
 
 
 def _headers(h2c: h2.connection.H2Connection, *fields: tuple[bytes, bytes], end: bool) -> None:
