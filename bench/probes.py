@@ -548,11 +548,7 @@ class ProbeBench(rb.Bench):
                     start_new_session=True,
                 )
             )
-        deadline = time.monotonic() + 120
-        while not all(read_record(r).listens for r in records):
-            if time.monotonic() > deadline:
-                raise rb.BenchError("timed out waiting for the floor's servers to listen")
-            time.sleep(0.1)
+        _wait_listening(records, "the floor's servers", self.floor_procs)
         spec = self.tmp / "floor.json"
         starts = [read_record(r).starts[0][0] for r in records]
         spec.write_text(json.dumps(list(zip(ports, starts, strict=True))))
@@ -635,13 +631,7 @@ class ProbeBench(rb.Bench):
                     start_new_session=True,
                 )
             )
-        deadline = time.monotonic() + 120
-        while not all(read_record(r).listens for r in records):
-            if time.monotonic() > deadline:
-                raise rb.BenchError("timed out waiting for the shared servers to listen")
-            if any(p.poll() is not None for p in self.shared_servers):
-                raise rb.BenchError("a shared server exited: " + str(read_record(records[0])))
-            time.sleep(0.1)
+        _wait_listening(records, "the shared servers", self.shared_servers)
 
     def stop_shared_servers(self) -> None:
         servers: list[subprocess.Popen[bytes]] = getattr(self, "shared_servers", [])
@@ -1327,6 +1317,17 @@ def main(argv: list[str] | None = None) -> int:
     if interrupted:
         return 130
     return 1 if bench.problems else 0
+
+
+def _wait_listening(records: list[Path], what: str, servers: list[subprocess.Popen[bytes]]) -> None:
+    """Until every record says its server listens (a bench's poll: 0.1 s, 120 s at most)."""
+    deadline = time.monotonic() + 120
+    while not all(read_record(r).listens for r in records):
+        if time.monotonic() > deadline:
+            raise rb.BenchError(f"timed out waiting for {what} to listen")
+        if any(p.poll() is not None for p in servers):
+            raise rb.BenchError(f"one of {what} exited: {read_record(records[0])}")
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

@@ -36,11 +36,6 @@ def daemon(tmp_path: Path, short_tmp: Path) -> Iterator[Daemon]:
     running.close()
 
 
-def api(daemon: Daemon) -> httpx.Client:
-    transport = httpx.HTTPTransport(uds=str(daemon.socket))
-    return httpx.Client(transport=transport, base_url="http://minikubelet", timeout=10)
-
-
 def pod_manifest(name: str, facts: Path, *flags: str, restart_policy: str = "Always") -> str:
     """The test child, forever, its pid in ``facts/<name>.pid`` once ready."""
     command = [
@@ -126,7 +121,7 @@ def test_a_killed_daemon_s_containers_are_adopted_by_the_next(daemon: Daemon) ->
     daemon.start().wait_ready()
     pids = {name: int(daemon.wait_fact(f"{name}.pid")) for name in pods}
     forked = int(daemon.wait_fact("forker.pids"))
-    with api(daemon) as client:
+    with daemon.client() as client:
         before = {name: wait_for(lambda n=name: _running(client, n)) for name in pods}
         wait_for(lambda: len(ticks(client, "chatty")) > 20, what="the chatty container's lines")
 
@@ -145,7 +140,7 @@ def test_a_killed_daemon_s_containers_are_adopted_by_the_next(daemon: Daemon) ->
     daemon.start().wait_ready()
     adopted = {line["pod"] for line in daemon.logs("container.adopted") if "pod" in line}
     assert adopted == {f"default/{name}" for name in pods if name != "unclaimed"}
-    with api(daemon) as client:
+    with daemon.client() as client:
         for name in ("silent", "chatty", "forker", "later"):
             now = _running(client, name)
             assert now is not None, f"{name}: {status_of(client, name)}"
@@ -212,7 +207,7 @@ def test_a_graceful_stop_leaves_nothing_and_the_next_start_restarts(daemon: Daem
     daemon.start().wait_ready()
     second = int(daemon.wait_fact("app.pid", differs_from=str(first)))
     assert second != first
-    with api(daemon) as client:
+    with daemon.client() as client:
         status = wait_for(lambda: _running(client, "app"))
         assert status["restartCount"] == 1
         assert status["lastState"]["terminated"]["reason"] == "ContainerStatusUnknown"
@@ -228,7 +223,7 @@ def test_a_checkpoint_whose_pid_is_another_process_now_is_not_adopted(daemon: Da
     (daemon.manifests / "app.yaml").write_text(pod_manifest("app", daemon.facts))
     daemon.start().wait_ready()
     first = int(daemon.wait_fact("app.pid"))
-    with api(daemon) as client:
+    with daemon.client() as client:
         uid = wait_for(lambda: _running(client, "app"))["uid"]
     daemon.process.kill()  # type: ignore[union-attr]
     daemon.process.wait()  # type: ignore[union-attr]
@@ -242,7 +237,7 @@ def test_a_checkpoint_whose_pid_is_another_process_now_is_not_adopted(daemon: Da
     daemon.start().wait_ready()
     assert not alive(first)  # killed before anything else started: never two instances
     second = int(daemon.wait_fact("app.pid", differs_from=str(first)))
-    with api(daemon) as client:
+    with daemon.client() as client:
         status = wait_for(lambda: _running(client, "app"))
         assert status["restartCount"] == 1
         terminated = status["lastState"]["terminated"]
@@ -265,7 +260,7 @@ def test_a_killed_keeper_is_replaced_and_its_containers_still_supervised(daemon:
     wait_for(lambda: daemon.logs("keeper.replacing"), what="a new keeper")
     os.kill(first, signal.SIGUSR1)  # its exit is seen (without its code: nobody reaped it)
     second = int(daemon.wait_fact("app.pid", differs_from=str(first)))
-    with api(daemon) as client:
+    with daemon.client() as client:
         status = wait_for(lambda: _running(client, "app"))
         assert status["restartCount"] == 1
     (replacement,) = keeper_pids(daemon)
@@ -297,7 +292,7 @@ def test_a_container_blocked_on_its_full_pipe_goes_on_where_the_pipe_is(daemon: 
 
     wait_for(blocked, what="the writer blocked on its full pipe")
     daemon.start().wait_ready()
-    with api(daemon) as client:
+    with daemon.client() as client:
         seen = wait_for(lambda: (t := ticks(client, "flood")) and len(t) > 1500 and t)
         assert seen[0] == 0
         steps = [after - before for before, after in itertools.pairwise(seen)]

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 __all__ = ["Daemon", "wait_for"]
 
 REPO = Path(__file__).parent.parent.parent
@@ -127,6 +129,11 @@ class Daemon:
         code = self.process.wait(timeout)
         self.process = None
         return code
+
+    def client(self) -> httpx.Client:
+        """An HTTP client of the daemon's API over its unix socket."""
+        transport = httpx.HTTPTransport(uds=str(self.socket))
+        return httpx.Client(transport=transport, base_url="http://minikubelet", timeout=10)
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.serve.daemon import Daemon, wait_for
@@ -24,11 +23,6 @@ def daemon(tmp_path: Path, short_tmp: Path) -> Iterator[Daemon]:
     running = Daemon(tmp_path, short_tmp)
     yield running
     running.close()
-
-
-def api(daemon: Daemon) -> httpx.Client:
-    transport = httpx.HTTPTransport(uds=str(daemon.socket))
-    return httpx.Client(transport=transport, base_url="http://minikubelet", timeout=10)
 
 
 def test_static_pods_follow_the_manifest_directory(daemon: Daemon) -> None:
@@ -154,7 +148,7 @@ def test_api_pods_are_restored_after_a_restart_as_the_same_pods(daemon: Daemon) 
     saved = daemon.root / "pods-api" / "default_api.json"
     path = "/api/v1/namespaces/default/pods/api"
     daemon.start().wait_ready()
-    with api(daemon) as client:
+    with daemon.client() as client:
         created = client.post("/api/v1/namespaces/default/pods", json=manifest)
         assert created.status_code == 201, created.text
         uid = daemon.wait_fact("api.uid")
@@ -181,7 +175,7 @@ def test_api_pods_are_restored_after_a_restart_as_the_same_pods(daemon: Daemon) 
         daemon.wait_message("STATUS=Running") == "STATUS=Running 1 pod (0 static, 1 from the API)"
     )
     wait_for(lambda: daemon.fact("api.record").count("start") == 2, what="a second start")
-    with api(daemon) as client:
+    with daemon.client() as client:
 
         def running_again() -> dict[str, Any] | None:
             pod: dict[str, Any] = client.get(path).json()
@@ -208,7 +202,7 @@ def test_api_pods_are_restored_after_a_restart_as_the_same_pods(daemon: Daemon) 
     assert daemon.stop() == 0
 
     daemon.start().wait_ready()  # deleted for good: not restored
-    with api(daemon) as client:
+    with daemon.client() as client:
         assert client.get(path).status_code == 404
     assert daemon.stop() == 0
 
@@ -218,7 +212,7 @@ def test_a_static_pod_deleted_through_the_api_is_recreated(daemon: Daemon) -> No
     daemon.start().wait_ready()
     uid = daemon.wait_fact("web.uid")
     wait_for(lambda: daemon.fact("web.record").count("start") == 1, what="the first start")
-    with api(daemon) as client:
+    with daemon.client() as client:
         born = client.get("/api/v1/namespaces/default/pods/web").json()["metadata"]
         assert client.delete("/api/v1/namespaces/default/pods/web").status_code == 200
         wait_for(lambda: daemon.fact("web.record").count("start") == 2, what="a new start")
@@ -238,7 +232,7 @@ def test_resource_versions_keep_growing_across_restarts(daemon: Daemon) -> None:
     (daemon.root).mkdir(parents=True, exist_ok=True)
     (daemon.root / "resource-version").write_text("9000000000000000\n")
     daemon.start().wait_ready()
-    with api(daemon) as client:
+    with daemon.client() as client:
         listed = client.get("/api/v1/pods").json()
         assert int(listed["metadata"]["resourceVersion"]) > 9_000_000_000_000_000
     assert daemon.stop() == 0
@@ -251,14 +245,14 @@ def test_a_static_pod_is_the_same_pod_after_a_restart(daemon: Daemon) -> None:
     daemon.start().wait_ready()
     uid = daemon.wait_fact("web.uid")
     gone = daemon.wait_fact("gone.uid")
-    with api(daemon) as client:
+    with daemon.client() as client:
         born = client.get(path).json()["metadata"]["creationTimestamp"]
     assert daemon.stop() == 0
     (daemon.manifests / "gone.yaml").unlink()  # removed while the daemon was down
 
     daemon.start().wait_ready()
     wait_for(lambda: daemon.fact("web.record").count("start") == 2, what="the second start")
-    with api(daemon) as client:
+    with daemon.client() as client:
 
         def restarted() -> dict[str, Any] | None:
             pod: dict[str, Any] = client.get(path).json()

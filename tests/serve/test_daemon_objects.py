@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import PYTHON
@@ -40,11 +39,6 @@ def daemon(tmp_path: Path, short_tmp: Path) -> Iterator[Daemon]:
     running.close()
 
 
-def api(daemon: Daemon) -> httpx.Client:
-    transport = httpx.HTTPTransport(uds=str(daemon.socket))
-    return httpx.Client(transport=transport, base_url="http://minikubelet", timeout=10)
-
-
 def reader_pod(
     name: str, fact: Path, *, env: list[dict[str, Any]], args: list[str]
 ) -> dict[str, Any]:
@@ -68,7 +62,7 @@ def key_ref(name: str, kind: str, obj: str, key: str) -> dict[str, Any]:
 def test_api_objects_are_remembered_across_a_restart(daemon: Daemon) -> None:
     daemon.start().wait_ready()
     fact = daemon.facts / "level"
-    with api(daemon) as client:
+    with daemon.client() as client:
         created = client.post(
             CMS,
             json={
@@ -109,7 +103,7 @@ def test_api_objects_are_remembered_across_a_restart(daemon: Daemon) -> None:
     fact.unlink()
 
     daemon.start().wait_ready()
-    with api(daemon) as client:
+    with daemon.client() as client:
         again = client.get(f"{CMS}/settings").json()["metadata"]
         assert again["uid"] == before["uid"]
         assert again["creationTimestamp"] == before["creationTimestamp"]
@@ -125,7 +119,7 @@ def test_api_objects_are_remembered_across_a_restart(daemon: Daemon) -> None:
     assert daemon.stop() == 0
 
     daemon.start().wait_ready()  # deleted for good
-    with api(daemon) as client:
+    with daemon.client() as client:
         assert client.get(f"{CMS}/settings").status_code == 404
         assert client.get(f"{SECRETS}/creds").status_code == 200
     assert daemon.stop() == 0
@@ -138,7 +132,7 @@ def test_a_secret_value_never_leaks(daemon: Daemon, tmp_path: Path) -> None:
     encoded = base64.b64encode(VALUE.encode()).decode()
     leaks = (VALUE, encoded)
     daemon.start("--log-level", "debug").wait_ready()
-    with api(daemon) as client:
+    with daemon.client() as client:
         body = {
             "apiVersion": "v1",
             "kind": "Secret",
