@@ -41,6 +41,7 @@ __all__ = [
     "kept_json",
     "spawn_from_json",
     "spawn_json",
+    "tasks_files",
 ]
 
 # One message's limit: a spawn carries the container's environment. The socket's send
@@ -132,6 +133,8 @@ class SpawnRequest:
     ``stdin``: the request carries the child's stdin (a cgroup gate's pipe).
     ``message_variable``: the request carries the termination-message file, to be passed
     to the child and named in this environment variable as ``/dev/fd/N``.
+    ``cgroup``: cgroup v1 ``tasks`` files the forking thread must be in, so that the child
+    starts in the container's cgroups (the keeper parks a thread there for it).
     """
 
     request: int
@@ -143,6 +146,7 @@ class SpawnRequest:
     user: SpawnUser | None = None
     stdin: bool = False
     message_variable: str | None = None
+    cgroup: tuple[str, ...] = ()
 
     @property
     def fds(self) -> int:
@@ -164,6 +168,7 @@ def spawn_json(spawn: SpawnRequest) -> dict[str, Any]:
         else [spawn.user.uid, spawn.user.gid, list(spawn.user.groups)],
         "stdin": spawn.stdin,
         "messageVariable": spawn.message_variable,
+        "cgroup": list(spawn.cgroup),
     }
 
 
@@ -191,7 +196,17 @@ def spawn_from_json(message: Mapping[str, Any]) -> SpawnRequest:
         user=identity,
         stdin=message.get("stdin") is True,
         message_variable=variable if isinstance(variable, str) else None,
+        cgroup=tasks_files(message.get("cgroup", [])),
     )
+
+
+def tasks_files(value: object) -> tuple[str, ...]:
+    """cgroup v1 ``tasks`` files, as a ``spawn`` or ``release`` message names them."""
+    paths = _strings(value, "cgroup")
+    for path in paths:
+        if not path.startswith("/") or not path.endswith("/tasks"):
+            raise WireError(f"cgroup: {path!r} is not the absolute path of a tasks file")
+    return tuple(paths)
 
 
 def _number(value: object) -> int:

@@ -17,8 +17,9 @@ limits are enforced by sampling.
 
 With a keeper (``serve``: ``runtime/keeper``), the instances are not our children: the
 spawning thread hands the prepared spawn to the keeper and gets back the pid, the start
-ticks and the pipes' read ends; with a cgroup, the process waits behind the gate until it
-is placed (on v1 too, since the keeper is not the parked thread). Exits come from the
+ticks and the pipes' read ends; with a cgroup, on v1 the keeper forks from a thread of its
+own parked in the container's cgroups (as ours are), on v2 the process waits behind the
+gate until it is placed. Exits come from the
 keeper, signals go through pidfds, orphans are the keeper's children (``table.foster``).
 At start-up, what the keeper holds waits for ``adopt``; ``kill_unadopted`` ends the rest,
 and only then are the cgroups of pods that did not come back removed. Execs (probes,
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import itertools
 import os
 import signal
@@ -57,6 +57,7 @@ from minikubelet.logic.adoption import (
 from minikubelet.logic.memory_limit import MemoryExceeded
 from minikubelet.logic.qos import CgroupResources
 from minikubelet.model.keeper import KeptProcess, SpawnRequest, SpawnUser
+from minikubelet.model.spec import TerminationMessagePolicy
 from minikubelet.runtime.attached import LocalExec, start_attached
 from minikubelet.runtime.base import (
     ContainerProcess,
@@ -71,8 +72,15 @@ from minikubelet.runtime.base import (
     ProblemSink,
     Usage,
 )
-from minikubelet.runtime.cgroups import ContainerCgroup, HasPid, SpawnPlan, V2Container
-from minikubelet.runtime.cgroups.v2 import spawn_through_gate
+from minikubelet.runtime.cgroups import (
+    ContainerCgroup,
+    HasPid,
+    SpawnPlan,
+    V1Container,
+    V1Driver,
+    V2Container,
+)
+from minikubelet.runtime.cgroups.base import count_as_own, stop_counting_as_own
 from minikubelet.runtime.containment import (
     NOT_STARTED,
     Cgroups,
@@ -393,7 +401,9 @@ class LocalRuntime:
         on_log_problem: ProblemSink | None = None,
     ) -> LocalContainer:
         cgroup = await self._cgroup_for(launch)
-        if cgroup is None:
+        if self._keeper is not None and not isinstance(cgroup, V2Container):
+            container = await self._start_kept_here(launch, sink, on_log_problem, cgroup)
+        elif cgroup is None:
             container = await anyio.to_thread.run_sync(
                 self._start, launch, sink, on_log_problem, None, limiter=self._spawner_limit()
             )
@@ -410,8 +420,7 @@ class LocalRuntime:
                 started.contain(cgroup, baseline)
                 return started
 
-            kept = self._keeper is not None
-            container = await self.spawn_in_container(launch, start, cgroup=cgroup, gate=kept)
+            container = await self.spawn_in_container(launch, start, cgroup=cgroup)
         elapsed = time.monotonic() - container.spawned_monotonic  # noqa: TID251 - see above
         container._started_at = anyio.current_time() - max(elapsed, 0.0)
         container.memory_limit = self._memory_limit(launch)
@@ -433,7 +442,6 @@ class LocalRuntime:
         *,
         cgroup: ContainerCgroup | None = None,
         needs_stdin: bool = False,
-        gate: bool = False,
     ) -> T:
         """Run ``start`` so that the process it spawns starts in ``launch``'s container.
 
@@ -445,9 +453,9 @@ class LocalRuntime:
         without one, in a worker thread. ``needs_stdin``: the caller gives the process a
         stdin of its own, so the v2 gate (which takes stdin) cannot be used: the process
         is spawned, then moved into the cgroup at once (what it forks before the move is
-        not contained). ``gate``: the keeper spawns the process, which cannot start in a
-        parked thread's cgroup: it waits behind the gate until it is moved (v1 too).
-        Raises RuntimeStartError.
+        not contained). With a keeper on v2, ``start`` hands the spawn to the keeper from
+        the gate's thread (on v1, and without cgroups, ``_start_kept_here`` needs no
+        thread). Raises RuntimeStartError.
         """
         if cgroup is None:
             cgroup = await self._cgroup_for(launch)
@@ -459,16 +467,6 @@ class LocalRuntime:
                 child = await anyio.to_thread.run_sync(start, SpawnPlan(launch.argv))
                 await anyio.to_thread.run_sync(cgroup.place, child)
                 return child
-            if gate and not isinstance(cgroup, V2Container):  # v2 always gates
-                gated = functools.partial(
-                    spawn_through_gate,
-                    cgroup.place,
-                    start,
-                    launch.argv,
-                    cwd=launch.cwd,
-                    env_path=launch.env.get("PATH"),
-                )
-                return await anyio.to_thread.run_sync(gated, limiter=self._spawner_limit())
             return await cgroup.spawn_async(
                 start, launch.argv, cwd=launch.cwd, env_path=launch.env.get("PATH")
             )
@@ -519,12 +517,15 @@ class LocalRuntime:
             launch.log_path, self.rotation, sink=sink, on_problem=on_log_problem, owner=owner
         )
         message_fd: int | None = None
-        if self._keeper is not None:
+        if self._keeper is not None:  # cgroup v2: from the gate's thread
+            assert plan is not None
             try:
-                env = dict(launch.env)
-                if message is not None and not message.explicit:
-                    message_fd = open_default_message(message.path, identity, truncate=True)
-                return self._start_kept(launch, env, log, plan, message_fd)
+                message_fd = self._kept_message(launch)
+                request, fds = self._kept_request(launch, plan, message_fd)
+                client, held = anyio.from_thread.run(
+                    self._spawn_kept, request, fds, token=self._token
+                )
+                return self._container_of(held, log, client)
             except BaseException:
                 log.close()
                 raise
@@ -562,36 +563,78 @@ class LocalRuntime:
                     os.close(passed)
         return LocalContainer(child, self, {"stdout": out_read, "stderr": err_read}, log)
 
-    def _start_kept(
+    async def _start_kept_here(
         self,
         launch: Launch,
-        env: dict[str, str],
-        log: CriLogWriter,
-        plan: SpawnPlan | None,
-        message_fd: int | None,
+        sink: LineSink | None,
+        on_log_problem: ProblemSink | None,
+        cgroup: ContainerCgroup | None,
     ) -> LocalContainer:
-        """``_start`` through the keeper (from the spawning thread): it spawns, and hands
-        back the read ends of the pipes it made (it keeps copies of them)."""
-        assert self._keeper is not None
-        assert self._token is not None
+        """``start`` through the keeper, from the event loop: the keeper forks (on cgroup
+        v1 from its thread parked in the container's cgroups), so what is done here is a
+        few small file operations (the log file, the message file) and no worker thread
+        hop is paid, twice, at every restart."""
+        assert launch.log_path is not None
         identity = launch.identity
-        stdin = plan.stdin if plan is not None else None
+        if launch.message is not None and launch.message.explicit:
+            prepare_explicit_message(launch.message.path, identity)
+        owner = (identity.uid, identity.gid) if identity is not None else None
+        log = CriLogWriter(
+            launch.log_path, self.rotation, sink=sink, on_problem=on_log_problem, owner=owner
+        )
+        message_fd: int | None = None
+        try:
+            message_fd = self._kept_message(launch)
+            if not isinstance(cgroup, V1Container):
+                request, fds = self._kept_request(launch, SpawnPlan(launch.argv), message_fd)
+                client, held = await self._spawn_kept(request, fds)
+                return self._container_of(held, log, client)
+            try:
+                baseline = cgroup.oom_kills()
+            except OSError as error:  # its memory controller went away: nothing to count
+                raise RuntimeStartError(f"cannot read the OOM kill count: {error}") from None
+            async with cgroup.spawning_elsewhere() as tasks:
+                plan = SpawnPlan(launch.argv, tasks=tasks)
+                request, fds = self._kept_request(launch, plan, message_fd)
+                client, held = await self._spawn_kept(request, fds)
+            started = self._container_of(held, log, client)
+            started.contain(cgroup, baseline)
+            return started
+        except BaseException:
+            log.close()
+            raise
+        finally:
+            if message_fd is not None:
+                os.close(message_fd)
+
+    @staticmethod
+    def _kept_message(launch: Launch) -> int | None:
+        """The default termination-message file, opened for the keeper to pass on."""
+        message = launch.message
+        if message is None or message.explicit:
+            return None
+        return open_default_message(message.path, launch.identity, truncate=True)
+
+    def _kept_request(
+        self, launch: Launch, plan: SpawnPlan, message_fd: int | None
+    ) -> tuple[SpawnRequest, list[int]]:
+        """What the keeper is asked to spawn, and the descriptors the request carries."""
+        identity = launch.identity
         request = SpawnRequest(
             request=0,
-            argv=plan.argv if plan is not None else launch.argv,
+            argv=plan.argv,
             cwd=launch.cwd,
-            env=env,
+            env=launch.env,
             tag=launch.tag,
             program=launch.argv[0] if launch.argv else None,
             user=None
             if identity is None
             else SpawnUser(identity.uid, identity.gid, identity.groups),
-            stdin=stdin is not None,
+            stdin=plan.stdin is not None,
             message_variable=None if message_fd is None else TERMINATION_LOG_VARIABLE,
+            cgroup=plan.tasks,
         )
-        fds = [fd for fd in (stdin, message_fd) if fd is not None]
-        client, held = anyio.from_thread.run(self._spawn_kept, request, fds, token=self._token)
-        return self._container_of(held, log, client)
+        return request, [fd for fd in (plan.stdin, message_fd) if fd is not None]
 
     async def _spawn_kept(self, request: SpawnRequest, fds: list[int]) -> tuple[KeeperClient, Held]:
         """Spawn through the keeper there is, waiting for a new one while a lost one is
@@ -752,6 +795,11 @@ class LocalRuntime:
                 )
             return read_termination_message(message.path, log_path, message.policy, exit_code)
 
+        if not message.explicit and message.policy is TerminationMessagePolicy.FILE:
+            # One small read of our own file (4 KiB at most): cheaper than a thread hop,
+            # which every exit would pay. A log tail or the manifest's path: in a thread.
+            await anyio.lowlevel.checkpoint()
+            return read()
         return await anyio.to_thread.run_sync(read)
 
     async def exec(self, launch: Launch, timeout: float | None) -> ExecResult:
@@ -894,6 +942,10 @@ class LocalRuntime:
         client = KeeperClient(root_dir)
         held = await client.connect()
         self._keeper = client
+        assert client.pid is not None
+        count_as_own(client.pid)  # its parked threads are in our containers' cgroups (v1)
+        if self._cgroups is not None and isinstance(self._cgroups.driver, V1Driver):
+            self._cgroups.driver.release_elsewhere = self._release_parked
         self._token = anyio.lowlevel.current_token()
         self.table.foster = client.pid
         self._keeper_ready.set()
@@ -914,8 +966,17 @@ class LocalRuntime:
             await client.serve()
             self._keeper_ready = anyio.Event()  # spawns wait for the new one
             client.close()
+            if client.pid is not None:
+                stop_counting_as_own(client.pid)  # gone, with its threads
             _log.warning("keeper.replacing", lost=client.pid)
             client = await self._open_keeper(root_dir, adopting=False)
+
+    def _release_parked(self, tasks: tuple[str, ...]) -> None:
+        """Have the keeper let go of the thread it parked in these cgroups (from the worker
+        thread that removes them: a cgroup with a thread in it cannot be removed)."""
+        client, token = self._keeper, self._token
+        if client is not None and token is not None:
+            anyio.from_thread.run(client.release, tasks, token=token)
 
     def _release_keeper(self) -> None:
         """The runtime stops, its pods stopped: the keeper may end once nothing of ours is
@@ -929,6 +990,8 @@ class LocalRuntime:
         self._held.clear()
         client.stopping()
         client.close()
+        if client.pid is not None:
+            stop_counting_as_own(client.pid)
 
 
 @contextlib.contextmanager

@@ -14,12 +14,22 @@ import pytest
 
 from minikubelet.logic.adoption import AdoptionRefused, ProcessIdentity
 from minikubelet.model.launch import Launch
+from minikubelet.runtime.cgroups import V1Container
 from minikubelet.runtime.local import LocalRuntime
 from minikubelet.runtime.process import TAG_VARIABLE
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 CONTAINMENTS = ["none", "auto"]
+
+
+async def read_when_written(path: Path, timeout: float = 10.0) -> str:
+    """``path``'s content once it exists (the writer renames it into place)."""
+    written = anyio.Path(path)
+    with anyio.fail_after(timeout):
+        while not await written.exists():  # noqa: ASYNC110 - a file another process writes
+            await anyio.sleep(0.005)
+    return await written.read_text()
 
 
 def ticks_of(pid: int) -> int:
@@ -114,3 +124,40 @@ async def test_an_adopted_container_goes_on_and_its_dead_daemon_s_execs_are_kill
         if probe.poll() is None:
             probe.kill()
             probe.wait()
+
+
+async def test_on_cgroup_v1_the_keeper_forks_inside_the_container_s_cgroups(
+    short_tmp: Path, tmp_path: Path
+) -> None:
+    """No migration at start: the keeper's own thread, parked in the container's cgroups,
+    forks the process; the keeper is never listed as the container's (nor killed with it),
+    and its thread is let go when the pod's cgroups are removed."""
+    runtime = LocalRuntime(keeper=short_tmp, containment="v1")
+    seen = tmp_path / "cgroup"
+    script = f"cat /proc/self/cgroup > {seen}.tmp && mv {seen}.tmp {seen} && exec sleep 60"
+    launch = Launch(
+        tag="keptuid/app", argv=("/bin/sh", "-c", script), cwd="/", log_path=tmp_path / "0.log"
+    )
+    async with running(runtime):
+        await runtime.prepare_pod("keptuid", {})
+        container = await runtime.start(launch)
+        keeper = runtime.table.foster
+        assert keeper is not None
+        cgroup = container.cgroup
+        assert isinstance(cgroup, V1Container)
+        # What the container's first child saw of itself, in every hierarchy used
+        lines = (await read_when_written(seen)).splitlines()
+        memberships = {line.split(":")[1]: line.split(":")[2] for line in lines}
+        assert memberships["memory"].endswith("/podkeptuid/app")
+        procs = {int(pid) for pid in (cgroup.dirs["memory"] / "cgroup.procs").read_text().split()}
+        assert keeper in procs  # its parked thread
+        assert keeper not in cgroup.pids()
+        assert container.pid in cgroup.pids()
+        report = await container.kill_all()
+        assert container.pid in report.killed
+        assert keeper not in report.killed
+        await container.wait()
+        assert Path(f"/proc/{keeper}").is_dir()  # noqa: ASYNC240 - procfs
+        await runtime.remove_pod("keptuid")
+        assert not cgroup.dirs["memory"].exists()
+        assert os.listdir(f"/proc/{keeper}/task") == [str(keeper)]  # the thread is gone

@@ -85,6 +85,7 @@ def test_a_spawn_request_goes_through_the_wire_unchanged() -> None:
         user=SpawnUser(1000, 1000, (10, 20)),
         stdin=True,
         message_variable="MINIKUBELET_TERMINATION_LOG",
+        cgroup=("/sys/fs/cgroup/memory/m/poduid/app/tasks",),
     )
     message = decode_frame(encode_frame(spawn_json(request)), fds=2)
     assert spawn_from_json(message) == request
@@ -98,6 +99,9 @@ def test_a_spawn_request_goes_through_the_wire_unchanged() -> None:
         ("user", [0, 0], "user is not"),
         ("request", True, "request is missing"),
         ("cwd", None, "cwd is missing"),
+        ("cgroup", "/sys/fs/cgroup/memory/x/tasks", "cgroup is not a list of strings"),
+        ("cgroup", ["/etc/passwd"], "not the absolute path of a tasks file"),
+        ("cgroup", ["memory/x/tasks"], "not the absolute path of a tasks file"),
     ],
 )
 def test_a_bad_spawn_request_names_its_field(field: str, value: Any, error: str) -> None:

@@ -21,6 +21,9 @@ __all__ = [
     "HasPid",
     "NoCgroups",
     "SpawnPlan",
+    "count_as_own",
+    "own_pid_filtered",
+    "stop_counting_as_own",
 ]
 
 T = TypeVar("T", bound="HasPid")
@@ -42,6 +45,9 @@ class SpawnPlan:
 
     argv: tuple[str, ...]
     stdin: int | None = None
+    # cgroup v1, for a process another process spawns (the keeper): the ``tasks`` files a
+    # thread of the spawner must be in when it forks, so the child starts in the cgroup
+    tasks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,10 +157,27 @@ def signal_all(list_pids: Callable[[], set[int]]) -> list[int]:
     return sorted(signalled)
 
 
+# Processes of minikubelet itself that may have a thread parked in a container's cgroup
+# (v1 lists a process there when any of its threads is): this one, and the keeper that
+# spawns ``serve``'s containers from threads of its own (``runtime/keeper``).
+_own_pids: set[int] = set()
+
+
+def count_as_own(pid: int) -> None:
+    """Treat ``pid`` as this process in every cgroup listing (the keeper, once connected)."""
+    _own_pids.add(pid)
+
+
+def stop_counting_as_own(pid: int) -> None:
+    _own_pids.discard(pid)
+
+
 def own_pid_filtered(procs: Path) -> set[int]:
-    """The pids in ``procs``, without this process (a parked thread of ours may be listed)."""
+    """The pids in ``procs``, without this process or the keeper (whose parked threads may
+    be listed)."""
     pids = read_procs(procs)
     pids.discard(os.getpid())
+    pids -= _own_pids
     return pids
 
 

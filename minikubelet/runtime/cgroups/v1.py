@@ -17,6 +17,10 @@ The container's cgroup is ``<own>/<subtree>/pod<uid>/<name>`` in each hierarchy 
   thread is idle and holds nothing).
 * **Our pid in ``cgroup.procs``**: v1 lists a process when any of its threads is in the
   cgroup, so the parked thread makes this process appear there; every listing drops it.
+* **Spawned by the keeper** (``serve``): the keeper parks a thread of its own the same way
+  (``spawning_elsewhere`` gives the ``tasks`` files), so its children start in the cgroup
+  too, with no migration; its pid is dropped from listings like ours, and its thread is
+  let go (``release_elsewhere``) before the cgroup is removed.
 * **Counters**: ``cpuacct.usage`` (ns), ``memory.usage_in_bytes`` minus ``memory.stat``
   ``total_inactive_file`` (cAdvisor's working set, ``container/libcontainer/handler.go``
   ``setMemoryStats``), ``memory.oom_control`` ``oom_kill``. They are cumulative for the
@@ -34,7 +38,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -58,7 +62,7 @@ from minikubelet.runtime.cgroups.files import (
     remove_dir,
     write_value,
 )
-from minikubelet.runtime.cgroups.spawner import ParkedSpawner
+from minikubelet.runtime.parking import ParkedSpawner
 
 __all__ = ["V1Container", "V1Driver"]
 
@@ -100,6 +104,9 @@ class V1Driver:
         self.directories = list(dict.fromkeys(self.roots.values()))
         self._containers: dict[tuple[str, str], V1Container] = {}
         self._lock = threading.Lock()
+        # Lets go of the thread another process (the keeper) parked in a container's
+        # cgroups, given its ``tasks`` files; blocking, from a worker thread.
+        self.release_elsewhere: Callable[[tuple[str, ...]], None] | None = None
 
     def container(self, pod_uid: str, name: str) -> V1Container:
         """The handle of one container's cgroup (the same object for the same key)."""
@@ -176,6 +183,7 @@ class V1Container:
         self.dirs = {controller: root / relative for controller, root in driver.roots.items()}
         self._pod_dirs = [directory / f"pod{pod_uid}" for directory in driver.directories]
         self._unique_dirs = [directory / relative for directory in driver.directories]
+        self.tasks = tuple(str(directory / "tasks") for directory in self._unique_dirs)
         self._memory = self.dirs["memory"]
         self._cpu = self.dirs.get("cpu")
         self._procs = self._memory / "cgroup.procs"
@@ -283,11 +291,30 @@ class V1Container:
         with self._lock, self._cpu_limits_lifted():
             return start(plan)
 
+    @contextlib.asynccontextmanager
+    async def spawning_elsewhere(self) -> AsyncIterator[tuple[str, ...]]:
+        """While another process (the keeper) spawns into this cgroup, from a thread of
+        its own that must be in the ``tasks`` files given here.
+
+        For the event loop: as on the parked thread, the container's lock is held (no kill
+        meets the spawn half way) and its CPU limits are lifted (the spawner must not be
+        throttled meanwhile). The lock is taken at once unless a kill or a removal holds
+        it; then it is waited for in a worker thread.
+        """
+        if not self._lock.acquire(blocking=False):
+            with anyio.CancelScope(shield=True):  # a lock taken must be released
+                await anyio.to_thread.run_sync(self._lock.acquire)
+        try:
+            with self._cpu_limits_lifted():
+                yield self.tasks
+        finally:
+            self._lock.release()
+
     def place(self, child: HasPid) -> None:
         """Move a running process into the cgroup, in every hierarchy (SIGKILL and
-        CgroupError if it fails): for a process another one spawned (the keeper's), which
-        cannot start on the parked thread; it waits at a gate meanwhile
-        (``v2.spawn_through_gate``)."""
+        CgroupError if it fails). Each move waits for the kernel (an RCU grace period), so
+        no spawn path uses it on v1: the parked threads (ours, the keeper's) start every
+        process in place."""
         try:
             for directory in self._unique_dirs:
                 write_value(directory / "cgroup.procs", child.pid)
@@ -358,6 +385,8 @@ class V1Container:
                 self._spawner.stop()  # after the jobs already handed to it
                 self._spawner = None
             with self._lock:
+                if self._driver.release_elsewhere is not None:
+                    self._driver.release_elsewhere(self.tasks)
                 wait_then_remove(self._unique_dirs, self._procs, timeout)
         self._driver.forget(self)
 

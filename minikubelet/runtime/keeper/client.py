@@ -272,7 +272,7 @@ class KeeperClient:
 
     def _dispatch(self, message: dict[str, Any], fds: list[int]) -> None:
         match message["op"]:
-            case "spawned" | "spawn_failed":
+            case "spawned" | "spawn_failed" | "released":
                 waiting = self._replies.pop(int(message.get("request", 0)), None)
                 if waiting is None:
                     for fd in fds:
@@ -338,6 +338,25 @@ class KeeperClient:
                 os.close(fd)
             raise RuntimeStartError(str(message.get("error", "the keeper could not spawn")))
         return Held(kept_from_json(message), received[0], received[1])
+
+    async def release(self, tasks: tuple[str, ...]) -> None:
+        """Have the keeper let go of the thread it parked in the cgroups whose ``tasks``
+        files these are (cgroup v1), so they can be removed; returns once it has, at once
+        if the keeper is gone (its threads went with it), or after a deadline."""
+        number = next(self._requests)
+        event, reply = anyio.Event(), list[Any]()
+        self._replies[number] = (event, reply)
+        try:
+            self._send({"op": "release", "request": number, "cgroup": list(tasks)})
+        except OSError:
+            self._replies.pop(number, None)
+            return
+        with anyio.CancelScope(shield=True) as scope:
+            scope.deadline = anyio.current_time() + KEEPER_START_TIMEOUT
+            await event.wait()
+        if scope.cancelled_caught:
+            self._replies.pop(number, None)
+            _log.warning("keeper.release_unanswered", cgroup=tasks[0] if tasks else None)
 
     async def exit_of(self, pid: int, pidfd: int | None) -> int:
         """The ``waitpid`` status of ``pid`` once the keeper reaped it."""

@@ -1,9 +1,14 @@
 """The keeper's loop: one daemon connection, spawns, reaps, and the pipes it holds.
 
-Single-threaded and blocking only where it cannot wait long: a ``selectors`` loop over
-the listening socket, the daemon's connection and the signal wake-up pipe (SIGCHLD). It
+One thread, blocking only where it cannot wait long: a ``selectors`` loop over the
+listening socket, the daemon's connection and the signal wake-up pipe (SIGCHLD). It
 sleeps until one of them is ready, with a deadline only while it waits for a daemon to
 take exits (``linger``) or for the first one to connect.
+
+On cgroup v1 a spawn names the container's ``tasks`` files: it is forked from a thread
+parked there (``runtime/parking.py``), one per container, kept until the daemon releases
+it (the cgroup is about to be removed), the daemon stops, or it idles out. The loop waits
+for the fork (a millisecond); children of every thread are ours to reap.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import socket
 import struct
 import subprocess  # noqa: TID251 - Popen objects of the processes spawned here
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from minikubelet.errors import RuntimeStartError
+from minikubelet.errors import CgroupError, RuntimeStartError
 from minikubelet.logic.adoption import start_ticks_of
 from minikubelet.model.keeper import (
     FRAME_LIMIT,
@@ -33,11 +40,15 @@ from minikubelet.model.keeper import (
     encode_frame,
     kept_json,
     spawn_from_json,
+    tasks_files,
 )
 from minikubelet.runtime.keeper import KEEPER_SOCKET, socket_address
+from minikubelet.runtime.parking import ParkedSpawner
 from minikubelet.runtime.spawning import become_subreaper, start_process
 
 __all__ = ["DEFAULT_LINGER", "FIRST_CONNECT_TIMEOUT", "Keeper"]
+
+T = TypeVar("T")
 
 # How long exits no daemon has taken are kept once no container is alive: a daemon that
 # crashed is restarted within seconds (systemd's RestartSec), one that is gone for good
@@ -46,6 +57,7 @@ DEFAULT_LINGER = 300.0
 FIRST_CONNECT_TIMEOUT = 30.0  # the daemon that started us died before it connected
 _SEND_TIMEOUT = 5.0  # a daemon that does not read for this long is taken as gone
 _MAX_FDS = 4
+_PARKED_IDLE = 60.0  # a container that has not restarted for this long: its thread goes
 
 
 @dataclass
@@ -65,12 +77,43 @@ def _log(event: str, **values: Any) -> None:
 
 def _has_children() -> bool:
     """Whether any process is still our child: a container, or an orphan re-parented to
-    us (the main thread is the only one, so one file lists them all)."""
-    try:
-        with open(f"/proc/self/task/{os.getpid()}/children", "rb") as handle:
-            return bool(handle.read().split())
-    except OSError:
-        return False
+    us (each thread has its own list: the parked threads fork too)."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children", "rb") as handle:
+                if handle.read().split():
+                    return True
+        except OSError:
+            continue  # a parked thread that just exited
+    return False
+
+
+class _Parked:
+    """The keeper's parked threads, one per container cgroup (by its ``tasks`` files)."""
+
+    def __init__(self) -> None:
+        self._threads: dict[tuple[str, ...], tuple[ParkedSpawner, threading.Lock]] = {}
+
+    def run(self, tasks: tuple[str, ...], job: Callable[[], T]) -> T:
+        """``job`` on the thread parked in ``tasks`` (parked now if there is none: that
+        waits for the kernel, once); raises CgroupError if it cannot join them."""
+        spawner, lock = self._threads.get(tasks, (None, threading.Lock()))
+        with lock:  # the thread retires only while it can take this and nothing is queued
+            if spawner is None or spawner.retired:
+                names = [Path(path) for path in tasks]
+                spawner = ParkedSpawner(f"cgroup:{tasks[0]}", names, lock, _PARKED_IDLE)
+                self._threads[tasks] = (spawner, lock)
+            future = spawner.submit(job)
+        return future.result()
+
+    def release(self, tasks: tuple[str, ...]) -> None:
+        entry = self._threads.pop(tasks, None)
+        if entry is not None:
+            entry[0].stop()  # it leaves the cgroups as it exits
+
+    def release_all(self) -> None:
+        for tasks in list(self._threads):
+            self.release(tasks)
 
 
 class Keeper:
@@ -83,6 +126,7 @@ class Keeper:
         self.stopping = False
         self.alone_since = time.monotonic()  # noqa: TID251 - the keeper has no event loop
         self._selector = selectors.DefaultSelector()
+        self._parked = _Parked()
 
     # -- the loop --------------------------------------------------------------------
 
@@ -121,6 +165,7 @@ class Keeper:
             listener.close()
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+            self._parked.release_all()
             for child in self.children.values():
                 for fd in child.pipes:
                     os.close(fd)
@@ -235,8 +280,12 @@ class Keeper:
                 if acknowledged is not None:
                     for fd in acknowledged.pipes:
                         os.close(fd)
+            case "release":
+                self._parked.release(tasks_files(message.get("cgroup")))
+                self._send({"op": "released", "request": message.get("request")})
             case "stopping":
                 self.stopping = True
+                self._parked.release_all()  # the daemon removes its cgroups next
                 _log("keeper.stopping", live=_has_children())
             case op:
                 raise WireError(f"unknown op {op!r}")
@@ -253,8 +302,9 @@ class Keeper:
         identity = request.user
         out_read, out_write = os.pipe2(os.O_CLOEXEC)
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
-        try:
-            popen = start_process(
+
+        def start() -> subprocess.Popen[bytes]:
+            return start_process(
                 request.argv,
                 cwd=request.cwd,
                 env=env,
@@ -266,9 +316,14 @@ class Keeper:
                 stdin=stdin,
                 program=request.program,
             )
-        except RuntimeStartError as error:
+
+        try:
+            popen = self._parked.run(request.cgroup, start) if request.cgroup else start()
+        except (RuntimeStartError, CgroupError) as error:
             os.close(out_read)
             os.close(err_read)
+            if isinstance(error, CgroupError):
+                error = RuntimeStartError(f"cannot place the process in its cgroup: {error}")
             self._send({"op": "spawn_failed", "request": request.request, "error": str(error)})
             return
         finally:

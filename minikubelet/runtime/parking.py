@@ -1,5 +1,9 @@
 """A thread parked in a container's cgroup v1 hierarchies, which forks the container's processes.
 
+Used by the v1 driver in the daemon (``cgroups/v1.py``) and by the keeper
+(``runtime/keeper``), which spawns ``serve``'s containers: so it imports nothing but the
+standard library and ``minikubelet.errors``.
+
 On cgroup v1 each *thread* has its own membership (the ``tasks`` file), and a forked child
 starts in the cgroups of the thread that forked it. A thread that lives in a container's
 cgroups therefore starts every process there before it execs, with CPython's fast ``vfork``
@@ -21,6 +25,7 @@ starts a new one. ``ParkedSpawner.submit`` hands it a job and returns a future.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -28,7 +33,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TypeVar
 
-from minikubelet.runtime.cgroups.files import write_value
+from minikubelet.errors import CgroupError
 
 __all__ = ["ParkedSpawner"]
 
@@ -63,7 +68,7 @@ class ParkedSpawner:
         tid = threading.get_native_id()
         try:
             for path in self._tasks_files:
-                write_value(path, tid)
+                _join(path, tid)
         except BaseException as error:
             self.retired = True
             self._placed.set_exception(error)
@@ -106,3 +111,15 @@ class ParkedSpawner:
         """Let the thread exit and wait for it; it leaves the cgroups as it exits."""
         self._jobs.put(None)
         self._thread.join()
+
+
+def _join(tasks: Path, tid: int) -> None:
+    """Move thread ``tid`` into the cgroup whose ``tasks`` file this is (one write)."""
+    try:
+        fd = os.open(tasks, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, str(tid).encode())
+        finally:
+            os.close(fd)
+    except OSError as error:
+        raise CgroupError(f"cannot write {tasks}: {error.strerror}") from error
