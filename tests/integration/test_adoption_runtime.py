@@ -15,7 +15,7 @@ import pytest
 from minikubelet.logic.adoption import AdoptionRefused, ProcessIdentity
 from minikubelet.model.launch import Launch
 from minikubelet.runtime.cgroups import V1Container
-from minikubelet.runtime.local import LocalRuntime
+from minikubelet.runtime.local import LocalContainer, LocalRuntime
 from minikubelet.runtime.process import TAG_VARIABLE
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -161,3 +161,46 @@ async def test_on_cgroup_v1_the_keeper_forks_inside_the_container_s_cgroups(
         await runtime.remove_pod("keptuid")
         assert not cgroup.dirs["memory"].exists()
         assert os.listdir(f"/proc/{keeper}/task") == [str(keeper)]  # the thread is gone
+
+
+async def test_a_burst_of_spawns_larger_than_the_socket_buffer_all_start(
+    short_tmp: Path, tmp_path: Path
+) -> None:
+    """A hundred spawns at once, each carrying 16 KiB of environment, cannot all go into
+    the keeper's socket at once: what does not fit waits, and every one starts."""
+    runtime = LocalRuntime(keeper=short_tmp, containment="none")
+    env = {"PADDING": "x" * 16384, "PATH": os.environ["PATH"]}
+
+    def launch(index: int) -> Launch:
+        return Launch(
+            tag=f"burst{index}/app",
+            argv=("sleep", "60"),
+            cwd="/",
+            env=env,
+            log_path=tmp_path / f"{index}.log",
+        )
+
+    async with running(runtime):
+        started: list[LocalContainer] = []
+
+        async def start(index: int) -> None:
+            started.append(await runtime.start(launch(index)))
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as group:
+                for index in range(100):
+                    group.start_soon(start, index)
+        try:
+            assert len({container.pid for container in started}) == 100
+            assert all(alive(container.pid) for container in started)
+        finally:
+            for container in started:
+                await container.kill_all()
+                await container.wait()
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

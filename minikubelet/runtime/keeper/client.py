@@ -16,6 +16,7 @@ child reaped elsewhere); the runtime starts a new keeper for what starts next.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import os
@@ -123,6 +124,9 @@ class KeeperClient:
         self._exits: dict[int, int] = {}
         self._exit_events: dict[int, anyio.Event] = {}
         self._lost = False
+        # Packets (with copies of their descriptors) the socket could not take at once
+        self._backlog: collections.deque[tuple[bytes, list[int]]] = collections.deque()
+        self._backlog_added = anyio.Event()
 
     # -- connecting ------------------------------------------------------------------
 
@@ -248,11 +252,16 @@ class KeeperClient:
 
     async def serve(self) -> None:
         """Read the keeper's messages until the connection is lost (then return) or this
-        is cancelled."""
+        is cancelled; meanwhile, send what the socket could not take at once."""
         try:
-            while True:
-                message, fds = await self._receive()
-                self._dispatch(message, fds)
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._send_backlog)
+                try:
+                    while True:
+                        message, fds = await self._receive()
+                        self._dispatch(message, fds)
+                finally:
+                    group.cancel_scope.cancel()
         except (OSError, WireError, EOFError) as error:
             _log.error(
                 "keeper.lost",
@@ -264,6 +273,7 @@ class KeeperClient:
 
     def _lose(self) -> None:
         self._lost = True
+        self._drop_backlog()
         for event in self._exit_events.values():
             event.set()
         for event, reply in self._replies.values():
@@ -309,12 +319,44 @@ class KeeperClient:
             return decode_frame(data, len(fds)), fds
 
     def _send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
-        """Send one message; a packet the socket buffer cannot take at once (it holds
-        hundreds of them) means the keeper does not read: it is taken as lost."""
+        """Send one message, in order. A burst (hundreds of spawns at start-up, while the
+        keeper parks a thread for each) can fill the socket's buffer: what it cannot take
+        at once waits in the backlog, with copies of its descriptors, for ``serve`` to send
+        as the keeper reads. Raises OSError if the keeper is gone."""
         sock = self._sock
         if sock is None or self._lost:
             raise OSError("the keeper is gone")
-        socket.send_fds(sock, [encode_frame(message)], fds or [])
+        packet = encode_frame(message)
+        if not self._backlog:
+            try:
+                socket.send_fds(sock, [packet], fds or [])
+                return
+            except BlockingIOError:
+                pass
+        self._backlog.append((packet, [os.dup(fd) for fd in fds or []]))
+        self._backlog_added.set()
+
+    async def _send_backlog(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        while True:
+            while self._backlog:
+                packet, fds = self._backlog[0]
+                await anyio.wait_writable(sock)
+                try:
+                    socket.send_fds(sock, [packet], fds)
+                except BlockingIOError:
+                    continue
+                self._backlog.popleft()
+                for fd in fds:
+                    os.close(fd)
+            await self._backlog_added.wait()
+            self._backlog_added = anyio.Event()
+
+    def _drop_backlog(self) -> None:
+        while self._backlog:
+            for fd in self._backlog.popleft()[1]:
+                os.close(fd)
 
     # -- requests --------------------------------------------------------------------
 
@@ -381,6 +423,19 @@ class KeeperClient:
             self._send({"op": "stopping"})
 
     def close(self) -> None:
+        """Close the connection, after what the backlog still holds (the last acks, the
+        ``stopping``: without them the keeper would wait for a next daemon)."""
+        sock = self._sock
+        if sock is not None and self._backlog and not self._lost:
+            sock.settimeout(KEEPER_START_TIMEOUT)  # a keeper that reads on: a moment
+            with contextlib.suppress(OSError):
+                while self._backlog:
+                    packet, fds = self._backlog[0]
+                    socket.send_fds(sock, [packet], fds)
+                    self._backlog.popleft()
+                    for fd in fds:
+                        os.close(fd)
+        self._drop_backlog()
         sock, self._sock = self._sock, None
         if sock is not None:
             sock.close()
