@@ -253,23 +253,29 @@ class KeeperClient:
     async def serve(self) -> None:
         """Read the keeper's messages until the connection is lost (then return) or this
         is cancelled; meanwhile, send what the socket could not take at once."""
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._send_backlog)
+            error = await self._read_until_lost()
+            group.cancel_scope.cancel()
+        _log.error(
+            "keeper.lost",
+            pid=self.pid,
+            error=str(error) or "the keeper closed the connection",
+            effect="exits are seen on pidfds, without their status",
+        )
+        self._lose()
+
+    async def _read_until_lost(self) -> Exception:
+        """Dispatch the keeper's messages; the error that ended the connection.
+
+        The error is returned, not raised: raised in a task group, it would reach
+        ``serve`` wrapped in an exception group."""
         try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(self._send_backlog)
-                try:
-                    while True:
-                        message, fds = await self._receive()
-                        self._dispatch(message, fds)
-                finally:
-                    group.cancel_scope.cancel()
+            while True:
+                message, fds = await self._receive()
+                self._dispatch(message, fds)
         except (OSError, WireError, EOFError) as error:
-            _log.error(
-                "keeper.lost",
-                pid=self.pid,
-                error=str(error) or "the keeper closed the connection",
-                effect="exits are seen on pidfds, without their status",
-            )
-            self._lose()
+            return error
 
     def _lose(self) -> None:
         self._lost = True
@@ -347,6 +353,8 @@ class KeeperClient:
                     socket.send_fds(sock, [packet], fds)
                 except BlockingIOError:
                     continue
+                except OSError:  # the keeper is gone: the reader hears of it
+                    await anyio.sleep_forever()
                 self._backlog.popleft()
                 for fd in fds:
                     os.close(fd)
