@@ -130,8 +130,11 @@ class CheckpointStore:
             self.forget(snapshot.uid)
             return
         instances = {name: record.instances for name, record in snapshot.records.items()}
-        if self._written.get(snapshot.uid) == instances:
+        written = self._written.get(snapshot.uid)
+        if written == instances:
             return
+        if written is None and not any(instances.values()):
+            return  # a pod just added: no history to keep until its first start
         self._save(snapshot, instances)
 
     def _save(self, snapshot: PodSnapshot, instances: Instances) -> None:

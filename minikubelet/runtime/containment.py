@@ -54,6 +54,7 @@ from minikubelet.runtime.cgroups import (
     ContainerCgroup,
     Containment,
     NoCgroups,
+    V1Container,
     V1Driver,
     V2Driver,
     detect,
@@ -204,8 +205,12 @@ def _kill_pod(driver: CgroupDriver, uid: str) -> list[int]:
 class Cgroups:
     """The container cgroups of one runtime: made when a pod is admitted, removed after it."""
 
-    def __init__(self, driver: CgroupDriver) -> None:
+    def __init__(self, driver: CgroupDriver, *, park: bool = True) -> None:
+        """``park``: on v1, park our spawning thread in each cgroup as it is made (where
+        the keeper spawns the containers, ours only spawns their execs: it is parked at
+        the first, which saves a migration per container when hundreds start at once)."""
         self.driver = driver
+        self._park = park
         self._made: dict[tuple[str, str], ContainerCgroup] = {}
         self._pending: dict[tuple[str, str], anyio.Event] = {}
         self._resources: dict[tuple[str, str], CgroupResources] = {}
@@ -238,7 +243,11 @@ class Cgroups:
     async def _create(self, key: tuple[str, str]) -> ContainerCgroup:
         cgroup = self.driver.container(*key)
         resources = self._resources.get(key)
-        await anyio.to_thread.run_sync(cgroup.create, resources)
+        if isinstance(cgroup, V1Container):
+            create = functools.partial(cgroup.create, resources, park=self._park)
+            await anyio.to_thread.run_sync(create)
+        else:
+            await anyio.to_thread.run_sync(cgroup.create, resources)
         self._made[key] = cgroup
         return cgroup
 
