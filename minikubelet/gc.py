@@ -21,23 +21,16 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 import structlog
 
-from minikubelet.model.snapshot import PodSnapshot, WatchEventType
+from minikubelet.model.snapshot import PodSnapshot, Watchable, WatchEventType
 
 __all__ = ["KEEP_DEAD", "ContainerGC"]
 
 _log = structlog.get_logger("minikubelet.gc")
 
 KEEP_DEAD = 1  # dead instances kept per container (MaxPerPodContainer)
-
-
-class Watchable(Protocol):
-    def watch(
-        self, listener: Callable[[WatchEventType, PodSnapshot], None]
-    ) -> Callable[[], None]: ...
 
 
 class ContainerGC:

@@ -3,6 +3,7 @@
     prepare_root_dir(path)     create it 0700, or warn when an existing one is open to others
     RootDirLock(path)          the exclusive lock a daemon holds on it; RootDirInUseError
     write_private(path, data)  an owner-only file, written atomically, never through a link
+    append_private(path, data) a record added to such a file, in one write
     api_token(root, file)      the TCP listener's bearer token: read, or generated and saved
 
 Why owner-only: container logs can hold secrets, the saved API pods are manifests anyone
@@ -43,6 +44,7 @@ __all__ = [
     "TOKEN_FILE",
     "RootDirLock",
     "api_token",
+    "append_private",
     "make_private_dir",
     "prepare_root_dir",
     "write_private",
@@ -116,6 +118,22 @@ def write_private(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
+
+
+def append_private(path: Path, data: bytes) -> None:
+    """Add ``data`` (one record of a few hundred bytes) to the end of ``path``, an existing
+    file this process wrote with ``write_private``, in one ``write``, never through a link.
+
+    Raises OSError when the file is gone or the write came out short (a full disk): the
+    file may then end with a record cut short, and the caller writes it whole next time.
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        written = os.write(descriptor, data)
+    finally:
+        os.close(descriptor)
+    if written != len(data):
+        raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes written", str(path))
 
 
 def _is_regular_file(path: Path) -> bool:

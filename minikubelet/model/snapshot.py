@@ -7,17 +7,18 @@ the pod as it was when the event happened.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 from minikubelet.model.observed import ContainerRecord
 from minikubelet.model.spec import Pod
 from minikubelet.model.status import PodStatus
 
-__all__ = ["PodSnapshot", "WatchEventType"]
+__all__ = ["PodSnapshot", "WatchEventType", "Watchable"]
 
 
 class WatchEventType(StrEnum):
@@ -50,3 +51,11 @@ class PodSnapshot:
     def log_path(self, container: str, restart_count: int) -> Path:
         """The CRI log of one instance: ``<container>/<restartCount>.log``."""
         return self.log_dir / container / f"{restart_count}.log"
+
+
+class Watchable(Protocol):
+    """What tells its listeners of every pod ADDED, MODIFIED and DELETED (the kubelet)."""
+
+    def watch(
+        self, listener: Callable[[WatchEventType, PodSnapshot], None]
+    ) -> Callable[[], None]: ...

@@ -230,7 +230,7 @@ def test_a_checkpoint_whose_pid_is_another_process_now_is_not_adopted(daemon: Da
     daemon.process = None
     # As if the pid had been reused: the same number, another start time.
     path = daemon.root / "checkpoints" / f"{uid}.json"
-    saved = json.loads(path.read_text())
+    saved = json.loads(path.read_text().splitlines()[-1])  # the journal's newest line
     saved["containers"]["app"][0]["startTicks"] += 1
     path.write_text(json.dumps(saved))
 

@@ -23,8 +23,9 @@ Why it is built this way:
   first cgroup migration after a quiet spell waits for an RCU grace period in the kernel
   (~6 ms measured here, p99 up to 30 ms), so any design that moves a process at every start
   misses a 1 ms budget. On v1 a thread parked in the container's cgroups forks the process
-  there (``spawner.py``): no migration at start, ``vfork`` kept. On v2, where threads cannot
-  be split across cgroups, the child waits behind a gate until it is moved, then execs.
+  there (``runtime/parking.py``): no migration at start, ``vfork`` kept. On v2, where
+  threads cannot be split across cgroups, the child waits behind a gate until it is moved,
+  then execs.
 * **Kill all.** v2: ``cgroup.kill``, else freeze and SIGKILL. v1: ``pids.max=0`` as a fence,
   then SIGKILL every pid in ``cgroup.procs``. Either way no process can escape by forking,
   setsid or double-forking, because membership is inherited and only root can leave.

@@ -5,10 +5,11 @@ The container's cgroup is ``<own>/<subtree>/pod<uid>/<name>`` in each hierarchy 
 ``pids``), where ``<own>`` is the cgroup this process is in *in that hierarchy*.
 
 * **Placement**: a ``ParkedSpawner`` thread lives in the container's cgroups and forks every
-  process of it, so each starts there before it execs (see ``spawner.py``). While it forks,
-  the container's CPU limits are lifted (CFS quota off, shares 1024) and restored after: our
-  thread must not be throttled or starved while it holds the GIL, or the whole daemon would
-  stall until the container's next CFS period. The window is the spawn itself (~0.3 ms).
+  process of it, so each starts there before it execs (see ``runtime/parking.py``). While
+  it forks, the container's CPU limits are lifted (CFS quota off, shares 1024) and restored
+  after: our thread must not be throttled or starved while it holds the GIL, or the whole
+  daemon would stall until the container's next CFS period. The window is the spawn itself
+  (~0.3 ms).
 * **Kill all**: ``pids.max=0`` first, so nothing in the cgroup can fork any more; then
   SIGKILL every pid in ``cgroup.procs``; then the fence is lifted (every process left has a
   fatal signal pending, which makes fork fail, so none can come back). The ``freezer``
