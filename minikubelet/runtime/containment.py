@@ -289,7 +289,7 @@ class Cgroups:
 
     def _remove_pod(self, uid: str) -> None:
         driver = self.driver
-        if uid not in driver.pods():
+        if not driver.has_pod(uid):  # one stat, not a listing of every pod's
             return
         killed = _kill_pod(driver, uid) if driver.pod_pids(uid) else []
         if killed:

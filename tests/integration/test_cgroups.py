@@ -482,12 +482,14 @@ def test_a_pod_is_removed_with_its_containers(v1: V1Driver, pod_v1: str) -> None
     assert v1.pod_containers(pod_v1) == ["a", "b"]
     assert v1.pod_pids(pod_v1) == {main.pid for main in mains}
     assert pod_v1 in v1.pods()
+    assert v1.has_pod(pod_v1)
     for cgroup in (first, second):
         cgroup.kill_all()
     for main in mains:
         main.wait(timeout=5)
     v1.remove_pod(pod_v1)
     assert pod_v1 not in v1.pods()
+    assert not v1.has_pod(pod_v1)
     assert not any((root / f"pod{pod_v1}").exists() for root in v1.directories)
 
 
@@ -511,8 +513,10 @@ def test_v2_places_through_the_gate(v2: V2Driver, pod_v2: str) -> None:
     assert main.returncode == 0
     line = next(line for line in output.decode().splitlines() if line.startswith("0::"))
     assert line.endswith(f"/{SUBTREE}/pod{pod_v2}/app")
+    assert v2.has_pod(pod_v2)
     cgroup.remove()
     v2.remove_pod(pod_v2)
+    assert not v2.has_pod(pod_v2)
 
 
 def test_v2_places_a_process_that_runs_as_another_user(v2: V2Driver, pod_v2: str) -> None:

@@ -129,6 +129,9 @@ class V1Driver:
             if entry.name.startswith("pod")
         )
 
+    def has_pod(self, pod_uid: str) -> bool:
+        return self._pod_dir("memory", pod_uid).is_dir()
+
     def pod_containers(self, pod_uid: str) -> list[str]:
         return sorted(entry.name for entry in _subdirectories(self._pod_dir("memory", pod_uid)))
 

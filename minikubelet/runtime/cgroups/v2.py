@@ -101,6 +101,9 @@ class V2Driver:
             entry.name[3:] for entry in _subdirectories(self.root) if entry.name.startswith("pod")
         )
 
+    def has_pod(self, pod_uid: str) -> bool:
+        return (self.root / f"pod{pod_uid}").is_dir()
+
     def pod_containers(self, pod_uid: str) -> list[str]:
         return sorted(entry.name for entry in _subdirectories(self.root / f"pod{pod_uid}"))
 
