@@ -31,7 +31,7 @@ from minikubelet.runtime.cgroups import (
     V2Driver,
     detect,
 )
-from minikubelet.runtime.cgroups.files import find_key, read_bytes, read_int
+from minikubelet.runtime.cgroups.files import find_key, read_bytes, read_int, write_value
 from minikubelet.runtime.process import ChildProcess, ProcessTable
 from minikubelet.runtime.process import spawn as process_spawn
 from tests.conftest import CHILD, PYTHON
@@ -336,6 +336,34 @@ def test_our_parked_thread_is_in_the_cgroup_but_never_listed(v1: V1Driver, pod_v
     assert read_int(cgroup.dirs["cpu"] / "cpu.shares") == 512
     cgroup.remove()
     assert not parked[0].is_alive()
+    v1.remove_pod(pod_v1)
+
+
+def test_limits_are_right_in_a_new_cgroup_and_in_one_left_from_before(
+    v1: V1Driver, pod_v1: str
+) -> None:
+    # A new cgroup holds the kernel's defaults, so only what differs is written; one that
+    # already exists (a daemon's earlier run) may hold anything, so all of it is.
+    best_effort = CgroupResources()  # 2 shares, no quota, no memory limit
+    cgroup = v1.container(pod_v1, "app")
+    cgroup.create(best_effort, park=False)
+    cpu, memory = cgroup.dirs["cpu"], cgroup.dirs["memory"]
+    assert read_int(cpu / "cpu.shares") == best_effort.cpu_shares
+    assert read_int(cpu / "cpu.cfs_quota_us") == -1
+    assert read_int(cpu / "cpu.cfs_period_us") == best_effort.cpu_period_us
+    unlimited = read_int(memory / "memory.limit_in_bytes")
+    cgroup.remove()
+    left = v1.container(pod_v1, "app")
+    for directory in left.dirs.values():
+        directory.mkdir(parents=True, exist_ok=True)
+    write_value(cpu / "cpu.shares", 512)
+    write_value(cpu / "cpu.cfs_quota_us", 50_000)
+    write_value(memory / "memory.limit_in_bytes", 64 << 20)
+    left.create(best_effort, park=False)
+    assert read_int(cpu / "cpu.shares") == best_effort.cpu_shares
+    assert read_int(cpu / "cpu.cfs_quota_us") == -1
+    assert read_int(memory / "memory.limit_in_bytes") == unlimited
+    left.remove()
     v1.remove_pod(pod_v1)
 
 

@@ -78,7 +78,7 @@ def read_procs(path: Path) -> set[int]:
         return set()
 
 
-def write_value(path: Path, value: str | int) -> None:
+def write_value(path: str | Path, value: str | int) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
         try:

@@ -70,13 +70,18 @@ __all__ = ["V1Container", "V1Driver"]
 T = TypeVar("T", bound=HasPid)
 
 _FREEZE_TIMEOUT = 2.0
+_DEFAULT_PERIOD_US = 100_000  # a new cgroup's cpu.cfs_period_us (the kernel's default)
 
 
-def _mkdir(path: Path) -> None:
+def _mkdir(path: Path) -> bool:
+    """Make one cgroup directory; True if it was made now (it holds the kernel's defaults)."""
     try:
-        path.mkdir(exist_ok=True)
+        path.mkdir()
+    except FileExistsError:
+        return False
     except OSError as error:
         raise CgroupError(f"cannot create cgroup {path}: {error.strerror}") from error
+    return True
 
 
 class V1Driver:
@@ -190,6 +195,9 @@ class V1Container:
         self.tasks = tuple(str(directory / "tasks") for directory in self._unique_dirs)
         self._memory = self.dirs["memory"]
         self._cpu = self.dirs.get("cpu")
+        # written at every spawn (_cpu_limits_lifted): built once
+        self._quota_file = f"{self._cpu}/cpu.cfs_quota_us"
+        self._shares_file = f"{self._cpu}/cpu.shares"
         self._procs = self._memory / "cgroup.procs"
         # Serialises spawn jobs (taken on the parked thread), kills and removal: a kill must
         # not meet a spawn half-way, and the freezer fence must only ever catch the parked
@@ -208,30 +216,40 @@ class V1Container:
         ms of waiting, no CPU) unless other migrations happened just before; call this
         ahead of the first start where latency matters.
         """
-        for path in (*self._pod_dirs, *self._unique_dirs):
+        for path in self._pod_dirs:
             _mkdir(path)
+        made = [_mkdir(path) for path in self._unique_dirs]
         if resources is not None:
-            self.set_limits(resources)
+            self.set_limits(resources, fresh=all(made))
         if park:
             with self._submit_lock:
                 self._live_spawner()
 
-    def set_limits(self, resources: CgroupResources) -> None:
+    def set_limits(self, resources: CgroupResources, *, fresh: bool = False) -> None:
+        """Apply ``resources``. ``fresh``: the cgroup was just made, so it holds the
+        kernel's defaults (no memory limit, no CFS quota, a 100 ms period, 1024 shares) and
+        a value equal to its default is not written (a BestEffort container's start then
+        writes only its shares)."""
         memory = self._memory
         limit = resources.memory_limit_bytes or -1
-        memsw = memory / "memory.memsw.limit_in_bytes"
-        has_memsw = memsw.exists()  # only with swap accounting (swapaccount=1)
-        if has_memsw:
-            write_value(memsw, -1)  # memsw may never be below the memory limit: lift it first
-        write_value(memory / "memory.limit_in_bytes", limit)
-        if has_memsw:
-            write_value(memsw, limit)  # memory + swap = memory: no swap for the container
+        if not fresh or resources.memory_limit_bytes is not None:
+            memsw = memory / "memory.memsw.limit_in_bytes"
+            has_memsw = memsw.exists()  # only with swap accounting (swapaccount=1)
+            if has_memsw:
+                write_value(memsw, -1)  # memsw may never be below the memory limit: lift it
+            write_value(memory / "memory.limit_in_bytes", limit)
+            if has_memsw:
+                write_value(memsw, limit)  # memory + swap = memory: no swap for the container
         if resources.memory_limit_bytes is not None:
             write_value(memory / "memory.swappiness", 0)
         if self._cpu is not None:
-            write_value(self._cpu / "cpu.cfs_period_us", resources.cpu_period_us)
-            write_value(self._cpu / "cpu.cfs_quota_us", _quota(resources))
-            write_value(self._cpu / "cpu.shares", resources.cpu_shares)
+            cpu = self._cpu
+            if not fresh or resources.cpu_period_us != _DEFAULT_PERIOD_US:
+                write_value(cpu / "cpu.cfs_period_us", resources.cpu_period_us)
+            if not fresh or resources.cpu_quota_us is not None:
+                write_value(cpu / "cpu.cfs_quota_us", _quota(resources))
+            if not fresh or resources.cpu_shares != SHARES_PER_CPU:
+                write_value(cpu / "cpu.shares", resources.cpu_shares)
         self._resources = resources
 
     def spawn(
@@ -414,16 +432,16 @@ class V1Container:
         lift_quota = resources.cpu_quota_us is not None
         lift_shares = resources.cpu_shares < SHARES_PER_CPU
         if lift_quota:
-            write_value(cpu / "cpu.cfs_quota_us", -1)
+            write_value(self._quota_file, -1)
         if lift_shares:
-            write_value(cpu / "cpu.shares", SHARES_PER_CPU)
+            write_value(self._shares_file, SHARES_PER_CPU)
         try:
             yield
         finally:
             if lift_quota:
-                write_value(cpu / "cpu.cfs_quota_us", _quota(resources))
+                write_value(self._quota_file, _quota(resources))
             if lift_shares:
-                write_value(cpu / "cpu.shares", resources.cpu_shares)
+                write_value(self._shares_file, resources.cpu_shares)
 
     @contextlib.contextmanager
     def _fenced(self) -> Iterator[None]:
