@@ -153,16 +153,11 @@ def read_manifest(path: Path, previous: ManifestFile | None = None) -> ManifestF
     """
     read_at = time.time()
     try:
+        if previous is not None and previous.path == path and _unchanged(os.stat(path), previous):
+            return previous
         with path.open("rb") as file:
-            info = os.fstat(file.fileno())
+            info = os.fstat(file.fileno())  # of the bytes read, whatever happened since
             key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-            if (
-                previous is not None
-                and previous.path == path
-                and previous.stat == key
-                and previous.read_at - info.st_mtime_ns / 1e9 > _RACY_SECONDS
-            ):
-                return previous
             data = file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         return _bad(path, "", "cannot read the file", error.strerror or str(error))
@@ -182,6 +177,11 @@ def read_manifest(path: Path, previous: ManifestFile | None = None) -> ManifestF
         stat=key,
         read_at=read_at,
     )
+
+
+def _unchanged(info: os.stat_result, previous: ManifestFile) -> bool:
+    key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    return previous.stat == key and previous.read_at - info.st_mtime_ns / 1e9 > _RACY_SECONDS
 
 
 def _bad(path: Path, digest: str, kind: str, detail: str) -> ManifestFile:
@@ -450,9 +450,11 @@ class StaticPodSource:
             slot = self._slots[key] = _Slot(key)
             assert self._group is not None
             self._group.start_soon(self._drive, slot)
-        if _version(slot.wanted) != _version(wanted):
-            slot.blocked = False
-            slot.settled = False
+        elif _version(slot.wanted) == _version(wanted):
+            slot.wanted = wanted
+            return  # unchanged: the periodic rescan of 500 files wakes no pod's task
+        slot.blocked = False
+        slot.settled = False
         slot.wanted = wanted
         slot.wake()
 

@@ -95,6 +95,23 @@ def test_an_old_files_stat_decides_without_reading_it(tmp_path: Path) -> None:
     assert read_manifest(path, first).pods[0].metadata.labels == {"edit": "v2"}
 
 
+def test_a_rescan_of_an_old_unchanged_file_does_not_open_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(child_pod("a", tmp_path))
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    first = read_manifest(path)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an unchanged file was opened")
+
+    monkeypatch.setattr(Path, "open", refuse)
+    assert read_manifest(path, first) is first  # one stat, no open
+    assert scan(tmp_path, {path: first}).files == (first,)
+
+
 def test_a_file_written_around_its_read_is_read_again(tmp_path: Path) -> None:
     path = tmp_path / "a.yaml"
     path.write_text(child_pod("a", tmp_path, label="v1"))
