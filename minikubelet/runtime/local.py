@@ -520,18 +520,15 @@ class LocalRuntime:
         if self._keeper is not None:  # cgroup v2: from the gate's thread
             assert plan is not None
             try:
-                message_fd = self._kept_message(launch)
-                request, fds = self._kept_request(launch, plan, message_fd)
-                client, held = anyio.from_thread.run(
-                    self._spawn_kept, request, fds, token=self._token
-                )
+                with self._kept_message(launch) as kept_fd:
+                    request, fds = self._kept_request(launch, plan, kept_fd)
+                    client, held = anyio.from_thread.run(
+                        self._spawn_kept, request, fds, token=self._token
+                    )
                 return self._container_of(held, log, client)
             except BaseException:
                 log.close()
                 raise
-            finally:
-                if message_fd is not None:
-                    os.close(message_fd)
         out_read, out_write = _pipe()
         err_read, err_write = _pipe()
         try:
@@ -584,38 +581,42 @@ class LocalRuntime:
         log = CriLogWriter(
             launch.log_path, self.rotation, sink=sink, on_problem=on_log_problem, owner=owner
         )
-        message_fd: int | None = None
         try:
-            message_fd = self._kept_message(launch)
-            if not isinstance(cgroup, V1Container):
-                request, fds = self._kept_request(launch, SpawnPlan(launch.argv), message_fd)
-                client, held = await self._spawn_kept(request, fds)
-                return self._container_of(held, log, client)
-            try:
-                baseline = cgroup.oom_kills()
-            except OSError as error:  # its memory controller went away: nothing to count
-                raise RuntimeStartError(f"cannot read the OOM kill count: {error}") from None
-            async with cgroup.spawning_elsewhere() as tasks:
-                plan = SpawnPlan(launch.argv, tasks=tasks)
-                request, fds = self._kept_request(launch, plan, message_fd)
-                client, held = await self._spawn_kept(request, fds)
+            with self._kept_message(launch) as message_fd:
+                if not isinstance(cgroup, V1Container):
+                    plan = SpawnPlan(launch.argv)
+                    request, fds = self._kept_request(launch, plan, message_fd)
+                    client, held = await self._spawn_kept(request, fds)
+                    return self._container_of(held, log, client)
+                try:
+                    baseline = cgroup.oom_kills()
+                except OSError as error:  # its memory controller went away: nothing to count
+                    raise RuntimeStartError(f"cannot read the OOM kill count: {error}") from None
+                async with cgroup.spawning_elsewhere() as tasks:
+                    plan = SpawnPlan(launch.argv, tasks=tasks)
+                    request, fds = self._kept_request(launch, plan, message_fd)
+                    client, held = await self._spawn_kept(request, fds)
             started = self._container_of(held, log, client)
             started.contain(cgroup, baseline)
             return started
         except BaseException:
             log.close()
             raise
-        finally:
-            if message_fd is not None:
-                os.close(message_fd)
 
     @staticmethod
-    def _kept_message(launch: Launch) -> int | None:
-        """The default termination-message file, opened for the keeper to pass on."""
+    @contextlib.contextmanager
+    def _kept_message(launch: Launch) -> Iterator[int | None]:
+        """The default termination-message file, open for the keeper to pass on while the
+        spawn request is made (the keeper holds its own copy once it has answered)."""
         message = launch.message
         if message is None or message.explicit:
-            return None
-        return open_default_message(message.path, launch.identity, truncate=True)
+            yield None
+            return
+        fd = open_default_message(message.path, launch.identity, truncate=True)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
 
     def _kept_request(
         self, launch: Launch, plan: SpawnPlan, message_fd: int | None

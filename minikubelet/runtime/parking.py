@@ -114,7 +114,10 @@ class ParkedSpawner:
 
 
 def _join(tasks: Path, tid: int) -> None:
-    """Move thread ``tid`` into the cgroup whose ``tasks`` file this is (one write)."""
+    """Move thread ``tid`` into the cgroup whose ``tasks`` file this is (one write).
+
+    Not ``cgroups.files.write_value``: importing the cgroups package would load both
+    drivers into the keeper, which needs only this."""
     try:
         fd = os.open(tasks, os.O_WRONLY | os.O_CLOEXEC)
         try:
