@@ -156,8 +156,7 @@ def read_manifest(path: Path, previous: ManifestFile | None = None) -> ManifestF
         if previous is not None and previous.path == path and _unchanged(os.stat(path), previous):
             return previous
         with path.open("rb") as file:
-            info = os.fstat(file.fileno())  # of the bytes read, whatever happened since
-            key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+            key = _stat_key(os.fstat(file.fileno()))  # of the bytes read
             data = file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         return _bad(path, "", "cannot read the file", error.strerror or str(error))
@@ -179,9 +178,15 @@ def read_manifest(path: Path, previous: ManifestFile | None = None) -> ManifestF
     )
 
 
+def _stat_key(info: os.stat_result) -> tuple[int, int, int, int]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
 def _unchanged(info: os.stat_result, previous: ManifestFile) -> bool:
-    key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-    return previous.stat == key and previous.read_at - info.st_mtime_ns / 1e9 > _RACY_SECONDS
+    return (
+        previous.stat == _stat_key(info)
+        and previous.read_at - info.st_mtime_ns / 1e9 > _RACY_SECONDS
+    )
 
 
 def _bad(path: Path, digest: str, kind: str, detail: str) -> ManifestFile:

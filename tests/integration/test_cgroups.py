@@ -353,9 +353,10 @@ def test_limits_are_right_in_a_new_cgroup_and_in_one_left_from_before(
     assert read_int(cpu / "cpu.cfs_period_us") == best_effort.cpu_period_us
     unlimited = read_int(memory / "memory.limit_in_bytes")
     cgroup.remove()
-    left = v1.container(pod_v1, "app")
+    left = v1.container(pod_v1, "app")  # the same directories, made by someone else
     for directory in left.dirs.values():
         directory.mkdir(parents=True, exist_ok=True)
+    cpu, memory = left.dirs["cpu"], left.dirs["memory"]
     write_value(cpu / "cpu.shares", 512)
     write_value(cpu / "cpu.cfs_quota_us", 50_000)
     write_value(memory / "memory.limit_in_bytes", 64 << 20)

@@ -195,9 +195,12 @@ class V1Container:
         self.tasks = tuple(str(directory / "tasks") for directory in self._unique_dirs)
         self._memory = self.dirs["memory"]
         self._cpu = self.dirs.get("cpu")
-        # written at every spawn (_cpu_limits_lifted): built once
-        self._quota_file = f"{self._cpu}/cpu.cfs_quota_us"
-        self._shares_file = f"{self._cpu}/cpu.shares"
+        # (cpu.cfs_quota_us, cpu.shares), written at every spawn (_cpu_limits_lifted)
+        self._cpu_files = (
+            None
+            if self._cpu is None
+            else (str(self._cpu / "cpu.cfs_quota_us"), str(self._cpu / "cpu.shares"))
+        )
         self._procs = self._memory / "cgroup.procs"
         # Serialises spawn jobs (taken on the parked thread), kills and removal: a kill must
         # not meet a spawn half-way, and the freezer fence must only ever catch the parked
@@ -242,14 +245,14 @@ class V1Container:
                 write_value(memsw, limit)  # memory + swap = memory: no swap for the container
         if resources.memory_limit_bytes is not None:
             write_value(memory / "memory.swappiness", 0)
-        if self._cpu is not None:
-            cpu = self._cpu
+        if self._cpu is not None and self._cpu_files is not None:
+            quota, shares = self._cpu_files
             if not fresh or resources.cpu_period_us != _DEFAULT_PERIOD_US:
-                write_value(cpu / "cpu.cfs_period_us", resources.cpu_period_us)
+                write_value(self._cpu / "cpu.cfs_period_us", resources.cpu_period_us)
             if not fresh or resources.cpu_quota_us is not None:
-                write_value(cpu / "cpu.cfs_quota_us", _quota(resources))
+                write_value(quota, _quota(resources))
             if not fresh or resources.cpu_shares != SHARES_PER_CPU:
-                write_value(cpu / "cpu.shares", resources.cpu_shares)
+                write_value(shares, resources.cpu_shares)
         self._resources = resources
 
     def spawn(
@@ -425,23 +428,24 @@ class V1Container:
 
     @contextlib.contextmanager
     def _cpu_limits_lifted(self) -> Iterator[None]:
-        resources, cpu = self._resources, self._cpu
-        if cpu is None or resources is None:
+        resources, files = self._resources, self._cpu_files
+        if files is None or resources is None:
             yield
             return
+        quota, shares = files
         lift_quota = resources.cpu_quota_us is not None
         lift_shares = resources.cpu_shares < SHARES_PER_CPU
         if lift_quota:
-            write_value(self._quota_file, -1)
+            write_value(quota, -1)
         if lift_shares:
-            write_value(self._shares_file, SHARES_PER_CPU)
+            write_value(shares, SHARES_PER_CPU)
         try:
             yield
         finally:
             if lift_quota:
-                write_value(self._quota_file, _quota(resources))
+                write_value(quota, _quota(resources))
             if lift_shares:
-                write_value(self._shares_file, resources.cpu_shares)
+                write_value(shares, resources.cpu_shares)
 
     @contextlib.contextmanager
     def _fenced(self) -> Iterator[None]:
