@@ -11,6 +11,7 @@ run, then prints the issue's rows with before / after / best peer and the ratios
     .venv/bin/python bench/peers.py --before /path/to/old/venv/bin/minikubelet \\
         --peer pm2 --peer s6 --peer runit --peer supervisord
     .venv/bin/python bench/peers.py --report results.json   # the table again, no run
+    .venv/bin/python bench/peers.py --metric stopkill --before ... --peer s6  # some rows only
 
 The harness's scratch paths hold the peer's label, and unix socket paths have at most
 107 bytes: give the executables short paths (a symlink such as ``/tmp/b/mk`` will do).
@@ -107,7 +108,7 @@ def run_harness(args: argparse.Namespace, out: Path) -> None:
     peers = [f"minikubelet:bin={args.before}"] if args.before else []
     peers.append(f"minikubelet:bin={args.after}")
     peers += args.peer
-    command = [sys.executable, str(work / "run.py"), "--metric", "all", "--out", str(out)]
+    command = [sys.executable, str(work / "run.py"), "--metric", args.metric, "--out", str(out)]
     for peer in peers:
         command += ["--peer", peer]
     command += ["--idle-seconds", str(args.idle_seconds)]
@@ -136,6 +137,8 @@ def table(data: dict[str, Any], before: str | None, after: str) -> str:
             value = _read(scenarios, scenario, read)
             if value is not None and (best is None or value < best):
                 best_label, best = label, value
+        if now is None and then is None and best is None:
+            continue  # a metric this run did not measure (--metric)
         lines.append(
             f"| {title} ({unit}) | {_cell(then)} | {_cell(now)} | "
             f"{_cell(best)}{f' ({best_label})' if best_label else ''} | "
@@ -174,6 +177,12 @@ def main() -> None:
     )
     parser.add_argument("--peer", action="append", default=[], help="pm2, s6, runit, ...")
     parser.add_argument("--idle-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--metric",
+        default="all",
+        help="one of the harness's metrics (restart, spawn, idle, stop, stopkill, orphan) "
+        "to reproduce its rows alone; default all",
+    )
     parser.add_argument("--out", default="peers.json", help="the harness's JSON")
     parser.add_argument("--report", help="only print the table of an earlier run's JSON")
     args = parser.parse_args()

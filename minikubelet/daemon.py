@@ -389,9 +389,10 @@ async def _shut_down(
                 # The kubelet's node shutdown: each pod gets its own grace period, but no
                 # more than shutdownGracePeriod.
                 cap = math.ceil(config.shutdown_grace_period)
+                now = anyio.current_time()
                 for pod in pods:
                     grace = min(pod.pod.spec.termination_grace_period_seconds, cap)
-                    kubelet.terminate(*pod.key, grace)
+                    kubelet.terminate(*pod.key, grace, since=now)
                 await kubelet.wait_all_done()
         if within_deadline.cancelled_caught:
             _log.warning("daemon.shutdown_deadline", seconds=deadline)

@@ -361,16 +361,21 @@ class Kubelet:
         return await self.runtime.exec_stream(replace(launch, argv=argv), tty=tty)
 
     async def terminate_all(self, grace: int | None = None) -> None:
-        """Stop every pod gracefully, in parallel, each with its own grace period."""
+        """Stop every pod gracefully, in parallel, each with its own grace period (counted
+        from this call)."""
+        now = anyio.current_time()
         for worker in self.workers():
-            worker.terminate(grace)
+            worker.terminate(grace, since=now)
         await self.wait_all_done()
 
-    def terminate(self, namespace: str, name: str, grace: int | None = None) -> None:
-        """Stop one pod gracefully without deleting it (``run``'s Ctrl-C, node shutdown)."""
+    def terminate(
+        self, namespace: str, name: str, grace: int | None = None, since: float | None = None
+    ) -> None:
+        """Stop one pod gracefully without deleting it (``run``'s Ctrl-C, node shutdown);
+        ``since`` as for ``PodWorker.terminate``."""
         worker = self._workers.get((namespace, name))
         if worker is not None:
-            worker.terminate(grace)
+            worker.terminate(grace, since)
 
     async def adoption_done(self) -> list[int]:
         """Every pod that was running before the daemon's restart is back: kill what the

@@ -219,11 +219,14 @@ class PodWorker:
 
     # -- what others ask -------------------------------------------------------------
 
-    def terminate(self, grace: int | None = None) -> None:
-        """Stop the pod gracefully; a later call may only shorten the grace period."""
+    def terminate(self, grace: int | None = None, since: float | None = None) -> None:
+        """Stop the pod gracefully; a later call may only shorten the grace period.
+        ``since``: when the stop was asked for (anyio time; None: now), the same moment for
+        pods stopped together, so that their grace periods end together."""
         match self._state:
             case Syncing():
-                self._state = Terminating(grace=grace, since=anyio.current_time())
+                asked = anyio.current_time() if since is None else since
+                self._state = Terminating(grace=grace, since=asked)
             case Terminating(grace=current):
                 if current is not None and (grace is None or grace > current):
                     grace = current

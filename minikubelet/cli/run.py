@@ -242,8 +242,9 @@ async def _supervise(
                 stopped_by.append(signum)
                 if len(stopped_by) == 1:
                     say("stopping pods gracefully (again to kill them now)")
+                    now = anyio.current_time()
                     for running in kubelet.snapshots():
-                        kubelet.terminate(*running.key)
+                        kubelet.terminate(*running.key, since=now)
                 else:
                     say("killing pods")
                     kubelet.kill_all()

@@ -29,7 +29,7 @@ import functools
 import hashlib
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -314,6 +314,7 @@ async def kill_cgroup(
     table: ProcessTable,
     on_signal: Callable[[list[int]], None] | None = None,
     timeout: float = KILL_TIMEOUT,
+    first: Sequence[int] = (),
 ) -> KillReport:
     """SIGKILL every process in ``cgroup`` until it is empty, or ``timeout`` passed.
 
@@ -321,12 +322,15 @@ async def kill_cgroup(
     read of ``cgroup.procs`` in the event loop and no thread hop. Otherwise the driver's
     fenced kill runs in the event loop too when it needs no wait, or in a worker thread,
     and the wait for the pids to die is event-driven (pidfds). What is still there at the
-    deadline (uninterruptible sleep) is reported.
+    deadline (uninterruptible sleep) is reported. ``first``: pids the caller has already
+    SIGKILLed (the main process); they are reported with the rest.
     """
+    killed = list(first)
     left = cgroup.pids()
     if not left:
-        return KillReport(())
-    killed: list[int] = []
+        if on_signal is not None and killed:
+            on_signal(sorted(killed))
+        return KillReport(tuple(killed))
     with anyio.move_on_after(timeout):
         while left:
             signalled = _kill_at_once(cgroup)

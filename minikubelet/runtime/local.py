@@ -225,10 +225,18 @@ class LocalContainer:
                 on_signal(pids)
             reported.set()
 
+        table = self._runtime.table
         try:
+            # The main process first, then a turn for the other containers whose grace
+            # period ends at the same moment (a daemon stopping its pods): every main
+            # process is killed on time, before any container is swept, fenced, for what
+            # else it holds.
+            first = [self.pid] if self._child.send_signal(signal.SIGKILL) else []
+            if first:
+                await anyio.lowlevel.checkpoint()
             if self.cgroup is not None:
-                return await kill_cgroup(self.cgroup, self._runtime.table, signalled)
-            return await kill_tagged(self._child.tag, self.roots(), self._runtime.table, signalled)
+                return await kill_cgroup(self.cgroup, table, signalled, first=first)
+            return await kill_tagged(self._child.tag, self.roots(), table, signalled, first=first)
         finally:
             reported.set()
 

@@ -353,6 +353,7 @@ async def kill_tagged(
     table: ProcessTable,
     on_signal: Callable[[list[int]], None] | None = None,
     timeout: float = KILL_TIMEOUT,
+    first: Sequence[int] = (),
 ) -> KillReport:
     """SIGKILL every process of a container until none is left, or ``timeout`` passed.
 
@@ -360,9 +361,10 @@ async def kill_tagged(
     searches read /proc and run in a worker thread. ``on_signal`` hears the first
     round's pids as soon as they are signalled, before the wait for them to die. What is
     still alive at the deadline (a process stuck in uninterruptible sleep) is reported
-    as the survivors, never waited for forever.
+    as the survivors, never waited for forever. ``first``: pids the caller has already
+    SIGKILLed (the main process); they are reported with the rest.
     """
-    killed: list[int] = []
+    killed = list(first)
     roots = list(roots)
     pids: set[int] = set()
     with anyio.move_on_after(timeout) as scope:
@@ -382,6 +384,8 @@ async def kill_tagged(
                 on_signal = None
             await wait_gone(pids, timeout=1.0)
             table.reap_orphans()
+    if on_signal is not None and killed:
+        on_signal(sorted(killed))  # the search found nothing beyond ``first``
     if scope.cancelled_caught:
         pids = await anyio.to_thread.run_sync(tagged_pids, tag, roots, table)
     return KillReport(tuple(killed), tuple(sorted(pids)))

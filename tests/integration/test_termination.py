@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import anyio
@@ -155,6 +157,40 @@ async def test_nothing_outlives_a_stopped_container(kubelet: Kubelet, tmp_path: 
     worker.terminate()
     await worker.wait_done()
     assert not [pid for pid in spawned if _alive(pid)]
+
+
+async def test_pods_stopped_together_lose_their_main_processes_first(
+    kubelet: Kubelet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Grace periods that end together: every main process is SIGKILLed before any
+    container is swept for what else it holds (a daemon stopping many pods kills them on
+    time, not one container's sweep after another)."""
+    mains: set[int] = set()
+    leftovers: list[int] = []
+    for name in ("first", "second"):
+        ready, record, pids = (tmp_path / f"{name}.{part}" for part in ("ready", "rec", "pids"))
+        app = child(
+            "app",
+            *("--forever", "--ignore-sigterm", "--spawn", "grandchild"),
+            *("--pids-file", str(pids), "--ready-file", str(ready), "--record", str(record)),
+        )
+        await start(kubelet, pod(name, app, grace=1))
+        await wait_for_file(ready)
+        mains.add(int(record.read_text().split()[2]))  # "start <time> <pid>"
+        leftovers += [int(pid) for pid in pids.read_text().split()]
+    killed: list[int] = []
+    real_kill = os.kill
+
+    def kill(pid: int, signum: int) -> None:
+        if signum == signal.SIGKILL:
+            killed.append(pid)
+        real_kill(pid, signum)
+
+    monkeypatch.setattr(os, "kill", kill)
+    await kubelet.terminate_all()
+    assert set(killed[:2]) == mains
+    assert set(leftovers) <= set(killed[2:])
+    assert not [pid for pid in (*mains, *leftovers) if _alive(pid)]
 
 
 async def test_leftovers_die_when_the_main_process_exits(kubelet: Kubelet, tmp_path: Path) -> None:

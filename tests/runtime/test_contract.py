@@ -233,6 +233,23 @@ async def test_descendants_outlive_the_main_process_until_the_container_is_kille
     assert await process.processes() == set()
 
 
+async def test_a_stubborn_process_and_its_descendants_are_killed_and_told_at_once(
+    running: Subject,
+) -> None:
+    process = await started(
+        running, "stubborn", Behaviour(forever=True, ignores_sigterm=True, descendants=2)
+    )
+    everything = await process.processes()
+    assert process.pid in everything
+    assert len(everything) == 3
+    seen: list[list[int]] = []
+    report = await process.kill_all(seen.append)
+    assert seen == [sorted(everything)]
+    assert sorted(report.killed) == sorted(everything)
+    assert await process.wait() == ExitStatus(137, signal.SIGKILL)
+    assert await process.processes() == set()
+
+
 async def test_logs_reach_the_sink(running: Subject) -> None:
     lines: list[tuple[str, str]] = []
     launch = running.launch("talker", Behaviour(output=("hello", "world")))
