@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from keeper import wait
+
 MANIFEST = """\
 apiVersion: v1
 kind: Pod
@@ -34,16 +36,6 @@ spec:
   - name: main
     command: ["/bin/sh", "-c", "trap '' TERM; echo $$$$ > {pid_file}; exec sleep 100000"]
 """  # $$$$: the manifest's escape for the shell's $$
-
-
-def wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def one_run(binary: str, pods: int, grace: int, base: Path) -> list[float]:
@@ -67,7 +59,7 @@ def one_run(binary: str, pods: int, grace: int, base: Path) -> list[float]:
             texts = [path.read_text().strip() if path.exists() else "" for path in files]
             return [int(text) for text in texts] if all(texts) else None
 
-        pids = wait_for(all_written, 60, "every pod to start")
+        pids = wait(all_written, 60, "every pod to start")
         time.sleep(1.0)  # past the start-up burst
         pidfds = {os.pidfd_open(pid): pid for pid in pids}
         poller = select.poll()
